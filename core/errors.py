@@ -1,0 +1,33 @@
+"""Typed errors raised by core, each with a message meant to be shown to the user as is."""
+
+
+class SinDDMError(Exception):
+    """Base class: the message is plain words that say what went wrong and how to fix it."""
+
+
+class ImageLoadError(SinDDMError):
+    """The file could not be read as an image."""
+
+
+class ImageTooSmallError(SinDDMError):
+    """The image is too small for the coarsest scale of the pyramid."""
+
+
+class ImageTooLargeError(SinDDMError):
+    """The image is absurdly large (decoding it would exhaust memory)."""
+
+
+class CheckpointFormatError(SinDDMError):
+    """The file is not a SinDDM Studio model, is damaged, or comes from a newer version."""
+
+
+class CheckpointWriteError(SinDDMError):
+    """A model or image could not be written (disk full, no permission, ...)."""
+
+
+class ConfigError(SinDDMError):
+    """A setting has a value that cannot work."""
+
+
+class DeviceUnavailableError(SinDDMError):
+    """The requested compute device (cuda, mps) is not available on this machine."""

@@ -1,0 +1,252 @@
+"""Multi-scale sampling as the reference implements it (spec §5, paper Algorithm 2).
+
+Scale 0 runs the standard 100-step stochastic DDPM. Each finer scale upsamples the previous
+output, noises it once to index T[s] and runs the "reblurring" update from t = T[s] − 1 down to
+0 with the clamped γ. Differences from the paper, all following the reference code:
+
+* ω (`omega`) = 0 by default: steps at s ≥ 1 are deterministic (DDIM, η = 0); ω = 1 gives the
+  paper's Algorithm 2, with fresh noise at every step.
+* γ is clamped to 0.55 while sampling (training uses it unclamped).
+* The initial noise uses index T[s] while the first network call uses T[s] − 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+from core.bundle import SinDDMModel
+from core.device import make_generator, randn
+from core.errors import ConfigError
+
+MIN_CANVAS_SIDE = 8
+MAX_CANVAS_PIXELS = 4096 * 4096
+
+
+class X0Guidance(Protocol):
+    """Edits the clean-image prediction inside a diffusion step (ROI, CLIP...)."""
+
+    def apply(self, x0_pred: torch.Tensor, scale: int, t: int) -> torch.Tensor:
+        """x0_pred: (B, 3, H, W) in about [-1, 1]; returns the edited prediction, same shape."""
+        ...
+
+
+@dataclass(frozen=True)
+class SampleStep:
+    """One network evaluation: scale s, timestep t and the current x̂₀ (B, 3, H, W) in [-1, 1].
+
+    `index` counts evaluations from 1 to `total`. At the last step of a scale (`t == 0`),
+    `x0_pred` is that scale's output; at the last step overall it is the final sample.
+    """
+
+    scale: int
+    t: int
+    index: int
+    total: int
+    x0_pred: torch.Tensor
+
+
+def canvas_sizes(
+    train_sizes: Sequence[tuple[int, int]],
+    size: tuple[int, int] | None = None,
+    multipliers: tuple[float, float] | None = None,
+) -> list[tuple[int, int]]:
+    """Per-scale (W, H) of the output canvas, coarsest first.
+
+    Give either the finest output `size` (W, H) or per-axis `multipliers` (m_w, m_h); every scale
+    is then (int(W_s·m_w), int(H_s·m_h)) as in the reference's --scale_mul, with the finest
+    scale exactly `size` when that is given.
+    """
+    if size is not None and multipliers is not None:
+        raise ConfigError("Give either an output size or multipliers, not both.")
+    finest_w, finest_h = train_sizes[-1]
+    if size is not None:
+        out_w, out_h = int(size[0]), int(size[1])
+        if out_w <= 0 or out_h <= 0:
+            raise ConfigError(f"The output size must be positive, not {out_w}×{out_h}.")
+        mul_w, mul_h = out_w / finest_w, out_h / finest_h
+    else:
+        mul_w, mul_h = multipliers or (1.0, 1.0)
+        if mul_w <= 0 or mul_h <= 0:
+            raise ConfigError(f"Size multipliers must be positive, not {mul_w}×{mul_h}.")
+        out_w, out_h = int(finest_w * mul_w + 1e-9), int(finest_h * mul_h + 1e-9)
+    sizes = [(int(w * mul_w + 1e-9), int(h * mul_h + 1e-9)) for w, h in train_sizes[:-1]]
+    sizes.append((out_w, out_h))
+    _check_canvas(sizes)
+    return sizes
+
+
+def _check_canvas(sizes: list[tuple[int, int]]) -> None:
+    coarse_w, coarse_h = sizes[0]
+    fine_w, fine_h = sizes[-1]
+    if min(coarse_w, coarse_h) < MIN_CANVAS_SIDE:
+        raise ConfigError(
+            f"The output {fine_w}×{fine_h} is too small: its coarsest scale would be "
+            f"{coarse_w}×{coarse_h}, below {MIN_CANVAS_SIDE} px. Choose a larger size."
+        )
+    if fine_w * fine_h > MAX_CANVAS_PIXELS:
+        raise ConfigError(
+            f"The output {fine_w}×{fine_h} is too large (at most {MAX_CANVAS_PIXELS:,} pixels)."
+        )
+
+
+def resolve_start_steps(model: SinDDMModel, start_steps: Sequence[int] | None) -> list[int]:
+    """T[s] for every scale: the model's own, or the user's list for scales 1..N−1."""
+    steps = list(model.schedule.start_steps)
+    if start_steps is None:
+        return steps
+    if len(start_steps) != len(steps) - 1:
+        raise ConfigError(f"Give {len(steps) - 1} start steps (one per scale after the first).")
+    for value in start_steps:
+        if not 0 <= int(value) < model.schedule.timesteps:
+            raise ConfigError(
+                f"Start steps must lie in 0..{model.schedule.timesteps - 1}, not {value}."
+            )
+    return [steps[0], *(int(v) for v in start_steps)]
+
+
+def iter_sample(
+    model: SinDDMModel,
+    count: int = 1,
+    seed: int = 0,
+    size: tuple[int, int] | None = None,
+    multipliers: tuple[float, float] | None = None,
+    omega: float = 0.0,
+    start_steps: Sequence[int] | None = None,
+    reblur: bool = True,
+    guidance: Sequence[X0Guidance] = (),
+) -> Iterator[SampleStep]:
+    """Generate `count` samples, yielding after every network evaluation.
+
+    Sample i is drawn with its own generator seeded `seed + i`, so it is the same whether it is
+    made alone or in a batch. `reblur=False` uses plain DDPM steps at every scale (as the
+    reference's CLIP modes do). No autograd graph is built unless guidance builds its own.
+    """
+    if count < 1:
+        raise ConfigError(f"The number of samples must be at least 1, not {count}.")
+    if not 0.0 <= omega <= 1.0:
+        raise ConfigError(f"omega must lie between 0 and 1, not {omega}.")
+    sizes = canvas_sizes(model.sizes, size, multipliers)
+    starts = resolve_start_steps(model, start_steps)
+    runner = _Sampler(model, count, seed, omega, reblur, list(guidance), sum(starts))
+    yield from runner.run(sizes, starts)
+
+
+def sample(model: SinDDMModel, **kwargs) -> torch.Tensor:
+    """Drain `iter_sample` and return the samples, (B, 3, H, W) in [-1, 1]."""
+    result = None
+    for step in iter_sample(model, **kwargs):
+        result = step.x0_pred
+    assert result is not None
+    return result
+
+
+class _Sampler:
+    """State of one sampling run: per-sample generators, schedule constants, progress count."""
+
+    def __init__(self, model, count, seed, omega, reblur, guidance, total):
+        self.model = model
+        self.net = model.net
+        self.device = model.device
+        self.schedule = model.schedule
+        self.alpha_bar = [float(v) for v in model.schedule.alpha_bar]
+        self.generators = [make_generator(self.device, seed + i) for i in range(count)]
+        self.omega = omega
+        self.reblur = reblur
+        self.guidance = guidance
+        self.total = total
+        self.index = 0
+
+    def noise(self, height: int, width: int) -> torch.Tensor:
+        """(B, 3, H, W) standard normal noise, each sample from its own generator."""
+        return torch.cat([randn((1, 3, height, width), g, self.device) for g in self.generators])
+
+    def run(self, sizes: list[tuple[int, int]], starts: list[int]) -> Iterator[SampleStep]:
+        width, height = sizes[0]
+        x = self.noise(height, width)
+        yield from self.coarsest_scale(x, starts[0])
+        for scale in range(1, len(sizes)):
+            width, height = sizes[scale]
+            # Algorithm 2, line 15: x̃^s = x̂₀^{s−1}↑ (bilinear, no antialias, as the reference).
+            blurry = F.interpolate(
+                self.output, size=(height, width), mode="bilinear", align_corners=False
+            )
+            yield from self.finer_scale(blurry, scale, starts[scale])
+
+    def step(self, scale: int, t: int, x0_pred: torch.Tensor) -> SampleStep:
+        self.index += 1
+        return SampleStep(scale, t, self.index, self.total, x0_pred)
+
+    def predict_eps(self, x: torch.Tensor, t: int, scale: int) -> torch.Tensor:
+        with torch.no_grad():
+            return self.net(x, t, scale)
+
+    def guide(self, x0_pred: torch.Tensor, scale: int, t: int) -> torch.Tensor:
+        for guidance in self.guidance:
+            x0_pred = guidance.apply(x0_pred, scale, t)
+        return x0_pred
+
+    def coarsest_scale(self, x: torch.Tensor, start: int) -> Iterator[SampleStep]:
+        """Scale 0: ancestral DDPM from pure noise, t = T[0]−1 .. 0 (spec §5)."""
+        self.output = x
+        for t in range(start - 1, -1, -1):
+            x, x0_pred = self.ddpm_step(x, t, 0)
+            self.output = x0_pred
+            yield self.step(0, t, x0_pred)
+
+    def ddpm_step(self, x: torch.Tensor, t: int, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_t -> x_{t−1} by the DDPM posterior q(x_{t−1} | x_t, x̂₀); returns (x_{t−1}, x̂₀)."""
+        ab, ab_prev = self.alpha_bar[t], self.schedule.alpha_bar_prev(t)
+        beta = float(self.schedule.betas[t])
+        eps = self.predict_eps(x, t, scale)
+        x0_pred = (math.sqrt(1 / ab) * x - math.sqrt(1 / ab - 1) * eps).clamp(-1, 1)
+        x0_pred = self.guide(x0_pred, scale, t)
+        coef_x0 = beta * math.sqrt(ab_prev) / (1 - ab)
+        coef_xt = (1 - ab_prev) * math.sqrt(1 - beta) / (1 - ab)
+        mean = coef_x0 * x0_pred + coef_xt * x
+        if t == 0:
+            return mean, x0_pred
+        variance = beta * (1 - ab_prev) / (1 - ab)
+        return mean + math.sqrt(variance) * self.noise(*x.shape[-2:]), x0_pred
+
+    def finer_scale(self, blurry: torch.Tensor, scale: int, start: int) -> Iterator[SampleStep]:
+        """Scale s ≥ 1: noise x̃^s once to index T[s], then denoise t = T[s]−1 .. 0."""
+        ab_start = self.alpha_bar[start] if start > 0 else 1.0
+        noise = self.noise(*blurry.shape[-2:])
+        x = math.sqrt(ab_start) * blurry + math.sqrt(1 - ab_start) * noise  # Alg. 2, line 17
+        self.output = blurry
+        for t in range(start - 1, -1, -1):
+            if self.reblur:
+                x, x0_pred = self.reblur_step(x, blurry, t, scale)
+            else:
+                x, x0_pred = self.ddpm_step(x, t, scale)
+            self.output = x0_pred
+            yield self.step(scale, t, x0_pred)
+
+    def reblur_step(
+        self, x: torch.Tensor, blurry: torch.Tensor, t: int, scale: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reference's reblurring update (spec §5; Alg. 2, lines 6 and 11-12 with ω)."""
+        ab, ab_prev = self.alpha_bar[t], self.schedule.alpha_bar_prev(t)
+        gamma = self.schedule.sampling_gamma(scale, t)
+        eps = self.predict_eps(x, t, scale)
+        mixed_pred = math.sqrt(1 / ab) * x - math.sqrt(1 / ab - 1) * eps
+        x0_pred = (mixed_pred - gamma * blurry) / (1 - gamma)  # deblur (Alg. 2, line 6)
+        x0_pred = self.guide(x0_pred, scale, t)
+        if t == 0:
+            return x0_pred.clamp(-1, 1), x0_pred.clamp(-1, 1)
+        gamma_prev = self.schedule.sampling_gamma(scale, t - 1)
+        mixed_prev = (gamma_prev * blurry + (1 - gamma_prev) * x0_pred).clamp(-1, 1)
+        mixed_pred = mixed_pred.clamp(-1, 1)
+        variance = self.omega * (1 - ab_prev)
+        # DDIM-style: keep the predicted noise direction, add fresh noise of variance v = ω(1−ᾱ).
+        eps_dir = (x - math.sqrt(ab) * mixed_pred) / math.sqrt(1 - ab)
+        x = math.sqrt(ab_prev) * mixed_prev + math.sqrt(max(1 - ab_prev - variance, 0.0)) * eps_dir
+        if variance > 0:
+            x = x + math.sqrt(variance) * self.noise(*x.shape[-2:])
+        return x, x0_pred.clamp(-1, 1)

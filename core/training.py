@@ -1,0 +1,197 @@
+"""Training as the reference does it (spec §4, paper Algorithm 1), as a generator of steps."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from core.bundle import SinDDMModel, image_to_tensor, schedule_for
+from core.config import ModelConfig, TrainConfig
+from core.device import make_generator, randn
+from core.model import SinDDMNet
+from core.pyramid import Pyramid, build_pyramid
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """One finished optimiser step: `step` is how many steps are now done (1-based)."""
+
+    step: int
+    loss: float
+    lr: float
+    scale: int
+
+
+@dataclass
+class TrainingState:
+    """Everything that changes while training, so that a resumed run continues exactly."""
+
+    step: int = 0
+    loss_history: list[float] = field(default_factory=list)
+    """Mean loss of each completed window of `TrainConfig.loss_window` steps."""
+    window_losses: list[float] = field(default_factory=list)
+
+
+class Trainer:
+    """Owns the network, its EMA copy, Adam and the RNGs; `steps()` advances training.
+
+    Each step follows the reference: one scale s drawn uniformly, a batch of copies of the full
+    image x^s with per-sample t and ε, x_mix = γ_s[t]·x̃^s + (1 − γ_s[t])·x^s with the unclamped
+    γ (x^0 itself at s = 0), x_t = sqrt(ᾱ_t)·x_mix + sqrt(1 − ᾱ_t)·ε, and an L1 loss on ε.
+    """
+
+    def __init__(
+        self,
+        pyramid: Pyramid,
+        model_config: ModelConfig | None = None,
+        train_config: TrainConfig | None = None,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ):
+        self.pyramid = pyramid
+        self.model_config = model_config or ModelConfig()
+        self.train_config = train_config or TrainConfig()
+        self.device = torch.device(device)
+        self.seed = seed
+        self.schedule = schedule_for(pyramid, self.model_config)
+        with torch.random.fork_rng(devices=[]):  # default init draws from the global RNG
+            torch.manual_seed(seed)
+            self.net = SinDDMNet(self.model_config.dim).to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False).eval()
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.train_config.lr)
+        self.state = TrainingState()
+        # Scale and t are drawn on the CPU; noise on the device (no host round trip per step).
+        self.index_rng = torch.Generator().manual_seed(seed)
+        self.noise_rng = make_generator(self.device, seed + 1)
+        self._upload_training_images()
+
+    @classmethod
+    def from_image(
+        cls,
+        image: Image.Image,
+        model_config: ModelConfig | None = None,
+        train_config: TrainConfig | None = None,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ) -> Trainer:
+        model_config = model_config or ModelConfig()
+        pyramid = build_pyramid(image, model_config.max_pixels, model_config.scale_factor)
+        return cls(pyramid, model_config, train_config, device, seed)
+
+    def _upload_training_images(self) -> None:
+        self._sharp = [image_to_tensor(img, self.device) for img in self.pyramid.sharp]
+        self._blurry = [image_to_tensor(img, self.device) for img in self.pyramid.blurry]
+        self._sqrt_ab = self.schedule.alpha_bar.sqrt().float().to(self.device)
+        self._sqrt_one_minus_ab = (1 - self.schedule.alpha_bar).sqrt().float().to(self.device)
+        self._gamma = self.schedule.gamma.float().to(self.device)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.step >= self.train_config.steps
+
+    def steps(self) -> Iterator[TrainStep]:
+        """Run until `train_config.steps` are done, yielding after every step.
+
+        The caller may stop between any two steps (closing the generator) and save: the state is
+        always that of a whole number of steps.
+        """
+        while not self.finished:
+            yield self.train_step()
+
+    def train_step(self) -> TrainStep:
+        """One optimiser step, the EMA update and the loss bookkeeping."""
+        step = self.state.step
+        lr = self.train_config.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        scale, t, noise = self._draw(step)
+        with torch.enable_grad():
+            loss = self._loss(scale, t, noise)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        self.optimizer.step()
+        self._update_ema(step)
+        loss_value = float(loss.detach())
+        self._record_loss(loss_value)
+        self.state.step = step + 1
+        return TrainStep(step=step + 1, loss=loss_value, lr=lr, scale=scale)
+
+    def _draw(self, step: int) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """Algorithm 1, lines 2-4: s ~ U{0..N−1}; per-sample t ~ U{0..T−1} and ε ~ N(0, I)."""
+        num_scales, batch = self.pyramid.num_scales, self.train_config.batch_size
+        scale = int(torch.randint(num_scales, (1,), generator=self.index_rng))
+        t = torch.randint(self.schedule.timesteps, (batch,), generator=self.index_rng)
+        height, width = self._sharp[scale].shape[-2:]
+        noise = randn((batch, 3, height, width), self.noise_rng, self.device)
+        return scale, t.to(self.device), noise
+
+    def _loss(self, scale: int, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Mean |ε − ε_θ(x_t, t, s)| (Algorithm 1, line 11; eq. 1 for x_t)."""
+        gamma = self._gamma[scale, t].view(-1, 1, 1, 1)
+        x_mix = gamma * self._blurry[scale] + (1 - gamma) * self._sharp[scale]
+        x_t = (
+            self._sqrt_ab[t].view(-1, 1, 1, 1) * x_mix
+            + self._sqrt_one_minus_ab[t].view(-1, 1, 1, 1) * noise
+        )
+        return F.l1_loss(self.net(x_t, t, scale), noise)
+
+    @torch.no_grad()
+    def _update_ema(self, step: int) -> None:
+        """Every `ema_every` steps: copy before `ema_start`, else ema ← decay·ema + (1−decay)·live."""
+        config = self.train_config
+        if step % config.ema_every != 0:
+            return
+        ema_params = list(self.ema.parameters())
+        live_params = list(self.net.parameters())
+        if step < config.ema_start:
+            torch._foreach_copy_(ema_params, live_params)
+        else:
+            torch._foreach_lerp_(ema_params, live_params, 1 - config.ema_decay)
+
+    def _record_loss(self, loss: float) -> None:
+        self.state.window_losses.append(loss)
+        if len(self.state.window_losses) >= self.train_config.loss_window:
+            window = self.state.window_losses
+            self.state.loss_history.append(sum(window) / len(window))
+            self.state.window_losses = []
+
+    def sampling_model(self) -> SinDDMModel:
+        """The EMA network with its pyramid and schedule (shares weights with the trainer)."""
+        return SinDDMModel(
+            self.ema, self.pyramid, self.schedule, self.model_config, self.state.step
+        )
+
+
+def run_training(
+    trainer: Trainer,
+    save: Callable[[], None] | None = None,
+    save_every: int = 0,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_step: Callable[[TrainStep], None] | None = None,
+) -> bool:
+    """Drain `trainer.steps()`, calling `save()` every `save_every` steps, on stop and at the end.
+
+    `should_stop` is polled between steps (a GUI's cancel button, a CLI's Ctrl-C flag). Returns
+    True when training reached its last step, False when it was stopped early.
+    """
+    steps = trainer.steps()
+    saved_at = trainer.state.step
+    try:
+        for step in steps:
+            if on_step is not None:
+                on_step(step)
+            if save is not None and save_every > 0 and step.step % save_every == 0:
+                save()
+                saved_at = step.step
+            if should_stop():
+                break
+    finally:
+        steps.close()
+        if save is not None and trainer.state.step != saved_at:
+            save()
+    return trainer.finished
