@@ -33,7 +33,9 @@ FORMAT_VERSION = 1
 FILE_SUFFIX = ".sinddm"
 
 
-def trainer_to_dict(trainer: Trainer, include_training_state: bool = True, half: bool = False) -> dict:
+def trainer_to_dict(
+    trainer: Trainer, include_training_state: bool = True, half: bool = False
+) -> dict:
     """The checkpoint contents for a trainer. `half` stores the EMA weights as float16."""
     ema = {k: v.detach().cpu() for k, v in trainer.ema.state_dict().items()}
     if half:
@@ -67,7 +69,10 @@ def trainer_to_dict(trainer: Trainer, include_training_state: bool = True, half:
 
 
 def save_trainer(
-    trainer: Trainer, path: str | os.PathLike, include_training_state: bool = True, half: bool = False
+    trainer: Trainer,
+    path: str | os.PathLike,
+    include_training_state: bool = True,
+    half: bool = False,
 ) -> None:
     """Write the trainer to `path` atomically (temp file + rename); raises CheckpointWriteError."""
     data = trainer_to_dict(trainer, include_training_state, half)
@@ -81,8 +86,17 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointFormatError(f"No model file at {path}.")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
-            OSError, AttributeError, KeyError, TypeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        AttributeError,
+        KeyError,
+        TypeError,
+    ) as exc:
         raise CheckpointFormatError(
             f"{path.name} is not a SinDDM Studio model, or the file is damaged."
         ) from exc

@@ -28,7 +28,9 @@ class ModelConfig:
     """λ_L in T[s] and γ (spec §2); the reference's dev option --loss_factor."""
 
     def __post_init__(self) -> None:
-        _require(self.dim >= 2 and self.dim % 2 == 0, f"dim must be an even number ≥ 2, not {self.dim}")
+        _require(
+            self.dim >= 2 and self.dim % 2 == 0, f"dim must be an even number ≥ 2, not {self.dim}"
+        )
         _require(self.timesteps >= 2, f"timesteps must be at least 2, not {self.timesteps}")
         _require(
             1.05 <= self.scale_factor <= 4.0,
@@ -80,7 +82,7 @@ class TrainConfig:
         object.__setattr__(self, "lr_milestones", tuple(sorted(int(m) for m in self.lr_milestones)))
 
     def lr_at(self, step: int) -> float:
-        """Learning rate of step `step` (0-based): lr · decay^(milestones ≤ step), as MultiStepLR."""
+        """Learning rate of 0-based step `step`: lr · decay^(milestones ≤ step), as MultiStepLR."""
         passed = sum(1 for milestone in self.lr_milestones if milestone <= step)
         return self.lr * self.lr_decay**passed
 

@@ -43,7 +43,9 @@ class ConditionedBlock(nn.Module):
             nn.Conv2d(out_channels, out_channels, 3, padding=1),
         )
         self.residual = (
-            nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+            nn.Conv2d(in_channels, out_channels, 1)
+            if in_channels != out_channels
+            else nn.Identity()
         )
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -79,7 +81,9 @@ class SinDDMNet(nn.Module):
         """t, scale: (B,) integer tensors -> (B, 32) conditioning vectors."""
         return self.cond_mlp(torch.cat([sinusoidal_embedding(t), sinusoidal_embedding(scale)], -1))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | int, scale: torch.Tensor | int) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor | int, scale: torch.Tensor | int
+    ) -> torch.Tensor:
         """x: (B, 3, H, W) noisy image; t: (B,) or int in 0..T-1; scale: int or (B,). Returns ε̂."""
         t_vec, scale_vec = torch.broadcast_tensors(_as_index(t, x), _as_index(scale, x))
         cond = self.conditioning(t_vec, scale_vec)  # (B or 1, 32); a batch of 1 broadcasts

@@ -54,7 +54,7 @@ def capped_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
 def coarsest_short_side(width: int, height: int) -> int:
     """d0 = round(sqrt(3110 · short/long)) clamped to [42, 55] (spec §1.3)."""
     short, long = min(width, height), max(width, height)
-    d0 = int(round(math.sqrt(COARSE_AREA_CONSTANT * short / long)))
+    d0 = round(math.sqrt(COARSE_AREA_CONSTANT * short / long))
     return min(max(d0, MIN_COARSE_SIDE), MAX_COARSE_SIDE)
 
 
@@ -73,7 +73,7 @@ def pyramid_geometry(
             "pixels on the short side at its coarsest scale. Use a larger or less elongated image."
         )
     d0 = coarsest_short_side(width, height)
-    num_scales = int(round(math.log(short / d0) / math.log(target_factor))) + 1
+    num_scales = round(math.log(short / d0) / math.log(target_factor)) + 1
     if num_scales <= 1:
         # The reference would divide by zero here; a single scale is plain DDPM on the image.
         return [(width, height)], 1.0
@@ -81,7 +81,7 @@ def pyramid_geometry(
     sizes = []
     for i in range(num_scales):
         shrink = r ** (num_scales - 1 - i)
-        sizes.append((int(round(width / shrink)), int(round(height / shrink))))
+        sizes.append((round(width / shrink), round(height / shrink)))
     return sizes, r
 
 
@@ -115,11 +115,12 @@ def build_pyramid(
     sizes, r = pyramid_geometry(*working, target_factor)
     sharp_images = [image.resize(size, Image.Resampling.LANCZOS) for size in sizes]
     blurry_images = [sharp_images[0]] + [
-        sharp_images[s - 1].resize(sizes[s], Image.Resampling.BILINEAR) for s in range(1, len(sizes))
+        sharp_images[s - 1].resize(sizes[s], Image.Resampling.BILINEAR)
+        for s in range(1, len(sizes))
     ]
     sharp = tuple(np.asarray(im, dtype=np.uint8).copy() for im in sharp_images)
     blurry = tuple(np.asarray(im, dtype=np.uint8).copy() for im in blurry_images)
-    losses = (0.0,) + tuple(rescale_loss(sharp[s], blurry[s]) for s in range(1, len(sizes)))
+    losses = (0.0, *tuple(rescale_loss(sharp[s], blurry[s]) for s in range(1, len(sizes))))
     return Pyramid(
         sharp=sharp,
         blurry=blurry,

@@ -11,7 +11,9 @@ SAMPLING_GAMMA_CLAMP = 0.55
 """Sampling uses min(γ, 0.55) so that the deblurring division by (1 − γ) stays tame (spec §2)."""
 
 
-def cosine_betas(timesteps: int = 100, offset: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+def cosine_betas(
+    timesteps: int = 100, offset: float = 0.008, max_beta: float = 0.999
+) -> torch.Tensor:
     """β_k = 1 − f(k+1)/f(k), f(k) = cos(((k/T) + s)/(1 + s) · π/2)², clipped (Nichol & Dhariwal).
 
     Returns a float64 tensor of shape (T,).
@@ -55,7 +57,7 @@ def noise_to_signal(alpha_bar: torch.Tensor) -> torch.Tensor:
 
 
 def start_step(sigma: torch.Tensor, rescale_loss: float, loss_factor: float = 1.0) -> int:
-    """T[s] = first t with σ_t > λ_L·L_s, or 0 if none (spec §2; paper §3.2 'proportional to MSE')."""
+    """T[s] = first t with σ_t > λ_L·L_s, or 0 if none (spec §2; paper §3.2, "∝ MSE")."""
     above = sigma > loss_factor * rescale_loss
     return int(torch.argmax(above.to(torch.int64))) if bool(above.any()) else 0
 

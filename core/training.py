@@ -142,7 +142,7 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
-        """Every `ema_every` steps: copy before `ema_start`, else ema ← decay·ema + (1−decay)·live."""
+        """Every `ema_every` steps: copy before `ema_start`, else ema ← d·ema + (1 − d)·live."""
         config = self.train_config
         if step % config.ema_every != 0:
             return

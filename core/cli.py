@@ -1,0 +1,396 @@
+"""The `sinddm` command: train, sample, info and demo over the core library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from core import __version__
+from core.bundle import SinDDMModel, tensor_to_images
+from core.checkpoint import FILE_SUFFIX, load_model, load_trainer, read_checkpoint, save_trainer
+from core.config import ModelConfig, TrainConfig
+from core.device import resolve_device
+from core.errors import ConfigError, SinDDMError
+from core.imageio import load_image, save_png
+from core.model import count_parameters
+from core.progress_bar import ProgressBar
+from core.pyramid import DEFAULT_MAX_PIXELS, build_pyramid
+from core.sampling import canvas_sizes, iter_sample, resolve_start_steps
+from core.training import Trainer, run_training
+
+DEMO_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "demo.png"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sinddm` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SinDDMError as exc:
+        return _fail(str(exc))
+    except torch.cuda.OutOfMemoryError:
+        return _fail(
+            "The GPU ran out of memory. Try a smaller --batch, a smaller size, or --device cpu."
+        )
+    except MemoryError:
+        return _fail("The computer ran out of memory. Try a smaller --batch or a smaller size.")
+    except KeyboardInterrupt:
+        print("\nCancelled.", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sinddm",
+        description="Train SinDDM on one image and generate new images from it.",
+    )
+    parser.add_argument("--version", action="version", version=f"sinddm-studio {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train(commands)
+    _add_sample(commands)
+    _add_info(commands)
+    _add_demo(commands)
+    return parser
+
+
+def _add_train(commands) -> None:
+    defaults_m, defaults_t = ModelConfig(), TrainConfig()
+    p = commands.add_parser("train", help="train a model on one image")
+    p.add_argument("image", help="the training image (any format Pillow reads)")
+    p.add_argument("-o", "--output", required=True, help=f"model file to write ({FILE_SUFFIX})")
+    p.add_argument(
+        "--steps", type=int, default=None, help=f"total steps (default {defaults_t.steps:,})"
+    )
+    p.add_argument("--batch", type=int, default=defaults_t.batch_size, help="images per step")
+    p.add_argument("--dim", type=int, default=defaults_m.dim, help="network width")
+    p.add_argument("--lr", type=float, default=defaults_t.lr, help="Adam learning rate")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="pixel cap")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--save-every", type=int, default=1000, help="checkpoint interval in steps")
+    p.add_argument("--resume", action="store_true", help="continue training the model in -o")
+    p.set_defaults(handler=cmd_train)
+
+
+def _add_sample(commands) -> None:
+    p = commands.add_parser("sample", help="generate images from a trained model")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("-o", "--output", required=True, help="a .png file (one sample) or a folder")
+    p.add_argument("-n", "--count", type=int, default=1, help="number of samples")
+    p.add_argument("--size", type=_parse_size, help="output size WxH in pixels, e.g. 512x200")
+    p.add_argument("--scale", type=_parse_multipliers, help="per-axis multipliers, e.g. 2x1")
+    p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--batch", type=int, default=8, help="samples computed together")
+    p.add_argument("--omega", type=float, default=0.0, help="fresh noise at scales ≥ 1 (paper: 1)")
+    p.add_argument(
+        "--start-steps", type=_parse_int_list, help="T[s] for scales 1.., e.g. 54,43,33,24"
+    )
+    p.set_defaults(handler=cmd_sample)
+
+
+def _add_info(commands) -> None:
+    p = commands.add_parser("info", help="describe a model file")
+    p.add_argument("model", help=f"a model file ({FILE_SUFFIX})")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_info)
+
+
+def _add_demo(commands) -> None:
+    p = commands.add_parser(
+        "demo", help="train a small model on the bundled demo image, then sample"
+    )
+    p.add_argument("-o", "--output", default="demo_output", help="folder for the model and samples")
+    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("-n", "--count", type=int, default=4, help="number of samples")
+    p.set_defaults(handler=cmd_demo)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 512x200") from None
+    return w, h
+
+
+def _parse_multipliers(text: str) -> tuple[float, float]:
+    try:
+        w, h = (float(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a pair like 2x1 or 1.5x1") from None
+    return w, h
+
+
+def _parse_int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list like 54,43,33,24") from None
+
+
+# ---------------------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    device = resolve_device(args.device)
+    trainer = _resumed_or_new_trainer(args, output, device)
+    total = trainer.train_config.steps
+    if trainer.finished:
+        print(f"{output} is already trained for {trainer.state.step:,} steps; raise --steps.")
+        return 0
+    print(
+        f"Training on {device.type}: {_describe_sizes(trainer.pyramid.sizes)}, start steps "
+        f"{list(trainer.schedule.start_steps)}, {count_parameters(trainer.net):,} parameters, "
+        f"steps {trainer.state.step:,} → {total:,}. Ctrl-C saves and stops.",
+        file=sys.stderr,
+    )
+    stop = _StopFlag()
+    bar = ProgressBar(total - trainer.state.step, label="train")
+    with stop.installed():
+        finished = run_training(
+            trainer,
+            save=lambda: save_trainer(trainer, output),
+            save_every=args.save_every,
+            should_stop=stop.is_set,
+            on_step=lambda s: bar.update(
+                f"step {s.step:,}/{total:,} loss {s.loss:.4f} lr {s.lr:.2e} scale {s.scale}"
+            ),
+        )
+    bar.close()
+    state = "finished" if finished else "stopped"
+    print(f"Training {state} at step {trainer.state.step:,}; saved {output}.", file=sys.stderr)
+    return 0 if finished else 130
+
+
+def _resumed_or_new_trainer(args, output: Path, device: torch.device) -> Trainer:
+    if output.exists() and not args.resume:
+        raise ConfigError(
+            f"{output} already exists. Add --resume to continue training it, or choose another -o."
+        )
+    if output.suffix != FILE_SUFFIX:
+        raise ConfigError(
+            f"The model file name should end in {FILE_SUFFIX}, e.g. model{FILE_SUFFIX}."
+        )
+    if output.parent.exists() and not output.parent.is_dir():
+        raise ConfigError(f"{output.parent} is a file, not a folder.")
+    output.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after hours of training
+    if args.resume and output.exists():
+        trainer = load_trainer(output, device, steps=args.steps)
+        print(f"Resuming {output} at step {trainer.state.step:,}.", file=sys.stderr)
+        return trainer
+    model_config = ModelConfig(dim=args.dim, max_pixels=args.max_pixels)
+    train_kwargs = {"batch_size": args.batch, "lr": args.lr}
+    if args.steps is not None:
+        train_kwargs["steps"] = args.steps
+    image = load_image(args.image)
+    pyramid = build_pyramid(image, model_config.max_pixels, model_config.scale_factor)
+    if pyramid.was_capped:
+        w, h = pyramid.sizes[-1]
+        print(
+            f"Note: the image is {image.width}×{image.height}; it is trained at {w}×{h} to stay "
+            f"under {model_config.max_pixels:,} pixels (change with --max-pixels).",
+            file=sys.stderr,
+        )
+    return Trainer(pyramid, model_config, TrainConfig(**train_kwargs), device, args.seed)
+
+
+def _describe_sizes(sizes) -> str:
+    return "scales " + ", ".join(f"{w}×{h}" for w, h in sizes)
+
+
+class _StopFlag:
+    """First Ctrl-C asks training to stop after the current step and save; a second one quits."""
+
+    def __init__(self):
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def _handle(self, signum, frame) -> None:
+        if self._set:
+            raise KeyboardInterrupt
+        self._set = True
+        print("\nStopping after this step and saving (Ctrl-C again quits now)…", file=sys.stderr)
+
+    def installed(self):
+        flag = self
+
+        class _Installed:
+            def __enter__(self):
+                self.previous = signal.signal(signal.SIGINT, flag._handle)
+
+            def __exit__(self, *exc):
+                signal.signal(signal.SIGINT, self.previous)
+
+        return _Installed()
+
+
+# --------------------------------------------------------------------------------------- sample
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    if args.count < 1 or args.batch < 1:
+        raise ConfigError("-n and --batch must be at least 1.")
+    paths = sample_paths(Path(args.output), args.count, args.seed)
+    device = resolve_device(args.device)
+    model = load_model(args.model, device)
+    sizes = canvas_sizes(model.sizes, args.size, args.scale)
+    starts = resolve_start_steps(model, args.start_steps)
+    # Progress counts pixels: a step at the finest scale costs more than one at the coarsest.
+    work_per_sample = sum(t * w * h for t, (w, h) in zip(starts, sizes, strict=True))
+    bar = ProgressBar(work_per_sample * args.count, label="sample")
+    for first in range(0, args.count, args.batch):
+        count = min(args.batch, args.count - first)
+        images = _sample_chunk(model, args, args.seed + first, count, sizes, bar)
+        for image, path in zip(images, paths[first : first + count], strict=True):
+            save_png(image, path)
+    bar.close()
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _sample_chunk(model: SinDDMModel, args, seed: int, count: int, sizes, bar: ProgressBar):
+    result = None
+    for step in iter_sample(
+        model,
+        count=count,
+        seed=seed,
+        size=sizes[-1],
+        omega=args.omega,
+        start_steps=args.start_steps,
+    ):
+        w, h = sizes[step.scale]
+        bar.update(f"scale {step.scale} t {step.t:3d}", work=w * h * count)
+        result = step.x0_pred
+    return tensor_to_images(result)
+
+
+def sample_paths(output: Path, count: int, seed: int) -> list[Path]:
+    """Where samples go: `output` itself for one .png, else `output/sample_seed<k>.png`."""
+    if output.suffix.lower() == ".png":
+        if count != 1:
+            raise ConfigError(f"{output} is one file but -n is {count}; give a folder for -o.")
+        if not output.parent.is_dir():
+            raise ConfigError(f"The folder {output.parent} does not exist.")
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"{output} is a file; give a folder or a .png path for -o.")
+    output.mkdir(parents=True, exist_ok=True)
+    return [output / f"sample_seed{seed + i}.png" for i in range(count)]
+
+
+# ----------------------------------------------------------------------------------------- info
+
+
+def model_info(path: str | Path) -> dict:
+    """The facts `sinddm info` reports, as JSON-ready primitives."""
+    data = read_checkpoint(path)
+    config = ModelConfig.from_dict(data["model_config"])
+    pyramid = data["pyramid"]
+    parameters = sum(int(v.numel()) for v in data["ema"].values())
+    return {
+        "file": str(path),
+        "format_version": data["format_version"],
+        "created_by": data.get("created_by"),
+        "parameters": parameters,
+        "sizes": [[int(w), int(h)] for w, h in pyramid["sizes"]],
+        "source_size": [int(v) for v in pyramid["source_size"]],
+        "scale_factor": float(pyramid["scale_factor"]),
+        "rescale_losses": [float(v) for v in pyramid["rescale_losses"]],
+        "start_steps": [int(v) for v in data["start_steps"]],
+        "steps_trained": int(data["step"]),
+        "has_training_state": bool(data.get("has_training_state", False)),
+        "config": config.to_dict(),
+        "train_config": data.get("train_config", {}),
+        "last_loss": data["loss_history"][-1] if data.get("loss_history") else None,
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = model_info(args.model)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    total = info["train_config"].get("steps")
+    lines = [
+        f"{info['file']}  ({info['created_by']}, format {info['format_version']})",
+        f"  trained steps   {info['steps_trained']:,}" + (f" of {total:,}" if total else ""),
+        f"  parameters      {info['parameters']:,} (width {info['config']['dim']})",
+        f"  scales          {_describe_sizes(info['sizes'])[7:]}",
+        f"  scale factor    {info['scale_factor']:.4f}",
+        f"  start steps     {info['start_steps']}",
+        f"  source image    {info['source_size'][0]}×{info['source_size'][1]}",
+    ]
+    if info["last_loss"] is not None:
+        lines.append(f"  last loss       {info['last_loss']:.4f}")
+    if not info["has_training_state"]:
+        lines.append("  sampling-only file (cannot be trained further)")
+    print("\n".join(lines))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Train a small, quick model on the bundled image and write a few samples."""
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / f"demo{FILE_SUFFIX}"
+    train_args = build_parser().parse_args(
+        [
+            "train",
+            str(DEMO_IMAGE),
+            "-o",
+            str(model_path),
+            "--steps",
+            str(args.steps),
+            "--dim",
+            "32",
+            "--batch",
+            "8",
+            "--max-pixels",
+            "20000",
+            "--device",
+            args.device,
+            "--save-every",
+            "500",
+            "--resume",
+        ]
+    )
+    status = cmd_train(train_args)
+    if status != 0:
+        return status
+    sample_args = build_parser().parse_args(
+        [
+            "sample",
+            str(model_path),
+            "-o",
+            str(out / "samples"),
+            "-n",
+            str(args.count),
+            "--device",
+            args.device,
+        ]
+    )
+    return cmd_sample(sample_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
