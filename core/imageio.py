@@ -96,12 +96,19 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         write(tmp_name)
         with open(tmp_name, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp creates files private (0600)
         os.replace(tmp_name, path)
     except OSError as exc:
         raise CheckpointWriteError(f"Could not write {path}: {exc.strerror or exc}.") from exc
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike) -> None:

@@ -103,13 +103,16 @@ class Trainer:
         while not self.finished:
             yield self.train_step()
 
-    def train_step(self) -> TrainStep:
-        """One optimiser step, the EMA update and the loss bookkeeping."""
+    def train_step(self, scale: int | None = None) -> TrainStep:
+        """One optimiser step, the EMA update and the loss bookkeeping.
+
+        `scale` forces the scale instead of drawing it (benchmarks time each scale this way).
+        """
         step = self.state.step
         lr = self.train_config.lr_at(step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        scale, t, noise = self._draw(step)
+        scale, t, noise = self._draw(scale)
         with torch.enable_grad():
             loss = self._loss(scale, t, noise)
             self.optimizer.zero_grad(set_to_none=True)
@@ -121,10 +124,11 @@ class Trainer:
         self.state.step = step + 1
         return TrainStep(step=step + 1, loss=loss_value, lr=lr, scale=scale)
 
-    def _draw(self, step: int) -> tuple[int, torch.Tensor, torch.Tensor]:
+    def _draw(self, scale: int | None = None) -> tuple[int, torch.Tensor, torch.Tensor]:
         """Algorithm 1, lines 2-4: s ~ U{0..N−1}; per-sample t ~ U{0..T−1} and ε ~ N(0, I)."""
         num_scales, batch = self.pyramid.num_scales, self.train_config.batch_size
-        scale = int(torch.randint(num_scales, (1,), generator=self.index_rng))
+        drawn = int(torch.randint(num_scales, (1,), generator=self.index_rng))
+        scale = drawn if scale is None else scale
         t = torch.randint(self.schedule.timesteps, (batch,), generator=self.index_rng)
         height, width = self._sharp[scale].shape[-2:]
         noise = randn((batch, 3, height, width), self.noise_rng, self.device)
