@@ -100,7 +100,8 @@ def train_for(image: Image.Image, args, device: torch.device, seconds: float, st
     steps = max(20, int(seconds / step_time))
     config = ModelConfig(dim=args.dim)
     pyramid = build_pyramid(image, config.max_pixels, config.scale_factor)
-    trainer = Trainer(pyramid, config, scaled_train_config(steps, args.batch), device, seed=0)
+    train_config = scaled_train_config(steps, args.batch)
+    trainer = Trainer(pyramid, config, train_config, device, seed=0, bf16=args.bf16)
     start = time.perf_counter()
     for step in trainer.steps():
         if step.step % 500 == 0:
@@ -128,6 +129,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--budget", type=float, default=330, help="seconds for the whole script")
+    parser.add_argument("--skip-timings", action="store_true", help="only train and sample")
+    parser.add_argument("--bf16", action="store_true", help="train under bf16 autocast")
+    parser.add_argument("--step-time", type=float, default=0.05, help="seconds per step guess")
     args = parser.parse_args()
     began = time.perf_counter()
     out = Path(args.out)
@@ -137,16 +141,22 @@ def main() -> None:
 
     demo = load_image(args.image)
     w, h = (int(v) for v in args.size.split("x"))
-    timings = time_variants(demo.resize((w, h), Image.Resampling.LANCZOS), args, device)
-    results = {"device": _device_name(device), "torch": torch.__version__, "timings": timings}
-    _dump(results, out)
+    results = {"device": _device_name(device), "torch": torch.__version__}
+    step_time = args.step_time
+    if not args.skip_timings:
+        timings = time_variants(demo.resize((w, h), Image.Resampling.LANCZOS), args, device)
+        results["timings"] = timings
+        _dump(results, out)
+        step_time = timings["bf16_autocast" if args.bf16 else "tf32"]["mean_seconds_per_step"]
 
     set_tf32(True)
     torch.backends.cudnn.benchmark = True
-    step_time = timings["tf32"]["mean_seconds_per_step"]
     remaining = args.budget - (time.perf_counter() - began) - 40  # leave time to save and sample
     trainer, steps, train_seconds = train_for(demo, args, device, remaining, step_time)
     save_trainer(trainer, out / "demo_model.sinddm", include_training_state=False, half=True)
+    _save_live_weights(trainer, out / "demo_model_live.sinddm")
+    live = load_model(out / "demo_model_live.sinddm", device)
+    write_grid(tensor_to_images(sample(live, count=8, seed=0)), out / "samples_grid_live.png")
     model = load_model(out / "demo_model.sinddm", device)
     start = time.perf_counter()
     samples = sample(model, count=8, seed=0)
@@ -169,6 +179,14 @@ def main() -> None:
     results["total_seconds"] = time.perf_counter() - began
     _dump(results, out)
     print(json.dumps({k: v for k, v in results["training"].items() if k != "loss_history"}))
+
+
+def _save_live_weights(trainer: Trainer, path: Path) -> None:
+    """A sampling-only file holding the live (not averaged) weights, to compare with the EMA."""
+    ema_weights = {k: v.clone() for k, v in trainer.ema.state_dict().items()}
+    trainer.ema.load_state_dict(trainer.net.state_dict())
+    save_trainer(trainer, path, include_training_state=False, half=True)
+    trainer.ema.load_state_dict(ema_weights)
 
 
 def _peak_memory_gb(device: torch.device) -> float | None:

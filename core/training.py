@@ -52,12 +52,16 @@ class Trainer:
         train_config: TrainConfig | None = None,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        bf16: bool = False,
     ):
+        """`bf16` runs the forward pass under bfloat16 autocast (CUDA only; a run-time choice
+        that does not change what the model is)."""
         self.pyramid = pyramid
         self.model_config = model_config or ModelConfig()
         self.train_config = train_config or TrainConfig()
         self.device = torch.device(device)
         self.seed = seed
+        self.bf16 = bf16 and self.device.type == "cuda"
         self.schedule = schedule_for(pyramid, self.model_config)
         with torch.random.fork_rng(devices=[]):  # default init draws from the global RNG
             torch.manual_seed(seed)
@@ -142,7 +146,9 @@ class Trainer:
             self._sqrt_ab[t].view(-1, 1, 1, 1) * x_mix
             + self._sqrt_one_minus_ab[t].view(-1, 1, 1, 1) * noise
         )
-        return F.l1_loss(self.net(x_t, t, scale), noise)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
+            eps_pred = self.net(x_t, t, scale)
+        return F.l1_loss(eps_pred.float(), noise)
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
