@@ -25,14 +25,13 @@ from PIL import Image
 from benchmarks.bench_core import _device_name, make_trainer, synchronize, timed
 from core.bundle import tensor_to_images
 from core.checkpoint import load_model, save_trainer
-from core.config import REFERENCE_MILESTONES, ModelConfig, TrainConfig
+from core.config import ModelConfig
 from core.device import resolve_device
 from core.imageio import load_image, save_png
+from core.presets import fitted_train_config
 from core.pyramid import build_pyramid
 from core.sampling import sample
 from core.training import Trainer
-
-REFERENCE_STEPS = 120_001
 
 
 def set_tf32(enabled: bool) -> None:
@@ -85,22 +84,11 @@ def time_variants(image: Image.Image, args, device: torch.device) -> dict:
     return results
 
 
-def scaled_train_config(steps: int, batch: int) -> TrainConfig:
-    """The reference schedule fitted to `steps`: LR halvings and EMA start at equal fractions."""
-    milestones = tuple(max(1, round(m * steps / REFERENCE_STEPS)) for m in REFERENCE_MILESTONES)
-    return TrainConfig(
-        steps=steps,
-        batch_size=batch,
-        lr_milestones=milestones,
-        ema_start=max(1, round(2000 * steps / REFERENCE_STEPS)),
-    )
-
-
 def train_for(image: Image.Image, args, device: torch.device, seconds: float, step_time: float):
     steps = max(20, int(seconds / step_time))
     config = ModelConfig(dim=args.dim)
     pyramid = build_pyramid(image, config.max_pixels, config.scale_factor)
-    train_config = scaled_train_config(steps, args.batch)
+    train_config = fitted_train_config(steps, args.batch)
     trainer = Trainer(pyramid, config, train_config, device, seed=0, bf16=args.bf16)
     start = time.perf_counter()
     for step in trainer.steps():

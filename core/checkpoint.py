@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,18 @@ FILE_SUFFIX = ".sinddm"
 
 
 def trainer_to_dict(
-    trainer: Trainer, include_training_state: bool = True, half: bool = False
+    trainer: Trainer,
+    include_training_state: bool = True,
+    half: bool = False,
+    extra: dict[str, str | int | float] | None = None,
 ) -> dict:
-    """The checkpoint contents for a trainer. `half` stores the EMA weights as float16."""
+    """The checkpoint contents for a trainer. `half` stores the EMA weights as float16; `extra`
+    adds primitive fields (e.g. the GUI's preset name) that loaders may ignore."""
     ema = {k: v.detach().cpu() for k, v in trainer.ema.state_dict().items()}
     if half:
         ema = {k: v.half() for k, v in ema.items()}
     data: dict[str, Any] = {
+        **(extra or {}),
         "format": FORMAT_TAG,
         "format_version": FORMAT_VERSION,
         "created_by": f"sinddm-studio {__version__}",
@@ -73,9 +79,10 @@ def save_trainer(
     path: str | os.PathLike,
     include_training_state: bool = True,
     half: bool = False,
+    extra: dict[str, str | int | float] | None = None,
 ) -> None:
     """Write the trainer to `path` atomically (temp file + rename); raises CheckpointWriteError."""
-    data = trainer_to_dict(trainer, include_training_state, half)
+    data = trainer_to_dict(trainer, include_training_state, half, extra)
     atomic_write(path, lambda tmp: torch.save(data, tmp))
 
 
@@ -85,7 +92,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise CheckpointFormatError(f"No model file at {path}.")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # foreign pickles warn before they fail
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except (
         pickle.UnpicklingError,
         RuntimeError,

@@ -24,7 +24,9 @@ from core.pyramid import DEFAULT_MAX_PIXELS, build_pyramid
 from core.sampling import canvas_sizes, iter_sample, resolve_start_steps
 from core.training import Trainer, run_training
 
-DEMO_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "demo.png"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEMO_IMAGE = RESOURCES / "demo.png"
+DEMO_MODEL = RESOURCES / "demo_model.sinddm"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,12 +111,13 @@ def _add_info(commands) -> None:
 
 def _add_demo(commands) -> None:
     p = commands.add_parser(
-        "demo", help="train a small model on the bundled demo image, then sample"
+        "demo",
+        help="sample from the bundled demo model, then train a quick model on the demo image",
     )
-    p.add_argument("-o", "--output", default="demo_output", help="folder for the model and samples")
-    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    p.add_argument("-o", "--output", default="demo_output", help="folder for models and samples")
+    p.add_argument("--steps", type=int, default=1000, help="quick training steps (default 1000)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("-n", "--count", type=int, default=4, help="number of samples")
+    p.add_argument("-n", "--count", type=int, default=2, help="samples of each model")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -349,16 +352,38 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Train a small, quick model on the bundled image and write a few samples."""
+    """Show the whole pipeline on the bundled image: the GPU-trained demo model makes samples
+    (one twice as wide), then a small model is trained here and samples too."""
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    model_path = out / f"demo{FILE_SUFFIX}"
-    train_args = build_parser().parse_args(
+    bundled, quick = out / "bundled_model", out / "quick_model"
+    quick_model = out / f"quick_model{FILE_SUFFIX}"
+    count, device = str(args.count), args.device
+    print(f"1/3  Samples from the bundled model ({DEMO_MODEL.name}) → {bundled}", file=sys.stderr)
+    status = _run(["sample", str(DEMO_MODEL), "-o", str(bundled), "-n", count, "--device", device])
+    print(f"2/3  A sample twice as wide → {bundled / 'wide.png'}", file=sys.stderr)
+    status = status or _run(
+        [
+            "sample",
+            str(DEMO_MODEL),
+            "-o",
+            str(bundled / "wide.png"),
+            "--scale",
+            "2x1",
+            "--seed",
+            "100",
+            "--device",
+            device,
+        ]
+    )
+    print(
+        f"3/3  Training a quick small model on {DEMO_IMAGE.name} → {quick_model}", file=sys.stderr
+    )
+    status = status or _run(
         [
             "train",
             str(DEMO_IMAGE),
             "-o",
-            str(model_path),
+            str(quick_model),
             "--steps",
             str(args.steps),
             "--dim",
@@ -368,28 +393,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "--max-pixels",
             "20000",
             "--device",
-            args.device,
+            device,
             "--save-every",
             "500",
             "--resume",
         ]
     )
-    status = cmd_train(train_args)
-    if status != 0:
-        return status
-    sample_args = build_parser().parse_args(
-        [
-            "sample",
-            str(model_path),
-            "-o",
-            str(out / "samples"),
-            "-n",
-            str(args.count),
-            "--device",
-            args.device,
-        ]
+    status = status or _run(
+        ["sample", str(quick_model), "-o", str(quick), "-n", count, "--device", device]
     )
-    return cmd_sample(sample_args)
+    if status == 0:
+        print(f"Done. Samples are in {bundled} and {quick}.", file=sys.stderr)
+    return status
+
+
+def _run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

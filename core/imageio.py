@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from core.errors import CheckpointWriteError, ImageLoadError, ImageTooLargeError
 
@@ -111,9 +111,23 @@ def _current_umask() -> int:
     return mask
 
 
-def save_png(image: np.ndarray, path: str | os.PathLike) -> None:
-    """Write an H×W×3 uint8 array as a PNG, atomically."""
+def save_png(
+    image: np.ndarray, path: str | os.PathLike, metadata: dict[str, str] | None = None
+) -> None:
+    """Write an H×W×3 uint8 array as a PNG, atomically, with optional text chunks."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an H×W×3 uint8 array, got {image.dtype} {image.shape}")
     pil = Image.fromarray(image, mode="RGB")
-    atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"))
+    info = PngImagePlugin.PngInfo()
+    for key, value in (metadata or {}).items():
+        info.add_itxt(key, str(value))
+    atomic_write(path, lambda tmp: pil.save(tmp, format="PNG", pnginfo=info))
+
+
+def read_png_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The text chunks of a PNG (empty for other files)."""
+    try:
+        with Image.open(path) as im:
+            return {k: str(v) for k, v in getattr(im, "text", {}).items()}
+    except (OSError, UnidentifiedImageError):
+        return {}

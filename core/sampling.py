@@ -120,12 +120,14 @@ def iter_sample(
     start_steps: Sequence[int] | None = None,
     reblur: bool = True,
     guidance: Sequence[X0Guidance] = (),
+    last_scale: int | None = None,
 ) -> Iterator[SampleStep]:
     """Generate `count` samples, yielding after every network evaluation.
 
     Sample i is drawn with its own generator seeded `seed + i`, so it is the same whether it is
     made alone or in a batch. `reblur=False` uses plain DDPM steps at every scale (as the
-    reference's CLIP modes do). No autograd graph is built unless guidance builds its own.
+    reference's CLIP modes do). `last_scale` stops early (e.g. 0 for a quick coarse preview
+    while training). No autograd graph is built unless guidance builds its own.
     """
     if count < 1:
         raise ConfigError(f"The number of samples must be at least 1, not {count}.")
@@ -133,6 +135,8 @@ def iter_sample(
         raise ConfigError(f"omega must lie between 0 and 1, not {omega}.")
     sizes = canvas_sizes(model.sizes, size, multipliers)
     starts = resolve_start_steps(model, start_steps)
+    if last_scale is not None:
+        sizes, starts = sizes[: last_scale + 1], starts[: last_scale + 1]
     runner = _Sampler(model, count, seed, omega, reblur, list(guidance), sum(starts))
     yield from runner.run(sizes, starts)
 

@@ -82,10 +82,12 @@ class Trainer:
         train_config: TrainConfig | None = None,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        bf16: bool = False,
     ) -> Trainer:
+        """Build the pyramid of an RGB image under `model_config` and a trainer for it."""
         model_config = model_config or ModelConfig()
         pyramid = build_pyramid(image, model_config.max_pixels, model_config.scale_factor)
-        return cls(pyramid, model_config, train_config, device, seed)
+        return cls(pyramid, model_config, train_config, device, seed, bf16)
 
     def _upload_training_images(self) -> None:
         self._sharp = [image_to_tensor(img, self.device) for img in self.pyramid.sharp]

@@ -1,0 +1,282 @@
+"""The GUI's bridge to core: describes images and models, and makes jobs that run in the worker.
+
+A job is a generator of plain-data events (app.events). It runs in the worker thread, checks the
+`stop` event between steps and ends on its own when asked, so that training can save and report.
+Widgets and the view-model never touch torch; only this module and core do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+
+from app.events import (
+    Estimate,
+    ImageSummary,
+    ModelSummary,
+    SampleProgress,
+    SampleResult,
+    TrainFinished,
+    TrainPreview,
+    TrainProgress,
+)
+from core.bundle import SinDDMModel, schedule_for, tensor_to_images
+from core.checkpoint import load_model, load_trainer, read_checkpoint, save_trainer
+from core.config import ModelConfig
+from core.device import resolve_device
+from core.imageio import atomic_write, load_image
+from core.model import SinDDMNet, count_parameters
+from core.presets import PRESETS, Preset
+from core.progress import EtaEstimator
+from core.pyramid import build_pyramid
+from core.sampling import canvas_sizes, iter_sample, resolve_start_steps
+from core.training import Trainer
+
+PROGRESS_INTERVAL = 0.1
+"""Seconds between progress events: the GUI repaints a few times a second, not every step."""
+PREVIEW_INTERVAL = 0.12
+
+Job = Callable[[threading.Event], Iterator[object]]
+"""A job: given the stop event, yields plain-data events; runs in the worker thread."""
+
+
+def preset_named(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}") from None
+
+
+class Engine:
+    """Owns the current model (torch objects) between jobs; one job runs at a time."""
+
+    def __init__(self, train_preview_seconds: float = 30.0, save_every_seconds: float = 60.0):
+        self.trainer: Trainer | None = None
+        self.model: SinDDMModel | None = None
+        self.model_path: str | None = None
+        self.preset_name = "tiny"
+        self.train_preview_seconds = train_preview_seconds
+        self.save_every_seconds = save_every_seconds
+        self._image_name = ""
+
+    # ------------------------------------------------------------------------ descriptions
+
+    def describe_image(self, path: str, preset_name: str) -> ImageSummary:
+        """Load an image and say what a model of it under `preset_name` will be (fast)."""
+        preset = preset_named(preset_name)
+        image = load_image(path)
+        pyramid = build_pyramid(image, preset.model.max_pixels, preset.model.scale_factor)
+        schedule = schedule_for(pyramid, preset.model)
+        return ImageSummary(
+            path=str(path),
+            source_size=image.size,
+            train_sizes=pyramid.sizes,
+            start_steps=schedule.start_steps,
+            parameters=_parameters_of(preset.model),
+            capped=pyramid.was_capped,
+            pixels=pyramid.sharp[-1],
+        )
+
+    def open_model(self, path: str) -> ModelSummary:
+        """Load a `.sinddm` file for generating (and, if it can, for resuming training)."""
+        data = read_checkpoint(path)
+        self.model = load_model(path, "cpu")
+        self.trainer = None
+        self.model_path = str(path)
+        self.preset_name = str(data.get("preset", "custom"))
+        train_config = data.get("train_config", {})
+        return ModelSummary(
+            path=str(path),
+            sizes=self.model.sizes,
+            start_steps=self.model.schedule.start_steps,
+            parameters=count_parameters(self.model.net),
+            steps_trained=self.model.steps_trained,
+            total_steps=int(train_config.get("steps", self.model.steps_trained)),
+            can_resume=bool(data.get("has_training_state", False)),
+            preset=self.preset_name,
+            image_name=str(data.get("image_name", Path(path).stem)),
+            training_image=self.model.pyramid.sharp[-1],
+        )
+
+    def save_model(self, path: str) -> None:
+        """Write the current model to `path` (the full training state when there is one)."""
+        if self.trainer is not None:
+            save_trainer(self.trainer, path, extra=self._extra())
+        elif self.model_path is not None and Path(self.model_path) != Path(path):
+            atomic_write(path, lambda tmp: shutil.copyfile(self.model_path, tmp))
+        self.model_path = str(path)
+
+    def _extra(self) -> dict:
+        return {"preset": self.preset_name, "image_name": self._image_name}
+
+    # -------------------------------------------------------------------------------- jobs
+
+    def estimate_job(self, image_path: str, preset_name: str, steps: int, device_name: str) -> Job:
+        """Time a few real training steps at the coarsest scale and extrapolate by pixels."""
+
+        def job(stop: threading.Event) -> Iterator[Estimate]:
+            preset = preset_named(preset_name)
+            device = resolve_device(device_name)
+            image = load_image(image_path)
+            trainer = Trainer.from_image(
+                image, preset.model, preset.train_config(steps), device, bf16=preset.bf16
+            )
+            trainer.train_step(scale=0)  # warm-up: allocations, cuDNN autotuning
+            timings = []
+            for _ in range(2):
+                if stop.is_set():
+                    return
+                start = time.perf_counter()
+                trainer.train_step(scale=0)
+                timings.append(time.perf_counter() - start)
+            sizes = trainer.pyramid.sizes
+            per_pixel = min(timings) / (sizes[0][0] * sizes[0][1])
+            mean_pixels = sum(w * h for w, h in sizes) / len(sizes)
+            per_step = per_pixel * mean_pixels
+            yield Estimate(per_step, per_step * steps, device.type)
+
+        return job
+
+    def train_job(
+        self,
+        image_path: str | None,
+        preset_name: str,
+        steps: int,
+        device_name: str,
+        checkpoint_path: str,
+        resume: bool,
+        seed: int = 0,
+    ) -> Job:
+        """Train (or resume) and save to `checkpoint_path` periodically, on stop and at the end."""
+
+        def job(stop: threading.Event):
+            device = resolve_device(device_name)
+            if resume:
+                trainer = load_trainer(checkpoint_path, device, steps=steps)
+            else:
+                preset = preset_named(preset_name)
+                image = load_image(image_path)
+                self._image_name = Path(image_path).name
+                trainer = Trainer.from_image(
+                    image, preset.model, preset.train_config(steps), device, seed, preset.bf16
+                )
+                self.preset_name = preset_name
+            self.trainer, self.model_path = trainer, checkpoint_path
+            yield from self._train_loop(trainer, stop, checkpoint_path)
+
+        return job
+
+    def _train_loop(self, trainer: Trainer, stop: threading.Event, path: str):
+        total = trainer.train_config.steps
+        eta = EtaEstimator(total - trainer.state.step)
+        last_progress = last_save = last_preview = time.monotonic()
+        try:
+            for step in trainer.steps():
+                eta.advance()
+                now = time.monotonic()
+                if now - last_save >= self.save_every_seconds:
+                    save_trainer(trainer, path, extra=self._extra())
+                    last_save = now
+                if now - last_progress >= PROGRESS_INTERVAL or step.step == total:
+                    last_progress = now
+                    yield TrainProgress(
+                        step.step,
+                        total,
+                        step.loss,
+                        step.lr,
+                        step.scale,
+                        eta.elapsed,
+                        eta.seconds_left(),
+                        tuple(trainer.state.loss_history),
+                    )
+                if now - last_preview >= self.train_preview_seconds:
+                    yield TrainPreview(step.step, self._coarse_preview(trainer))
+                    last_preview = time.monotonic()
+                if stop.is_set():
+                    break
+        finally:
+            save_trainer(trainer, path, extra=self._extra())
+        self.model = trainer.sampling_model()
+        yield TrainFinished(self._summary_of_trainer(trainer, path), trainer.finished)
+
+    def _coarse_preview(self, trainer: Trainer):
+        model = trainer.sampling_model()
+        result = None
+        for step in iter_sample(model, count=1, seed=trainer.state.step, last_scale=0):
+            result = step.x0_pred
+        return tensor_to_images(result)[0]
+
+    def _summary_of_trainer(self, trainer: Trainer, path: str) -> ModelSummary:
+        return ModelSummary(
+            path=path,
+            sizes=trainer.pyramid.sizes,
+            start_steps=trainer.schedule.start_steps,
+            parameters=count_parameters(trainer.net),
+            steps_trained=trainer.state.step,
+            total_steps=trainer.train_config.steps,
+            can_resume=True,
+            preset=self.preset_name,
+            image_name=self._image_name or Path(path).stem,
+            training_image=trainer.pyramid.sharp[-1],
+        )
+
+    def sample_job(
+        self, count: int, seed: int, size: tuple[int, int] | None, device_name: str
+    ) -> Job:
+        """Generate `count` images (seeds seed .. seed+count−1), showing the first as it forms."""
+        if self.model is None:
+            raise ValueError("no model to sample from")
+        model = self.model
+
+        def job(stop: threading.Event):
+            device = resolve_device(device_name)
+            model.net.to(device)
+            sizes = canvas_sizes(model.sizes, size)
+            starts = resolve_start_steps(model, None)
+            work = [t * w * h for t, (w, h) in zip(starts, sizes, strict=True)]
+            eta = EtaEstimator(sum(work))
+            last = 0.0
+            final = None
+            for step in iter_sample(model, count=count, seed=seed, size=sizes[-1]):
+                eta.advance(sizes[step.scale][0] * sizes[step.scale][1])
+                now = time.monotonic()
+                if now - last >= PREVIEW_INTERVAL or step.t == 0:
+                    last = now
+                    yield SampleProgress(
+                        step.index,
+                        step.total,
+                        step.scale,
+                        len(sizes),
+                        step.t,
+                        eta.seconds_left(),
+                        tensor_to_images(step.x0_pred[:1])[0],
+                    )
+                final = step.x0_pred
+                if stop.is_set():
+                    return
+            settings = {"model": Path(self.model_path or "").name, "steps": model.steps_trained}
+            for i, image in enumerate(tensor_to_images(final)):
+                yield SampleResult(image, seed + i, sizes[-1], settings)
+
+        return job
+
+
+def available_devices() -> list[str]:
+    """Device choices for this machine, 'auto' first."""
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    backend = getattr(torch.backends, "mps", None)
+    if backend is not None and backend.is_available():
+        devices.append("mps")
+    return devices
+
+
+def _parameters_of(config: ModelConfig) -> int:
+    with torch.device("meta"):
+        return count_parameters(SinDDMNet(config.dim))

@@ -1,0 +1,359 @@
+"""The main window: canvas in the middle, Train / Generate panels beside it, results below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.state import AppState
+from app.widgets.canvas import ImageCanvas, to_qimage
+from app.widgets.generate_panel import GeneratePanel
+from app.widgets.results_strip import ResultsStrip
+from app.widgets.train_panel import TrainPanel
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
+MODEL_FILTER = "SinDDM models (*.sinddm)"
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState, devices: list[str], settings: QSettings | None = None):
+        super().__init__()
+        self.state = state
+        self.settings = settings or QSettings()
+        self._close_when_idle = False
+        self.setWindowTitle("SinDDM Studio")
+        self.setAcceptDrops(True)
+        self.canvas = ImageCanvas()
+        self.train_panel = TrainPanel(state, devices)
+        self.generate_panel = GeneratePanel(state)
+        self.results = ResultsStrip(state)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.train_panel, "Train")
+        self.tabs.addTab(self.generate_panel, "Generate")
+        self.progress = QProgressBar(maximumWidth=220, textVisible=False)
+        self.progress_text = QLabel()
+        self._build_layout()
+        self._build_menus()
+        self._connect()
+        self._restore_settings()
+        self._on_job_changed("")
+
+    # ---------------------------------------------------------------------------- layout
+
+    def _build_layout(self) -> None:
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.results)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.tabs.setMinimumWidth(300)
+        splitter.addWidget(self.tabs)
+        splitter.addWidget(centre)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([330, 870])
+        self.setCentralWidget(splitter)
+        status = self.statusBar()
+        status.addPermanentWidget(self.progress_text)
+        status.addPermanentWidget(self.progress)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "Open Image…", self.open_image_dialog, QKeySequence.StandardKey.Open)
+        self._action(file, "Open Model…", self.open_model_dialog, "Ctrl+Shift+O")
+        self.recent_menu = file.addMenu("Open Recent")
+        file.addSeparator()
+        self.save_action = self._action(
+            file, "Save Model As…", self.save_model_dialog, QKeySequence.StandardKey.Save
+        )
+        self.export_action = self._action(file, "Export Image…", self.export_dialog, "Ctrl+E")
+        self.export_all_action = self._action(
+            file, "Export All Images…", self.export_all_dialog, "Ctrl+Shift+E"
+        )
+        file.addSeparator()
+        self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self.copy_action = self._action(
+            edit, "Copy Image", self.copy_image, QKeySequence.StandardKey.Copy
+        )
+        run = bar.addMenu("&Run")
+        self.train_action = self._action(run, "Train", self.state.train, "Ctrl+T")
+        self.generate_action = self._action(run, "Generate", self.generate_panel.generate, "Ctrl+G")
+        self.cancel_action = self._action(run, "Stop", self.state.cancel, "Esc")
+        view = bar.addMenu("&View")
+        self.compare_action = self._action(
+            view, "Compare With Training Image", self.toggle_compare, "C"
+        )
+        self.compare_action.setCheckable(True)
+        self._rebuild_recent_menu()
+
+    def _connect(self) -> None:
+        s = self.state
+        s.canvas_changed.connect(self._on_canvas)
+        s.error_raised.connect(self._on_error)
+        s.message.connect(self._on_message)
+        s.progress_changed.connect(self._on_progress)
+        s.job_changed.connect(self._on_job_changed)
+        s.model_changed.connect(self._on_model_changed)
+        s.image_changed.connect(self._on_model_changed)
+        s.results_changed.connect(self._on_results_changed)
+        s.idle.connect(self._on_idle)
+        self.results.export_requested.connect(self.export_dialog_for)
+        self.results.copy_requested.connect(self.copy_result)
+        self.results.use_seed_requested.connect(self._use_seed_of)
+
+    # ------------------------------------------------------------------------ commands
+
+    @Slot()
+    def open_image_dialog(self) -> None:
+        path = self._ask_open_path("Open a photo", "last_image_dir", IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    @Slot()
+    def open_model_dialog(self) -> None:
+        path = self._ask_open_path("Open a model", "last_model_dir", MODEL_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> bool:
+        """Open an image or a model file, whichever it is."""
+        if self.state.busy:
+            self._on_error("Busy", "Stop the running job before opening another file.")
+            return False
+        is_model = path.lower().endswith(".sinddm")
+        opened = self.state.open_model(path) if is_model else self.state.open_image(path)
+        if opened:
+            self._remember_recent(path)
+            self.tabs.setCurrentWidget(self.generate_panel if is_model else self.train_panel)
+        return opened
+
+    @Slot()
+    def save_model_dialog(self) -> None:
+        if self.state.model is None:
+            return
+        suggestion = str(Path(self._last_dir("last_model_dir")) / Path(self.state.model.path).name)
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", suggestion, MODEL_FILTER)
+        if path:
+            if not path.endswith(".sinddm"):
+                path += ".sinddm"
+            self.settings.setValue("last_model_dir", str(Path(path).parent))
+            self.state.save_model(path)
+
+    @Slot()
+    def export_dialog(self) -> None:
+        index = self.results.selected_index()
+        if index is None and self.state.results:
+            index = len(self.state.results) - 1
+        if index is not None:
+            self.export_dialog_for(index)
+
+    @Slot(int)
+    def export_dialog_for(self, index: int) -> None:
+        result = self.state.results[index]
+        name = f"sinddm_seed{result.seed}_{result.size[0]}x{result.size[1]}.png"
+        path = self._ask_save_path(name)
+        if path:
+            if not path.lower().endswith(".png"):
+                path += ".png"
+            self.state.export_result(index, path)
+
+    @Slot()
+    def export_all_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Export all images to", self._last_dir("last_export_dir")
+        )
+        if folder:
+            self.settings.setValue("last_export_dir", folder)
+            count = self.state.export_all(folder)
+            self._on_message(f"Exported {count} images to {folder}")
+
+    @Slot()
+    def copy_image(self) -> None:
+        if self.state.canvas is not None:
+            QGuiApplication.clipboard().setImage(to_qimage(self.state.canvas))
+            self._on_message("Copied the image to the clipboard")
+
+    @Slot(int)
+    def copy_result(self, index: int) -> None:
+        QGuiApplication.clipboard().setImage(to_qimage(self.state.results[index].image))
+
+    @Slot(int)
+    def _use_seed_of(self, index: int) -> None:
+        result = self.state.results[index]
+        self.generate_panel.use_seed(result.seed)
+        self.generate_panel.set_size(*result.size)
+        self.tabs.setCurrentWidget(self.generate_panel)
+
+    @Slot()
+    def toggle_compare(self) -> None:
+        self.canvas.set_comparing(self.compare_action.isChecked())
+
+    # ------------------------------------------------------------------------ dialogs
+
+    def _ask_open_path(self, title: str, key: str, filters: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, self._last_dir(key), filters)
+        if path:
+            self.settings.setValue(key, str(Path(path).parent))
+        return path
+
+    def _ask_save_path(self, name: str) -> str:
+        start = str(Path(self._last_dir("last_export_dir")) / name)
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", start, "PNG images (*.png)")
+        if path:
+            self.settings.setValue("last_export_dir", str(Path(path).parent))
+        return path
+
+    def _last_dir(self, key: str) -> str:
+        return str(self.settings.value(key, str(Path.home())))
+
+    # ------------------------------------------------------------------------ reactions
+
+    @Slot(object, str)
+    def _on_canvas(self, image, caption: str) -> None:
+        self.canvas.set_image(image, caption)
+
+    @Slot(str, str)
+    def _on_error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(message, 10_000)
+        QMessageBox.warning(self, title, message)
+
+    @Slot(str)
+    def _on_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8_000)
+
+    @Slot(float, str)
+    def _on_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress_text.setText(text)
+
+    @Slot(str)
+    def _on_job_changed(self, kind: str) -> None:
+        s = self.state
+        self.progress.setRange(0, 1000)
+        self.progress.setVisible(kind in ("train", "sample"))
+        self.train_action.setEnabled(s.can_train)
+        self.generate_action.setEnabled(s.can_generate)
+        self.cancel_action.setEnabled(bool(kind))
+        self.save_action.setEnabled(s.model is not None and not s.busy)
+        if kind == "sample":
+            self.compare_action.setChecked(False)
+            self.canvas.set_comparing(False)
+
+    @Slot()
+    def _on_model_changed(self) -> None:
+        self.canvas.set_reference(self.state.training_image)
+        self._on_job_changed(self.state.job)
+        self.setWindowTitle(self._title())
+
+    @Slot()
+    def _on_results_changed(self) -> None:
+        has = bool(self.state.results)
+        self.export_action.setEnabled(has)
+        self.export_all_action.setEnabled(has)
+
+    @Slot()
+    def _on_idle(self) -> None:
+        if self._close_when_idle:
+            QTimer.singleShot(0, self.close)
+        elif self.state.model is not None and self.state.image is None:
+            self.tabs.setCurrentWidget(self.generate_panel)
+
+    def _title(self) -> str:
+        if self.state.model is not None:
+            return f"{Path(self.state.model.path).name} — SinDDM Studio"
+        if self.state.image is not None:
+            return f"{Path(self.state.image.path).name} — SinDDM Studio"
+        return "SinDDM Studio"
+
+    # ------------------------------------------------------------------------- recent
+
+    def _remember_recent(self, path: str) -> None:
+        recent = [p for p in self._recent() if p != path]
+        self.settings.setValue("recent", [path, *recent][:MAX_RECENT])
+        self._rebuild_recent_menu()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setData(path)
+            action.triggered.connect(self._open_recent)
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    @Slot()
+    def _open_recent(self) -> None:
+        self.open_path(self.sender().data())
+
+    # ------------------------------------------------------------------- window events
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            self.open_path(urls[0].toLocalFile())
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 780)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.state.busy:
+            if not self._close_when_idle and not self._confirm_stop():
+                event.ignore()
+                return
+            self._close_when_idle = True
+            self.state.cancel()
+            event.ignore()  # closes when the job has stopped (and training has saved)
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.state.shutdown()
+        event.accept()
+
+    def _confirm_stop(self) -> bool:
+        what = "Training" if self.state.job == "train" else "Generating"
+        answer = QMessageBox.question(
+            self,
+            "Stop and quit?",
+            f"{what} is still running. Stop it and quit? "
+            + (
+                "A checkpoint is saved first, so you can resume later."
+                if self.state.job == "train"
+                else ""
+            ),
+        )
+        return answer == QMessageBox.StandardButton.Yes

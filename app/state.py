@@ -1,0 +1,343 @@
+"""The view-model: one object that owns what the GUI shows and runs the jobs.
+
+Widgets read its properties, call its commands and listen to its `<name>_changed` signals; they
+never call each other or touch torch. The engine (real or a scripted fake in tests) does the work
+in the JobRunner's thread.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app import results as results_store
+from app.engine import Engine, Job
+from app.events import (
+    Estimate,
+    ImageSummary,
+    ModelSummary,
+    SampleProgress,
+    SampleResult,
+    TrainFinished,
+    TrainPreview,
+    TrainProgress,
+)
+from app.worker import JobRunner
+from core.errors import SinDDMError
+from core.presets import PRESETS
+from core.progress import format_duration
+
+MAX_SEED = 2**31 - 1
+
+
+class AppState(QObject):
+    image_changed = Signal()
+    model_changed = Signal()
+    estimate_changed = Signal()
+    job_changed = Signal(str)
+    """The running job's kind ('estimate', 'train', 'sample') or '' when idle."""
+    progress_changed = Signal(float, str)
+    loss_changed = Signal(object)
+    canvas_changed = Signal(object, str)
+    results_changed = Signal()
+    error_raised = Signal(str, str)
+    message = Signal(str)
+    idle = Signal()
+
+    def __init__(self, engine: Engine, models_dir: Path, parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.models_dir = Path(models_dir)
+        self.runner = JobRunner(self)
+        self.runner.event.connect(self._on_event)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.finished.connect(self._on_finished)
+        self.image: ImageSummary | None = None
+        self.model: ModelSummary | None = None
+        self.estimate: Estimate | None = None
+        self.preset_name = "tiny"
+        self.steps = PRESETS["tiny"].steps
+        self.device = "auto"
+        self.loss_history: tuple[float, ...] = ()
+        self.results: list[results_store.Result] = []
+        self.canvas: np.ndarray | None = None
+        self._queued: tuple[str, Job] | None = None
+
+    # --------------------------------------------------------------------------- queries
+
+    @property
+    def job(self) -> str:
+        return self.runner.running or ""
+
+    @property
+    def busy(self) -> bool:
+        """True while training or generating (an estimate does not count)."""
+        return self.job in ("train", "sample")
+
+    @property
+    def can_generate(self) -> bool:
+        return self.model is not None and not self.busy
+
+    @property
+    def can_train(self) -> bool:
+        return (self.image is not None or self.can_resume) and not self.busy
+
+    @property
+    def can_resume(self) -> bool:
+        model = self.model
+        return bool(model and model.can_resume and not model.finished)
+
+    @property
+    def training_image(self) -> np.ndarray | None:
+        if self.model is not None:
+            return self.model.training_image
+        return self.image.pixels if self.image is not None else None
+
+    # -------------------------------------------------------------------------- commands
+
+    def open_image(self, path: str, keep_model: bool = False) -> bool:
+        """Load a photo to train on; the open model is closed unless `keep_model` (first start:
+        the demo model stays open for generating while its photo waits to be trained)."""
+        try:
+            summary = self.engine.describe_image(path, self.preset_name)
+        except SinDDMError as exc:
+            self.error_raised.emit("Cannot open the image", str(exc))
+            return False
+        self.image = summary
+        if not keep_model:
+            self._set_model(None)
+        self.image_changed.emit()
+        self._show(summary.pixels, f"Training image · {Path(path).name}")
+        if summary.capped:
+            w, h = summary.train_sizes[-1]
+            self.message.emit(
+                f"The image is {summary.source_size[0]}×{summary.source_size[1]}; "
+                f"it will be trained at {w}×{h} (the preset's pixel limit)."
+            )
+        self.request_estimate()
+        return True
+
+    def open_model(self, path: str) -> bool:
+        """Open a trained model to generate from (or to resume training)."""
+        if self.busy:
+            return False
+        try:
+            summary = self.engine.open_model(path)
+        except SinDDMError as exc:
+            self.error_raised.emit("Cannot open the model", str(exc))
+            return False
+        self.image = None
+        self.image_changed.emit()
+        self._set_model(summary)
+        if summary.preset in PRESETS:
+            self.preset_name = summary.preset
+        self.steps = max(summary.total_steps, 1)
+        self._show(summary.training_image, f"Training image of {Path(path).name}")
+        return True
+
+    def save_model(self, path: str) -> bool:
+        if self.model is None or self.busy:
+            return False
+        try:
+            self.engine.save_model(path)
+            results_store.copy_folder(
+                results_store.results_folder(self.model.path), results_store.results_folder(path)
+            )
+        except (SinDDMError, OSError) as exc:
+            self.error_raised.emit("Cannot save the model", str(exc))
+            return False
+        self.model = _with_path(self.model, path)
+        self.model_changed.emit()
+        self.message.emit(f"Saved {path}")
+        return True
+
+    def set_training_options(self, preset_name: str, steps: int, device: str) -> None:
+        """Preset, step count and device for the next training (a new preset or device is
+        measured again; the step count only scales the estimate)."""
+        changed_preset = preset_name != self.preset_name
+        remeasure = changed_preset or device != self.device
+        self.preset_name, self.steps, self.device = preset_name, steps, device
+        if changed_preset and self.image is not None:
+            self.image = self.engine.describe_image(self.image.path, preset_name)
+            self.image_changed.emit()
+        if remeasure:
+            self.request_estimate()
+
+    def request_estimate(self) -> None:
+        """Measure training speed for the current image, preset and device (in the background)."""
+        if self.image is None or self.busy:
+            return
+        self.estimate = None
+        self.estimate_changed.emit()
+        job = self.engine.estimate_job(self.image.path, self.preset_name, self.steps, self.device)
+        self._start("estimate", job)
+
+    def train(self) -> None:
+        """Start training the open image, or resume the open model."""
+        if not self.can_train:
+            return
+        if self.can_resume and self.image is None:
+            path, resume, image_path = self.model.path, True, None
+        else:
+            path, resume, image_path = str(self._autosave_path()), False, self.image.path
+        self.loss_history = ()
+        job = self.engine.train_job(
+            image_path, self.preset_name, self.steps, self.device, path, resume
+        )
+        self._start("train", job)
+
+    def generate(self, width: int, height: int, count: int, seed: int | None) -> None:
+        """Make `count` images of width×height; seed None picks a random one."""
+        if not self.can_generate:
+            return
+        seed = random.randint(0, MAX_SEED - count) if seed is None else seed
+        try:
+            job = self.engine.sample_job(count, seed, (width, height), self.device)
+        except (SinDDMError, ValueError) as exc:
+            self.error_raised.emit("Cannot generate", str(exc))
+            return
+        self.message.emit(f"Generating {count} × {width}×{height}, seed {seed}…")
+        self._start("sample", job)
+
+    def cancel(self) -> None:
+        if self.job:
+            self._queued = None
+            self.runner.request_stop()
+            self.message.emit("Stopping…")
+
+    def delete_result(self, index: int) -> None:
+        result = self.results.pop(index)
+        results_store.remove(result)
+        self.results_changed.emit()
+
+    def export_result(self, index: int, path: str) -> bool:
+        try:
+            results_store.export(self.results[index], path)
+        except SinDDMError as exc:
+            self.error_raised.emit("Cannot export", str(exc))
+            return False
+        self.message.emit(f"Exported {path}")
+        return True
+
+    def export_all(self, folder: str) -> int:
+        written = 0
+        for result in self.results:
+            name = f"sinddm_seed{result.seed}_{result.size[0]}x{result.size[1]}.png"
+            written += self.export_result(self.results.index(result), str(Path(folder) / name))
+        return written
+
+    def show_result(self, index: int) -> None:
+        result = self.results[index]
+        self._show(result.image, f"Seed {result.seed} · {result.size[0]}×{result.size[1]}")
+
+    def shutdown(self) -> bool:
+        return self.runner.shutdown()
+
+    # ----------------------------------------------------------------------- job plumbing
+
+    def _start(self, kind: str, job: Job) -> None:
+        if self.runner.running == "estimate":
+            self._queued = (kind, job)  # the estimate is cheap to abandon
+            self.runner.request_stop()
+            return
+        if self.runner.running:
+            return
+        self.runner.start(kind, job)
+        self.job_changed.emit(kind)
+
+    @Slot(object)
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, TrainProgress):
+            self._on_train_progress(event)
+        elif isinstance(event, SampleProgress):
+            self._on_sample_progress(event)
+        elif isinstance(event, SampleResult):
+            self._on_sample_result(event)
+        elif isinstance(event, TrainPreview):
+            self._show(event.image, f"Preview at step {event.step:,} (coarsest scale)")
+        elif isinstance(event, TrainFinished):
+            self._on_train_finished(event)
+        elif isinstance(event, Estimate):
+            self.estimate = event
+            self.estimate_changed.emit()
+
+    def _on_train_progress(self, event: TrainProgress) -> None:
+        self.loss_history = event.loss_history
+        text = (
+            f"Training step {event.step:,} of {event.total:,} · loss {event.loss:.4f} · "
+            f"{format_duration(event.seconds_left)} left"
+        )
+        self.progress_changed.emit(event.step / max(event.total, 1), text)
+        self.loss_changed.emit(event)
+
+    def _on_sample_progress(self, event: SampleProgress) -> None:
+        caption = f"Scale {event.scale + 1} of {event.num_scales} · step t = {event.t}"
+        self._show(event.image, caption)
+        text = f"Generating · {caption} · {format_duration(event.seconds_left)} left"
+        self.progress_changed.emit(event.index / max(event.total, 1), text)
+
+    def _on_sample_result(self, event: SampleResult) -> None:
+        result = results_store.Result(event.image, event.seed, event.size, dict(event.settings))
+        if self.model is not None:
+            folder = results_store.results_folder(self.model.path)
+            try:
+                results_store.store(result, folder, results_store.next_index(folder))
+            except SinDDMError as exc:
+                self.error_raised.emit("Cannot keep the result", str(exc))
+        self.results.append(result)
+        self.results_changed.emit()
+        self._show(event.image, f"Seed {event.seed} · {event.size[0]}×{event.size[1]}")
+
+    def _on_train_finished(self, event: TrainFinished) -> None:
+        self._set_model(event.model)
+        self.image = None
+        self.image_changed.emit()
+        verb = "finished" if event.completed else "stopped"
+        self.message.emit(
+            f"Training {verb} at step {event.model.steps_trained:,}; saved {event.model.path}"
+        )
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.error_raised.emit("Something went wrong", message)
+
+    @Slot(str)
+    def _on_finished(self, kind: str) -> None:
+        self.progress_changed.emit(0.0, "")
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            self.runner.start(*queued)
+            self.job_changed.emit(queued[0])
+            return
+        self.job_changed.emit("")
+        self.idle.emit()
+
+    # --------------------------------------------------------------------------- helpers
+
+    def _set_model(self, model: ModelSummary | None) -> None:
+        self.model = model
+        self.results = (
+            results_store.load_all(results_store.results_folder(model.path)) if model else []
+        )
+        self.results_changed.emit()
+        self.model_changed.emit()
+
+    def _show(self, image: np.ndarray, caption: str) -> None:
+        self.canvas = image
+        self.canvas_changed.emit(image, caption)
+
+    def _autosave_path(self) -> Path:
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        stem = Path(self.image.path).stem if self.image else "model"
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return self.models_dir / f"{stem}-{stamp}.sinddm"
+
+
+def _with_path(model: ModelSummary, path: str) -> ModelSummary:
+    from dataclasses import replace
+
+    return replace(model, path=str(path))

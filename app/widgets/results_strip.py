@@ -1,0 +1,83 @@
+"""A horizontal strip of thumbnails of everything generated from the open model."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QMenu, QWidget
+
+from app.state import AppState
+from app.widgets.canvas import to_qimage
+
+THUMB = 96
+
+
+class ResultsStrip(QListWidget):
+    export_requested = Signal(int)
+    copy_requested = Signal(int)
+    use_seed_requested = Signal(int)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setFlow(QListWidget.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setFixedHeight(THUMB + 46)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.currentRowChanged.connect(self._on_row)
+        state.results_changed.connect(self.refresh)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        self.blockSignals(True)
+        self.clear()
+        for result in self.state.results:
+            pixmap = QPixmap.fromImage(to_qimage(result.image)).scaled(
+                THUMB,
+                THUMB,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            item = QListWidgetItem(QIcon(pixmap), f"seed {result.seed}")
+            item.setToolTip(f"Seed {result.seed}, {result.size[0]}×{result.size[1]}")
+            self.addItem(item)
+        self.blockSignals(False)
+        if self.count():
+            self.scrollToItem(self.item(self.count() - 1))
+
+    def selected_index(self) -> int | None:
+        row = self.currentRow()
+        return row if 0 <= row < len(self.state.results) else None
+
+    @Slot(int)
+    def _on_row(self, row: int) -> None:
+        if 0 <= row < len(self.state.results):
+            self.state.show_result(row)
+
+    def keyPressEvent(self, event) -> None:
+        index = self.selected_index()
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and index is not None:
+            self.state.delete_result(index)
+            return
+        super().keyPressEvent(event)
+
+    @Slot(object)
+    def _menu(self, position) -> None:
+        item = self.itemAt(position)
+        if item is None:
+            return
+        index = self.row(item)
+        menu = QMenu(self)
+        menu.addAction("Export PNG…", lambda: self.export_requested.emit(index))
+        menu.addAction("Copy", lambda: self.copy_requested.emit(index))
+        menu.addAction("Use this seed", lambda: self.use_seed_requested.emit(index))
+        menu.addSeparator()
+        menu.addAction("Delete", lambda: self.state.delete_result(index))
+        menu.exec(self.mapToGlobal(position))

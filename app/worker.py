@@ -1,0 +1,123 @@
+"""One background QThread that runs jobs (generators of plain-data events) one at a time.
+
+The contract (after superqt's thread workers): the GUI asks for a job; the worker pulls events
+from it, emitting `event` for each; a stop request sets an event the job checks between steps,
+and the worker closes the generator so its `finally` blocks free memory. Errors arrive as plain
+words through `failed`. Connect these signals to @Slot methods of GUI-thread objects.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import ClassVar
+
+import torch
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.engine import Job
+from core.errors import SinDDMError
+
+
+def describe_error(exc: BaseException) -> str:
+    """A plain-worded message for any failure inside a job."""
+    if isinstance(exc, SinDDMError):
+        return str(exc)
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return (
+            "The GPU ran out of memory. Choose a smaller preset or canvas, fewer samples at "
+            "once, or the CPU."
+        )
+    if isinstance(exc, MemoryError):
+        return "The computer ran out of memory. Choose a smaller preset, canvas or sample count."
+    return f"Something went wrong: {type(exc).__name__}: {exc}"
+
+
+class _JobWorker(QObject):
+    """Lives in the worker thread."""
+
+    event = Signal(object)
+    failed = Signal(str)
+    finished = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.stop = threading.Event()
+
+    @Slot(str, object)
+    def run(self, kind: str, job: Job) -> None:
+        events = None
+        try:
+            events = job(self.stop)
+            for event in events:
+                self.event.emit(event)
+                if self.stop.is_set() and kind != "train":
+                    break  # training ends itself on stop, so that it saves and reports
+        except BaseException as exc:
+            self.failed.emit(describe_error(exc))
+        finally:
+            if events is not None:
+                events.close()
+            self.finished.emit(kind)
+
+
+class JobRunner(QObject):
+    """GUI-thread handle on the worker thread: start, stop, and know what is running."""
+
+    _instances: ClassVar[weakref.WeakSet[JobRunner]] = weakref.WeakSet()
+
+    event = Signal(object)
+    failed = Signal(str)
+    finished = Signal(str)
+    _run_requested = Signal(str, object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.running: str | None = None
+        self._thread = QThread()
+        self._thread.setObjectName("sinddm-worker")
+        self._worker = _JobWorker()
+        self._worker.moveToThread(self._thread)
+        self._run_requested.connect(self._worker.run)
+        self._worker.event.connect(self._on_event)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.finished.connect(self._on_finished)
+        self._thread.start()
+        JobRunner._instances.add(self)
+
+    @classmethod
+    def instances(cls) -> list[JobRunner]:
+        """Live runners (tests check that none is left running)."""
+        return list(cls._instances)
+
+    def thread_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def start(self, kind: str, job: Job) -> None:
+        if self.running is not None:
+            raise RuntimeError(f"a {self.running} job is already running")
+        self.running = kind
+        self._worker.stop.clear()
+        self._run_requested.emit(kind, job)
+
+    def request_stop(self) -> None:
+        self._worker.stop.set()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop any job and end the thread; True if it ended in time."""
+        self.request_stop()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
+
+    @Slot(object)
+    def _on_event(self, event: object) -> None:
+        self.event.emit(event)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.failed.emit(message)
+
+    @Slot(str)
+    def _on_finished(self, kind: str) -> None:
+        self.running = None
+        self.finished.emit(kind)

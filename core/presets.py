@@ -1,0 +1,80 @@
+"""Named training presets: the reference settings and shorter ones for CPUs and quick tries.
+
+A preset fixes what the model is (width, pixel cap) and how long it trains. Shorter presets keep
+the reference's learning-rate halvings and EMA start at the same *fractions* of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import REFERENCE_MILESTONES, ModelConfig, TrainConfig
+
+REFERENCE_STEPS = 120_001
+REFERENCE_EMA_START = 2000
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    label: str
+    description: str
+    model: ModelConfig
+    steps: int
+    batch_size: int
+    bf16: bool = False
+    """Train under bfloat16 autocast when on CUDA (ignored elsewhere)."""
+
+    def train_config(self, steps: int | None = None) -> TrainConfig:
+        return fitted_train_config(steps or self.steps, self.batch_size)
+
+
+def fitted_train_config(steps: int, batch_size: int) -> TrainConfig:
+    """The reference schedule fitted to `steps`: halvings and EMA start at equal fractions."""
+    if steps >= REFERENCE_STEPS:
+        return TrainConfig(steps=steps, batch_size=batch_size)
+    milestones = tuple(max(1, round(m * steps / REFERENCE_STEPS)) for m in REFERENCE_MILESTONES)
+    ema_start = max(1, round(REFERENCE_EMA_START * steps / REFERENCE_STEPS))
+    return TrainConfig(
+        steps=steps, batch_size=batch_size, lr_milestones=milestones, ema_start=ema_start
+    )
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            "reference",
+            "Reference (paper)",
+            "The authors' settings: width 160, batch 32, 120,001 steps. Hours on a GPU.",
+            ModelConfig(),
+            REFERENCE_STEPS,
+            32,
+        ),
+        Preset(
+            "gpu-short",
+            "GPU, short",
+            "Width 160, batch 32, 10,000 steps in bf16: about 5 minutes on an H100.",
+            ModelConfig(),
+            10_000,
+            32,
+            bf16=True,
+        ),
+        Preset(
+            "cpu",
+            "CPU",
+            "Width 32, batch 8, images up to 20,000 pixels, 3,000 steps: ~12 min on 2 cores.",
+            ModelConfig(dim=32, max_pixels=20_000),
+            3_000,
+            8,
+        ),
+        Preset(
+            "tiny",
+            "Tiny (a quick look)",
+            "Width 16, batch 4, images up to 8,000 pixels, 300 steps: a minute on a CPU.",
+            ModelConfig(dim=16, max_pixels=8_000),
+            300,
+            4,
+        ),
+    )
+}

@@ -1,0 +1,46 @@
+"""GUI tests: offscreen Qt, a fake engine, and a guard against threads left running."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings
+
+from app.state import AppState
+from app.worker import JobRunner
+from tests.app.fake_engine import FakeEngine
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_threads(qapp):
+    """Fail any test that leaves a worker thread running (napari's `_dangling_qthreads`)."""
+    before = set(JobRunner.instances())
+    yield
+    leftover = [r for r in JobRunner.instances() if r not in before and r.thread_running()]
+    for runner in leftover:
+        runner.shutdown(5000)
+    assert not leftover, "a test left a worker thread running"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def fake_state(qapp, tmp_path):
+    state = AppState(FakeEngine(), tmp_path / "models")
+    yield state
+    assert state.shutdown()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/app" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.gui)

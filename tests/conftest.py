@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny, seeded, CPU-only configurations (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_IMAGE = ROOT / "resources" / "demo.png"
+DEMO_MODEL = ROOT / "resources" / "demo_model.sinddm"
+
+
+@pytest.fixture(scope="session")
+def demo_image():
+    from core.imageio import load_image
+
+    return load_image(DEMO_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def tiny_image(demo_image):
+    """96×72 RGB: a two-scale pyramid (64×48, 96×72)."""
+    from PIL import Image
+
+    return demo_image.resize((96, 72), Image.Resampling.LANCZOS)
+
+
+@pytest.fixture
+def tiny_trainer(tiny_image):
+    from core.config import ModelConfig, TrainConfig
+    from core.training import Trainer
+
+    return Trainer.from_image(
+        tiny_image, ModelConfig(dim=8), TrainConfig(steps=20, batch_size=2), "cpu", seed=0
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_image):
+    """A tiny model trained for a few steps, for sampling tests (its samples are not pretty)."""
+    from core.config import ModelConfig, TrainConfig
+    from core.training import Trainer
+
+    trainer = Trainer.from_image(
+        tiny_image, ModelConfig(dim=8), TrainConfig(steps=10, batch_size=2), "cpu", seed=0
+    )
+    for _ in trainer.steps():
+        pass
+    return trainer.sampling_model()

@@ -1,0 +1,101 @@
+import pickle
+
+import pytest
+import torch
+
+from core.checkpoint import (
+    FORMAT_VERSION,
+    load_model,
+    load_trainer,
+    read_checkpoint,
+    save_trainer,
+)
+from core.errors import CheckpointFormatError, CheckpointWriteError
+from core.sampling import sample
+
+
+def _trained(tiny_trainer, steps=3):
+    it = tiny_trainer.steps()
+    for _ in range(steps):
+        next(it)
+    it.close()
+    return tiny_trainer
+
+
+def test_round_trip_gives_identical_samples(tmp_path, tiny_trainer):
+    trainer = _trained(tiny_trainer)
+    path = tmp_path / "m.sinddm"
+    save_trainer(trainer, path)
+    data = torch.load(path, weights_only=True)  # plain tensors and primitives only
+    assert data["format_version"] == FORMAT_VERSION and data["step"] == 3
+    for key in ("model", "ema", "optimizer", "pyramid", "start_steps", "rng", "loss_history"):
+        assert key in data
+    loaded = load_model(path)
+    assert loaded.sizes == trainer.pyramid.sizes and loaded.steps_trained == 3
+    torch.testing.assert_close(
+        sample(loaded, count=2, seed=7), sample(trainer.sampling_model(), count=2, seed=7)
+    )
+
+
+def test_sampling_only_half_file_is_smaller_and_not_resumable(tmp_path, tiny_trainer):
+    trainer = _trained(tiny_trainer)
+    full, small = tmp_path / "full.sinddm", tmp_path / "small.sinddm"
+    save_trainer(trainer, full)
+    save_trainer(trainer, small, include_training_state=False, half=True)
+    assert small.stat().st_size < full.stat().st_size
+    out_full = sample(load_model(full), count=1, seed=1)
+    out_small = sample(load_model(small), count=1, seed=1)
+    assert (out_full - out_small).abs().mean() < 0.05
+    with pytest.raises(CheckpointFormatError, match="sampling-only"):
+        load_trainer(small)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"garbage" * 100, pickle.dumps({"format": "sinddm-studio-model"})],
+    ids=["empty", "garbage", "plain-pickle"],
+)
+def test_corrupt_files_get_a_clear_error(tmp_path, content):
+    path = tmp_path / "bad.sinddm"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointFormatError, match=r"bad\.sinddm"):
+        load_model(path)
+
+
+def test_foreign_and_future_files_are_refused(tmp_path, tiny_trainer):
+    foreign = tmp_path / "other.pt"
+    torch.save({"model": {}, "step": 5}, foreign)
+    with pytest.raises(CheckpointFormatError, match="not a SinDDM Studio model"):
+        read_checkpoint(foreign)
+    path = tmp_path / "m.sinddm"
+    save_trainer(tiny_trainer, path)
+    data = torch.load(path, weights_only=True)
+    data["format_version"] = FORMAT_VERSION + 1
+    torch.save(data, path)
+    with pytest.raises(CheckpointFormatError, match="newer"):
+        read_checkpoint(path)
+
+
+def test_truncated_file_is_refused(tmp_path, tiny_trainer):
+    path = tmp_path / "m.sinddm"
+    save_trainer(tiny_trainer, path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointFormatError, match="damaged"):
+        load_model(path)
+
+
+def test_failed_write_keeps_previous_file(tmp_path, tiny_trainer, monkeypatch):
+    path = tmp_path / "m.sinddm"
+    save_trainer(tiny_trainer, path)
+    before = path.read_bytes()
+
+    def full_disk(obj, f, *args, **kwargs):
+        with open(f, "wb") as handle:
+            handle.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointWriteError, match="No space left on device"):
+        save_trainer(_trained(tiny_trainer), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.sinddm"]

@@ -1,0 +1,167 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from core.cli import main
+from tests.conftest import DEMO_IMAGE, DEMO_MODEL, ROOT
+
+TINY = ["--dim", "8", "--batch", "1", "--max-pixels", "6000", "--device", "cpu"]
+
+
+@pytest.fixture
+def small_image(tmp_path, tiny_image):
+    path = tmp_path / "small.png"
+    tiny_image.save(path)
+    return path
+
+
+def _info(path, capsys) -> dict:
+    capsys.readouterr()
+    assert main(["info", str(path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_json_of_model_trained_on_demo_image(tmp_path, capsys):
+    model = tmp_path / "m.sinddm"
+    assert (
+        main(
+            [
+                "train",
+                str(DEMO_IMAGE),
+                "-o",
+                str(model),
+                "--steps",
+                "1",
+                "--dim",
+                "8",
+                "--batch",
+                "1",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    info = _info(model, capsys)
+    assert info["sizes"] == [[64, 48], [91, 68], [129, 96], [182, 136], [258, 193]]
+    assert info["start_steps"] == [100, 54, 43, 33, 24]
+    assert info["steps_trained"] == 1 and isinstance(info["parameters"], int)
+    assert info["scale_factor"] == pytest.approx(1.4161, abs=1e-3)
+    assert info["config"]["dim"] == 8
+
+
+def test_bundled_demo_model_is_the_default_network(capsys):
+    info = _info(DEMO_MODEL, capsys)
+    assert info["parameters"] == 1_106_772
+    assert info["has_training_state"] is False
+
+
+def test_train_resume_and_sample_at_twice_the_width(tmp_path, small_image, capsys):
+    model = tmp_path / "m.sinddm"
+    assert main(["train", str(small_image), "-o", str(model), "--steps", "4", *TINY]) == 0
+    assert (
+        main(["train", str(small_image), "-o", str(model), "--steps", "6", "--resume", *TINY]) == 0
+    )
+    assert _info(model, capsys)["steps_trained"] == 6
+    out = tmp_path / "samples"
+    assert (
+        main(
+            [
+                "sample",
+                str(model),
+                "-o",
+                str(out),
+                "-n",
+                "2",
+                "--seed",
+                "5",
+                "--scale",
+                "2x1",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["sample_seed5.png", "sample_seed6.png"]
+    width, height = _info(model, capsys)["sizes"][-1]
+    assert Image.open(out / names[0]).size == (2 * width, height)
+    single = tmp_path / "one.png"
+    assert (
+        main(["sample", str(model), "-o", str(single), "--size", "90x60", "--device", "cpu"]) == 0
+    )
+    assert Image.open(single).size == (90, 60)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "missing.png", "-o", "{tmp}/m.sinddm"], "No file at missing.png"),
+        (["train", "{img}", "-o", "{tmp}/m.pt"], "should end in .sinddm"),
+        (["sample", "{tmp}/none.sinddm", "-o", "{tmp}/x.png"], "No model file"),
+        (["info", "{img}"], "not a SinDDM Studio model"),
+        (["train", "{img}", "-o", "{tmp}/m.sinddm", "--device", "cuda:7"], "CUDA|GPU"),
+        (["train", "{img}", "-o", "{tmp}/m.sinddm", "--dim", "7"], "even number"),
+    ],
+)
+def test_errors_are_one_plain_line(tmp_path, small_image, capsys, argv, message):
+    argv = [a.format(tmp=tmp_path, img=small_image) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    assert __import__("re").search(message, err)
+
+
+def test_existing_model_is_never_overwritten_without_resume(tmp_path, small_image, capsys):
+    model = tmp_path / "m.sinddm"
+    model.write_bytes(b"precious")
+    assert main(["train", str(small_image), "-o", str(model), *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert model.read_bytes() == b"precious"
+
+
+def test_many_samples_need_a_folder(tmp_path, capsys):
+    assert main(["sample", str(DEMO_MODEL), "-o", str(tmp_path / "a.png"), "-n", "2"]) == 2
+    assert "give a folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits(tmp_path, small_image, capsys):
+    model = tmp_path / "m.sinddm"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core.cli",
+            "train",
+            str(small_image),
+            "-o",
+            str(model),
+            "--steps",
+            "100000",
+            "--save-every",
+            "0",
+            *TINY,
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    buffer = ""
+    deadline = time.monotonic() + 120
+    while "step " not in buffer and time.monotonic() < deadline:
+        buffer += process.stderr.read(1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == 130, buffer + rest
+    assert "saved" in rest
+    assert _info(model, capsys)["steps_trained"] > 0

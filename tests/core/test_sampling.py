@@ -1,0 +1,110 @@
+import math
+
+import pytest
+import torch
+
+from core.bundle import SinDDMModel, image_to_tensor
+from core.errors import ConfigError
+from core.model import SinDDMNet
+from core.sampling import canvas_sizes, iter_sample, sample
+
+
+class OracleNet(SinDDMNet):
+    """Predicts the exact noise that separates x_t from the (mixed) training image.
+
+    With such a perfect denoiser the sampler must return the training image: this checks the
+    DDPM posterior, the reblurring update and the deblurring division together.
+    """
+
+    def __init__(self, model: SinDDMModel):
+        super().__init__(dim=2)
+        self.model = model
+        self.sharp = [image_to_tensor(img) for img in model.pyramid.sharp]
+        self.blurry = None
+
+    def forward(self, x, t, scale):
+        t, scale = int(t), int(scale)
+        ab = float(self.model.schedule.alpha_bar[t])
+        target = self.sharp[scale]
+        if scale > 0:
+            gamma = float(self.model.schedule.gamma[scale, t])
+            target = gamma * self.blurry + (1 - gamma) * target
+        return (x - math.sqrt(ab) * target) / math.sqrt(1 - ab)
+
+
+def _oracle_model(tiny_model):
+    model = SinDDMModel(None, tiny_model.pyramid, tiny_model.schedule, tiny_model.config)
+    model.net = OracleNet(model)
+    return model
+
+
+def test_sampler_with_oracle_denoiser_recovers_training_image(tiny_model):
+    model = _oracle_model(tiny_model)
+    result = None
+    for step in iter_sample(model, count=1, seed=0):
+        if step.scale == 1 and model.net.blurry is None:
+            pytest.fail("blurry image was not set")
+        result = step.x0_pred
+        if step.scale == 0 and step.t == 0:
+            torch.testing.assert_close(result, model.net.sharp[0], atol=1e-5, rtol=0)
+            # x̃¹ is the bilinear upsample of the scale-0 output (Alg. 2, line 15).
+            model.net.blurry = torch.nn.functional.interpolate(
+                result, size=(72, 96), mode="bilinear", align_corners=False
+            )
+    torch.testing.assert_close(result, model.net.sharp[1], atol=1e-5, rtol=0)
+
+
+def test_steps_count_and_order(tiny_model):
+    steps = list(iter_sample(tiny_model, count=1, seed=0))
+    starts = tiny_model.schedule.start_steps
+    assert len(steps) == sum(starts) == steps[-1].total == steps[-1].index
+    assert [s.t for s in steps[:2]] == [99, 98]
+    first_fine = steps[starts[0]]
+    assert (first_fine.scale, first_fine.t) == (1, starts[1] - 1)
+
+
+def test_same_seed_same_image_and_sample_i_reproduces_alone(tiny_model):
+    batch = sample(tiny_model, count=3, seed=10)
+    again = sample(tiny_model, count=3, seed=10)
+    assert torch.equal(batch, again)
+    alone = sample(tiny_model, count=1, seed=12)
+    torch.testing.assert_close(alone[0], batch[2], atol=1e-4, rtol=0)
+    assert not torch.allclose(batch[0], batch[1])
+    assert batch.min() >= -1 and batch.max() <= 1
+
+
+def test_arbitrary_output_sizes(tiny_model):
+    assert sample(tiny_model, count=1, size=(150, 50)).shape == (1, 3, 50, 150)
+    assert sample(tiny_model, count=1, multipliers=(2.0, 1.0)).shape == (1, 3, 72, 192)
+    assert canvas_sizes(((64, 48), (96, 72)), size=(192, 72)) == [(128, 48), (192, 72)]
+
+
+def test_bad_canvas_and_options_are_clear_errors(tiny_model):
+    with pytest.raises(ConfigError, match="too small"):
+        canvas_sizes(((64, 48), (96, 72)), size=(10, 10))
+    with pytest.raises(ConfigError, match="too large"):
+        canvas_sizes(((64, 48), (96, 72)), size=(20000, 20000))
+    with pytest.raises(ConfigError, match="not both"):
+        canvas_sizes(((64, 48), (96, 72)), size=(96, 72), multipliers=(1, 1))
+    with pytest.raises(ConfigError, match="omega"):
+        list(iter_sample(tiny_model, omega=2.0))
+    with pytest.raises(ConfigError, match="start steps"):
+        list(iter_sample(tiny_model, start_steps=[1, 2]))
+
+
+def test_omega_and_start_steps_change_the_result_deterministically(tiny_model):
+    base = sample(tiny_model, count=1, seed=4)
+    paper = sample(tiny_model, count=1, seed=4, omega=1.0)
+    assert not torch.allclose(base, paper)
+    assert torch.equal(paper, sample(tiny_model, count=1, seed=4, omega=1.0))
+    shorter = list(iter_sample(tiny_model, count=1, seed=4, start_steps=[5]))
+    assert len(shorter) == 100 + 5
+
+
+def test_sampling_builds_no_autograd_graph(tiny_trainer):
+    model = tiny_trainer.sampling_model()
+    model.net = tiny_trainer.net  # live weights require grad
+    assert next(model.net.parameters()).requires_grad
+    for step in iter_sample(model, count=1, seed=0):
+        assert not step.x0_pred.requires_grad
+    assert torch.is_grad_enabled()  # the generator leaves grad mode as it found it
