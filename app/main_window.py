@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.generate_panel, "Generate")
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
-        self.progress_text = QLabel()
+        self.progress_text = QLabel(minimumWidth=320)
         self._build_layout()
         self._build_menus()
         self._connect()

@@ -37,8 +37,18 @@ class Result:
         }
 
 
-def results_folder(model_path: str | os.PathLike) -> Path:
-    return Path(f"{model_path}.results")
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "resources"
+
+
+def results_folder(model_path: str | os.PathLike, fallback_dir: Path | None = None) -> Path:
+    """`<model>.results` beside the model, or in `fallback_dir` when the model's folder is the
+    bundled resources (or otherwise not writable): results never go into the installation."""
+    model_path = Path(model_path)
+    folder = Path(f"{model_path}.results")
+    parent = model_path.parent.resolve()
+    if fallback_dir is not None and (parent == BUNDLED_DIR or not os.access(parent, os.W_OK)):
+        return Path(fallback_dir) / folder.name
+    return folder
 
 
 def store(result: Result, folder: Path, index: int) -> Path:

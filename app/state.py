@@ -135,7 +135,8 @@ class AppState(QObject):
         self._set_model(summary)
         if summary.preset in PRESETS:
             self.preset_name = summary.preset
-        self.steps = max(summary.total_steps, 1)
+        if summary.can_resume:
+            self.steps = max(summary.total_steps, 1)
         self._show(summary.training_image, f"Training image of {Path(path).name}")
         return True
 
@@ -144,9 +145,7 @@ class AppState(QObject):
             return False
         try:
             self.engine.save_model(path)
-            results_store.copy_folder(
-                results_store.results_folder(self.model.path), results_store.results_folder(path)
-            )
+            results_store.copy_folder(self._results_dir(self.model.path), self._results_dir(path))
         except (SinDDMError, OSError) as exc:
             self.error_raised.emit("Cannot save the model", str(exc))
             return False
@@ -277,13 +276,15 @@ class AppState(QObject):
     def _on_sample_progress(self, event: SampleProgress) -> None:
         caption = f"Scale {event.scale + 1} of {event.num_scales} · step t = {event.t}"
         self._show(event.image, caption)
-        text = f"Generating · {caption} · {format_duration(event.seconds_left)} left"
+        text = f"Generating: scale {event.scale + 1}/{event.num_scales}, " + (
+            f"{format_duration(event.seconds_left)} left"
+        )
         self.progress_changed.emit(event.index / max(event.total, 1), text)
 
     def _on_sample_result(self, event: SampleResult) -> None:
         result = results_store.Result(event.image, event.seed, event.size, dict(event.settings))
         if self.model is not None:
-            folder = results_store.results_folder(self.model.path)
+            folder = self._results_dir(self.model.path)
             try:
                 results_store.store(result, folder, results_store.next_index(folder))
             except SinDDMError as exc:
@@ -320,11 +321,12 @@ class AppState(QObject):
 
     def _set_model(self, model: ModelSummary | None) -> None:
         self.model = model
-        self.results = (
-            results_store.load_all(results_store.results_folder(model.path)) if model else []
-        )
+        self.results = results_store.load_all(self._results_dir(model.path)) if model else []
         self.results_changed.emit()
         self.model_changed.emit()
+
+    def _results_dir(self, model_path: str) -> Path:
+        return results_store.results_folder(model_path, self.models_dir)
 
     def _show(self, image: np.ndarray, caption: str) -> None:
         self.canvas = image

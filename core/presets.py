@@ -30,13 +30,26 @@ class Preset:
 
 
 def fitted_train_config(steps: int, batch_size: int) -> TrainConfig:
-    """The reference schedule fitted to `steps`: halvings and EMA start at equal fractions."""
+    """The reference schedule fitted to `steps`: LR halvings, EMA start and EMA horizon keep the
+    same *fractions* of the run.
+
+    The reference averages with decay 0.995 every 10 steps, a horizon of 2,000 steps (1.7% of
+    120,001). Kept as is, a 600-step run would end with EMA weights still close to those of its
+    first steps, so shorter runs update every step with decay 1 − 1/h, h = 1.7% of the run.
+    """
     if steps >= REFERENCE_STEPS:
         return TrainConfig(steps=steps, batch_size=batch_size)
-    milestones = tuple(max(1, round(m * steps / REFERENCE_STEPS)) for m in REFERENCE_MILESTONES)
-    ema_start = max(1, round(REFERENCE_EMA_START * steps / REFERENCE_STEPS))
+    fraction = steps / REFERENCE_STEPS
+    milestones = tuple(max(1, round(m * fraction)) for m in REFERENCE_MILESTONES)
+    reference = TrainConfig()
+    horizon = reference.ema_every / (1 - reference.ema_decay) * fraction
     return TrainConfig(
-        steps=steps, batch_size=batch_size, lr_milestones=milestones, ema_start=ema_start
+        steps=steps,
+        batch_size=batch_size,
+        lr_milestones=milestones,
+        ema_start=max(1, round(REFERENCE_EMA_START * fraction)),
+        ema_every=1,
+        ema_decay=max(0.0, 1 - 1 / max(horizon, 1.0)),
     )
 
 

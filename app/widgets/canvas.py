@@ -1,4 +1,4 @@
-"""Shows an image scaled to fit (nearest-neighbour when enlarging, so pixels stay honest)."""
+"""Shows an image scaled to fit (smoothly, unless enlarged more than 4×)."""
 
 from __future__ import annotations
 
@@ -86,5 +86,6 @@ class ImageCanvas(QWidget):
             width,
             height,
         )
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1)
+        # Smooth unless strongly enlarged: tiny coarse-scale previews keep visible pixels.
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 4)
         painter.drawImage(target, image)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from app.state import AppState
@@ -33,6 +33,17 @@ class ResultsStrip(QListWidget):
         self.currentRowChanged.connect(self._on_row)
         state.results_changed.connect(self.refresh)
         self.refresh()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.count() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(
+                self.viewport().rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "Generated images appear here (right-click one for more).",
+            )
 
     @Slot()
     def refresh(self) -> None:

@@ -167,6 +167,6 @@ class TrainPanel(QWidget):
             return ""
         e = state.estimate
         return (
-            f"Estimated training time: <b>{format_duration(e.seconds_per_step * state.steps)}</b> "
-            f"({e.seconds_per_step:.3f} s per step, measured on {e.device})"
+            f"Estimated training time: <b>{format_duration(e.seconds_per_step * state.steps)}</b>"
+            f"<br>({e.seconds_per_step:.3f} s per step, measured on {e.device})"
         )

@@ -115,3 +115,14 @@ def test_starting_a_job_replaces_a_running_estimate(qtbot, fake_state, tmp_path)
     fake_state.generate(96, 72, 1, seed=3)
     _wait_idle(qtbot, fake_state)
     assert [r.seed for r in fake_state.results] == [3]
+
+
+def test_results_of_bundled_models_go_to_the_app_folder(qtbot, fake_state, tmp_path, monkeypatch):
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    monkeypatch.setattr(results_store, "BUNDLED_DIR", bundled.resolve())
+    fake_state.open_model(str(bundled / "demo.sinddm"))
+    fake_state.generate(96, 72, 1, seed=1)
+    _wait_idle(qtbot, fake_state)
+    assert not (bundled / "demo.sinddm.results").exists()
+    assert len(list((fake_state.models_dir / "demo.sinddm.results").glob("*.png"))) == 1

@@ -1,0 +1,80 @@
+"""Drive the real app through its main states and save window grabs here.
+
+    xvfb-run -a .venv/bin/python docs/screenshots/make_screenshots.py
+
+Uses a temporary settings file and models folder; takes a few minutes on a 2-core CPU (the
+bundled model samples at full width there).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from app.main import DEMO_MODEL, build_window  # noqa: E402
+
+
+def wait_until(app: QApplication, condition, timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not reach the expected state")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def grab(window, name: str) -> None:
+    window.grab().save(str(HERE / name))
+    print("saved", name)
+
+
+def main() -> None:
+    app = QApplication(sys.argv)
+    scratch = Path(tempfile.mkdtemp())
+    settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
+    window = build_window(["sinddm-studio"], models_dir=scratch / "models", settings=settings)
+    window.resize(1280, 800)
+    window.show()
+    state = window.state
+    wait_until(app, lambda: not state.job)
+    grab(window, "01_first_start.png")
+
+    panel = window.train_panel
+    panel.preset.setCurrentIndex(panel.preset.findData("tiny"))
+    panel.steps.setValue(600)
+    panel._on_options_edited()
+    wait_until(app, lambda: not state.job)
+    state.engine.train_preview_seconds = 5.0
+    state.train()
+    wait_until(app, lambda: len(state.loss_history) >= 3 and "Preview" in window.canvas.caption)
+    grab(window, "02_training.png")
+    wait_until(app, lambda: not state.job)
+
+    window.open_path(str(DEMO_MODEL))
+    window.generate_panel.quick["2× wide"].click()
+    window.generate_panel.use_seed(7)
+    window.generate_panel.generate()
+    wait_until(app, lambda: "Scale 4" in window.canvas.caption)
+    grab(window, "03_generating.png")
+    wait_until(app, lambda: not state.job)
+    window.generate_panel.quick["1×"].click()
+    window.generate_panel.count.setValue(3)
+    window.generate_panel.use_seed(20)
+    window.generate_panel.generate()
+    wait_until(app, lambda: not state.job)
+    window.compare_action.setChecked(True)
+    window.toggle_compare()
+    grab(window, "04_results.png")
+    state.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+import pytest
+
+from core.config import REFERENCE_MILESTONES, TrainConfig
+from core.presets import PRESETS, fitted_train_config
+
+
+def test_reference_preset_is_exactly_the_reference_schedule():
+    config = PRESETS["reference"].train_config()
+    assert config == TrainConfig()
+    assert config.lr_milestones == REFERENCE_MILESTONES and config.ema_every == 10
+
+
+def test_fitted_schedule_keeps_fractions_of_the_run():
+    config = fitted_train_config(12_000, 8)
+    assert config.lr_milestones == (2000, 4000, 7000, 8000, 9000, 11000)
+    assert config.ema_start == 200
+    # Horizon 1/(1 − d) = 1.7% of the run, updated every step: 200 steps here.
+    assert config.ema_every == 1
+    assert 1 / (1 - config.ema_decay) == pytest.approx(200, rel=0.01)
+
+
+def test_fitted_schedule_of_a_very_short_run_uses_live_weights():
+    config = fitted_train_config(30, 2)
+    assert config.ema_decay == 0.0 and config.ema_start >= 1
+    assert config.lr_at(29) < config.lr_at(0)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_builds_a_valid_config(name):
+    preset = PRESETS[name]
+    assert preset.train_config().steps == preset.steps
+    assert preset.model.dim % 2 == 0
