@@ -65,6 +65,8 @@ class AppState(QObject):
         self.loss_history: tuple[float, ...] = ()
         self.results: list[results_store.Result] = []
         self.canvas: np.ndarray | None = None
+        self.training_path: str | None = None
+        """Where the running (or last) training autosaves its checkpoint."""
         self._queued: tuple[str, Job] | None = None
 
     # --------------------------------------------------------------------------- queries
@@ -184,6 +186,7 @@ class AppState(QObject):
         else:
             path, resume, image_path = str(self._autosave_path()), False, self.image.path
         self.loss_history = ()
+        self.training_path = path
         job = self.engine.train_job(
             image_path, self.preset_name, self.steps, self.device, path, resume
         )

@@ -127,7 +127,10 @@ class TrainPanel(QWidget):
             widget.setEnabled(editable)
         self.steps.setEnabled(not state.busy)
         model = state.model
-        self.saved_to.setText(f"Model file: {model.path}" if model else "")
+        if state.job == "train":
+            self.saved_to.setText(f"Autosaving to {state.training_path}")
+        else:
+            self.saved_to.setText(f"Model file: {model.path}" if model else "")
         if model is None and state.job != "train":
             self.loss.set_values(())
 
