@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from core.device import resolve_device
 from core.errors import ConfigError, SinDDMError
 from core.imageio import load_image, save_png
 from core.model import count_parameters
+from core.presets import fitted_train_config
 from core.progress_bar import ProgressBar
 from core.pyramid import DEFAULT_MAX_PIXELS, build_pyramid
 from core.sampling import canvas_sizes, iter_sample, resolve_start_steps
@@ -82,6 +84,13 @@ def _add_train(commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint interval in steps")
     p.add_argument("--resume", action="store_true", help="continue training the model in -o")
+    p.add_argument(
+        "--schedule",
+        choices=("reference", "fitted"),
+        default="reference",
+        help="reference: the authors' LR halvings and EMA, whatever --steps is; fitted: the "
+        "same at equal fractions of --steps (for runs much shorter than 120,001 steps)",
+    )
     p.set_defaults(handler=cmd_train)
 
 
@@ -196,9 +205,11 @@ def _resumed_or_new_trainer(args, output: Path, device: torch.device) -> Trainer
         print(f"Resuming {output} at step {trainer.state.step:,}.", file=sys.stderr)
         return trainer
     model_config = ModelConfig(dim=args.dim, max_pixels=args.max_pixels)
-    train_kwargs = {"batch_size": args.batch, "lr": args.lr}
-    if args.steps is not None:
-        train_kwargs["steps"] = args.steps
+    train_config = TrainConfig(batch_size=args.batch, lr=args.lr)
+    if args.steps is not None and args.schedule == "fitted":
+        train_config = replace(fitted_train_config(args.steps, args.batch), lr=args.lr)
+    elif args.steps is not None:
+        train_config = replace(train_config, steps=args.steps)
     image = load_image(args.image)
     pyramid = build_pyramid(image, model_config.max_pixels, model_config.scale_factor)
     if pyramid.was_capped:
@@ -208,7 +219,7 @@ def _resumed_or_new_trainer(args, output: Path, device: torch.device) -> Trainer
             f"under {model_config.max_pixels:,} pixels (change with --max-pixels).",
             file=sys.stderr,
         )
-    return Trainer(pyramid, model_config, TrainConfig(**train_kwargs), device, args.seed)
+    return Trainer(pyramid, model_config, train_config, device, args.seed)
 
 
 def _describe_sizes(sizes) -> str:
@@ -397,6 +408,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "--save-every",
             "500",
             "--resume",
+            "--schedule",
+            "fitted",
         ]
     )
     status = status or _run(

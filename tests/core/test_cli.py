@@ -165,3 +165,14 @@ def test_ctrl_c_saves_a_checkpoint_and_exits(tmp_path, small_image, capsys):
     assert process.returncode == 130, buffer + rest
     assert "saved" in rest
     assert _info(model, capsys)["steps_trained"] > 0
+
+
+def test_fitted_schedule_option_scales_milestones(tmp_path, small_image, capsys):
+    model = tmp_path / "m.sinddm"
+    argv = ["train", str(small_image), "-o", str(model), "--steps", "2", *TINY]
+    assert main([*argv, "--schedule", "fitted"]) == 0
+    config = _info(model, capsys)["train_config"]
+    assert config["steps"] == 2 and max(config["lr_milestones"]) <= 2
+    reference = tmp_path / "r.sinddm"
+    assert main(["train", str(small_image), "-o", str(reference), "--steps", "2", *TINY]) == 0
+    assert _info(reference, capsys)["train_config"]["lr_milestones"][0] == 20_000
