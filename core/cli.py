@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core import __version__
@@ -18,7 +19,8 @@ from core.checkpoint import FILE_SUFFIX, load_model, load_trainer, read_checkpoi
 from core.config import ModelConfig, TrainConfig
 from core.device import resolve_device
 from core.errors import ConfigError, SinDDMError
-from core.imageio import load_image, save_png
+from core.evaluation import evaluate
+from core.imageio import atomic_write, load_image, save_png
 from core.model import count_parameters
 from core.presets import fitted_train_config
 from core.progress_bar import ProgressBar
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_sample(commands)
     _add_info(commands)
+    _add_eval(commands)
     _add_demo(commands)
     return parser
 
@@ -116,6 +119,23 @@ def _add_info(commands) -> None:
     p.add_argument("model", help=f"a model file ({FILE_SUFFIX})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_info)
+
+
+def _add_eval(commands) -> None:
+    p = commands.add_parser(
+        "eval", help="measure a model's samples, or a folder of images, against the training image"
+    )
+    p.add_argument("model", nargs="?", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("-n", "--count", type=int, default=50, help="samples to generate")
+    p.add_argument("--size", type=_parse_size, help="sample size WxH (default: training size)")
+    p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--batch", type=int, default=8, help="samples computed together")
+    p.add_argument("--samples", help="measure the images in this folder instead of sampling")
+    p.add_argument("--reference", help="the training image (with --samples)")
+    p.add_argument("--save-samples", help="also write the generated samples to this folder")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.set_defaults(handler=cmd_eval)
 
 
 def _add_demo(commands) -> None:
@@ -261,38 +281,41 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.count < 1 or args.batch < 1:
         raise ConfigError("-n and --batch must be at least 1.")
     paths = sample_paths(Path(args.output), args.count, args.seed)
-    device = resolve_device(args.device)
-    model = load_model(args.model, device)
-    sizes = canvas_sizes(model.sizes, args.size, args.scale)
-    starts = resolve_start_steps(model, args.start_steps)
-    # Progress counts pixels: a step at the finest scale costs more than one at the coarsest.
-    work_per_sample = sum(t * w * h for t, (w, h) in zip(starts, sizes, strict=True))
-    bar = ProgressBar(work_per_sample * args.count, label="sample")
-    for first in range(0, args.count, args.batch):
-        count = min(args.batch, args.count - first)
-        images = _sample_chunk(model, args, args.seed + first, count, sizes, bar)
-        for image, path in zip(images, paths[first : first + count], strict=True):
-            save_png(image, path)
-    bar.close()
+    model = load_model(args.model, resolve_device(args.device))
+    for first, images in generate_in_chunks(model, args):
+        for image, path in zip(images, paths[first:], strict=False):
+            save_png(image, path)  # each chunk is on disk before the next one starts
     for path in paths:
         print(path)
     return 0
 
 
-def _sample_chunk(model: SinDDMModel, args, seed: int, count: int, sizes, bar: ProgressBar):
-    result = None
-    for step in iter_sample(
-        model,
-        count=count,
-        seed=seed,
-        size=sizes[-1],
-        omega=args.omega,
-        start_steps=args.start_steps,
-    ):
-        w, h = sizes[step.scale]
-        bar.update(f"scale {step.scale} t {step.t:3d}", work=w * h * count)
-        result = step.x0_pred
-    return tensor_to_images(result)
+def generate_in_chunks(model: SinDDMModel, args):
+    """Yield (index of the first, images) per batch of samples, with a progress bar.
+
+    Uses args.count, seed, size, scale (multipliers), batch, omega and start_steps.
+    """
+    sizes = canvas_sizes(model.sizes, args.size, getattr(args, "scale", None))
+    starts = resolve_start_steps(model, getattr(args, "start_steps", None))
+    # Progress counts pixels: a step at the finest scale costs more than one at the coarsest.
+    work_per_sample = sum(t * w * h for t, (w, h) in zip(starts, sizes, strict=True))
+    bar = ProgressBar(work_per_sample * args.count, label="sample")
+    for first in range(0, args.count, args.batch):
+        count = min(args.batch, args.count - first)
+        result = None
+        for step in iter_sample(
+            model,
+            count=count,
+            seed=args.seed + first,
+            size=sizes[-1],
+            omega=getattr(args, "omega", 0.0),
+            start_steps=getattr(args, "start_steps", None),
+        ):
+            w, h = sizes[step.scale]
+            bar.update(f"scale {step.scale} t {step.t:3d}", work=w * h * count)
+            result = step.x0_pred
+        yield first, tensor_to_images(result)
+    bar.close()
 
 
 def sample_paths(output: Path, count: int, seed: int) -> list[Path]:
@@ -357,6 +380,77 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("  sampling-only file (cannot be trained further)")
     print("\n".join(lines))
     return 0
+
+
+# ----------------------------------------------------------------------------------------- eval
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.samples:
+        samples, reference = _images_in_folder(args)
+    elif args.model:
+        samples, reference = _generated_samples(args)
+    else:
+        raise ConfigError("Give a model file, or --samples FOLDER with --reference IMAGE.")
+    bar = ProgressBar(len(samples), label="measure")
+    report = evaluate(samples, reference, seed=args.seed, on_sample=lambda i: bar.update())
+    bar.close()
+    report["source"] = args.model or str(args.samples)
+    print(format_report(report))
+    if args.json:
+        text = json.dumps(report, indent=1)
+        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text))
+    return 0
+
+
+def _images_in_folder(args) -> tuple[list, object]:
+    if not args.reference:
+        raise ConfigError("--samples needs --reference IMAGE (the training image).")
+    folder = Path(args.samples)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder.")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ConfigError(f"{folder} holds no images.")
+    samples = [np.asarray(load_image(p)) for p in paths]
+    return samples, np.asarray(load_image(args.reference))
+
+
+def _generated_samples(args) -> tuple[list, object]:
+    if args.count < 1 or args.batch < 1:
+        raise ConfigError("-n and --batch must be at least 1.")
+    model = load_model(args.model, resolve_device(args.device))
+    save_dir = Path(args.save_samples) if args.save_samples else None
+    paths = sample_paths(save_dir, args.count, args.seed) if save_dir else []
+    samples = []
+    for first, images in generate_in_chunks(model, args):
+        samples.extend(images)
+        for image, path in zip(images, paths[first:], strict=False):
+            save_png(image, path)
+    return samples, model.pyramid.sharp[-1]
+
+
+def format_report(report: dict) -> str:
+    """A small human-readable table of an evaluation."""
+    lines = [f"{report['n']} samples of {report['source']}"]
+    for name in (
+        "pixel_diversity",
+        "patch_distance",
+        "coherence",
+        "completeness",
+        "memorised_fraction",
+        "niqe",
+        "lpips_diversity",
+        "sifid",
+    ):
+        entry = report[name]
+        if entry.get("available", True):
+            lines.append(f"  {name:20s} {entry['mean']:.4f} ± {entry['std']:.4f}")
+        else:
+            lines.append(f"  {name:20s} unavailable: {entry['reason']}")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------- demo

@@ -1,0 +1,100 @@
+"""`evaluate`: every metric of core.metrics over a set of samples, as one JSON-ready dict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from core import metrics
+
+NIQE_MIN_SIDE = 193
+UNAVAILABLE_WEIGHTS = (
+    "needs pretrained {net} weights, which no package ships and this tool does not download"
+)
+
+
+def summarise(values: list[float]) -> dict:
+    """{"mean", "std", "min", "max"} of per-sample values (population std)."""
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": float(array.mean()),
+        "std": float(array.std()),
+        "min": float(array.min()),
+        "max": float(array.max()),
+    }
+
+
+def bootstrap_diversity(
+    samples: list[np.ndarray], reference: np.ndarray, rounds: int = 50, seed: int = 0
+) -> dict:
+    """Pixel diversity of the whole set; its `std` is the bootstrap spread over resampled sets."""
+    value = metrics.pixel_diversity(samples, reference)
+    rng = np.random.default_rng(seed)
+    spread = []
+    for _ in range(rounds):
+        picks = rng.integers(0, len(samples), len(samples))
+        if len(set(picks.tolist())) > 1:
+            spread.append(metrics.pixel_diversity([samples[i] for i in picks], reference))
+    return {"mean": value, "std": float(np.std(spread)) if spread else 0.0}
+
+
+def niqe(image: np.ndarray) -> float:
+    """NIQE (Mittal et al. 2013) of the luminance, via absolutely-not-scikit-video's port.
+
+    Its values are not MATLAB's, and with 96×96 patches it is unstable below about 400×400 px.
+    """
+    import skvideo.measure  # optional heavy import, only when asked for
+
+    rgb = image.astype(np.float64)
+    luminance = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    return float(skvideo.measure.niqe(luminance[None])[0])
+
+
+def evaluate(
+    samples: list[np.ndarray],
+    reference: np.ndarray,
+    seed: int = 0,
+    on_sample: Callable[[int], None] | None = None,
+) -> dict:
+    """Measure `samples` (H×W×3 uint8 each) against the training image `reference`."""
+    per_sample: dict[str, list[float]] = {
+        "patch_distance": [],
+        "coherence": [],
+        "completeness": [],
+        "memorised_fraction": [],
+    }
+    niqe_values: list[float] = []
+    for index, sample in enumerate(samples):
+        per_sample["patch_distance"].append(metrics.patch_distance(sample, reference, seed=seed))
+        coherence, completeness = metrics.bidirectional_similarity(sample, reference)
+        per_sample["coherence"].append(coherence)
+        per_sample["completeness"].append(completeness)
+        per_sample["memorised_fraction"].append(metrics.memorised_fraction(sample, reference))
+        if min(sample.shape[:2]) >= NIQE_MIN_SIDE:
+            niqe_values.append(niqe(sample))
+        if on_sample is not None:
+            on_sample(index)
+    result: dict = {
+        "n": len(samples),
+        "sample_sizes": sorted({(s.shape[1], s.shape[0]) for s in samples}),
+        "reference_size": [reference.shape[1], reference.shape[0]],
+    }
+    same_size = len({s.shape for s in samples}) == 1
+    result["pixel_diversity"] = (
+        bootstrap_diversity(samples, reference, seed=seed)
+        if len(samples) >= 2 and same_size
+        else {"available": False, "reason": "needs 2 or more samples of one size"}
+    )
+    result.update({name: summarise(values) for name, values in per_sample.items()})
+    result["niqe"] = (
+        summarise(niqe_values)
+        if niqe_values
+        else {"available": False, "reason": f"images under {NIQE_MIN_SIDE} px on a side"}
+    )
+    result["lpips_diversity"] = {
+        "available": False,
+        "reason": UNAVAILABLE_WEIGHTS.format(net="AlexNet/LPIPS"),
+    }
+    result["sifid"] = {"available": False, "reason": UNAVAILABLE_WEIGHTS.format(net="InceptionV3")}
+    return result

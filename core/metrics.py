@@ -1,0 +1,160 @@
+"""Quality metrics for single-image generation that need no downloaded weights.
+
+All functions take H×W×3 uint8 images (the training image is the `reference`) and work on the
+CPU in float32 with values in [0, 1]. Distances between patches are RMS differences per value,
+so 0.1 means an average difference of 10% of the intensity range. Lower is better for every
+distance; pixel diversity has no "better", only a range (SinDDM's Table 1: 0.3 ± 0.1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.errors import ConfigError
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8 -> (3, H, W) float32 in [0, 1]."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ConfigError(f"Expected an H×W×3 8-bit RGB image, got {image.dtype} {image.shape}.")
+    return torch.tensor(image).permute(2, 0, 1).float() / 255.0  # copies: inputs may be read-only
+
+
+def pixel_diversity(samples: list[np.ndarray], reference: np.ndarray) -> float:
+    """SinGAN's diversity (Shaham et al. 2019, §4), as reported in SinDDM's Table 1.
+
+    The standard deviation of each pixel's value across the samples, averaged over all pixels and
+    channels, divided by the standard deviation of the training image's pixel values. 0 for
+    identical samples. All samples must have the same size (the reference may differ).
+    """
+    if len(samples) < 2:
+        raise ConfigError("Pixel diversity needs at least 2 samples.")
+    shapes = {s.shape for s in samples}
+    if len(shapes) != 1:
+        raise ConfigError("Pixel diversity needs samples of one size.")
+    stack = torch.stack([_tensor(s) for s in samples])
+    per_pixel = stack.std(dim=0, unbiased=False).mean()
+    return float(per_pixel / _tensor(reference).std(unbiased=False).clamp_min(1e-8))
+
+
+def extract_patches(image: torch.Tensor, size: int, stride: int = 1) -> torch.Tensor:
+    """(3, H, W) -> (N, 3·size·size): every size×size patch at the given stride."""
+    patches = F.unfold(image.unsqueeze(0), kernel_size=size, stride=stride)
+    return patches[0].T.contiguous()
+
+
+def _downscale(image: torch.Tensor) -> torch.Tensor:
+    """Halve an image with antialiasing: (3, H, W) -> (3, H/2, W/2)."""
+    h, w = image.shape[-2:]
+    size = (max(h // 2, 1), max(w // 2, 1))
+    return F.interpolate(image[None], size=size, mode="bilinear", antialias=True)[0]
+
+
+def sliced_wasserstein(
+    x: torch.Tensor, y: torch.Tensor, projections: int = 128, seed: int = 0
+) -> float:
+    """Sliced Wasserstein-1 distance between two point sets (N, D) and (M, D).
+
+    Both sets are projected on the same random unit directions; each 1-D distance compares
+    matching quantiles (Rabin et al. 2011; used on patches by GPDM, Elnekave & Weiss 2022).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    directions = torch.randn(x.shape[1], projections, generator=generator)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    px, _ = torch.sort(x @ directions, dim=0)
+    py, _ = torch.sort(y @ directions, dim=0)
+    count = min(px.shape[0], py.shape[0])
+    quantiles = torch.linspace(0, 1, count)
+    px = px[(quantiles * (px.shape[0] - 1)).round().long()]
+    py = py[(quantiles * (py.shape[0] - 1)).round().long()]
+    return float((px - py).abs().mean())
+
+
+def patch_distance(
+    sample: np.ndarray,
+    reference: np.ndarray,
+    patch: int = 7,
+    levels: int = 3,
+    projections: int = 128,
+    seed: int = 0,
+) -> float:
+    """Multi-scale patch-distribution distance: the sliced Wasserstein distance between all
+    patch×patch patches of the sample and of the reference, averaged over `levels` scales (each
+    half the previous), as in GPDM's loss. 0 when the patch statistics match."""
+    a, b = _tensor(sample), _tensor(reference)
+    total, used = 0.0, 0
+    for level in range(levels):
+        if min(*a.shape[-2:], *b.shape[-2:]) < patch:
+            break
+        total += sliced_wasserstein(
+            extract_patches(a, patch), extract_patches(b, patch), projections, seed + level
+        )
+        used += 1
+        a, b = _downscale(a), _downscale(b)
+    if used == 0:
+        raise ConfigError(f"Images are smaller than the {patch}×{patch} patches compared.")
+    return total / used
+
+
+def _nearest_distances(
+    queries: torch.Tensor, keys: torch.Tensor, chunk: int = 1024
+) -> torch.Tensor:
+    """For each query patch, the RMS difference to its nearest key patch: (N,)."""
+    dims = queries.shape[1]
+    key_norms = (keys * keys).sum(1)
+    best = []
+    for start in range(0, queries.shape[0], chunk):
+        q = queries[start : start + chunk]
+        squared = (q * q).sum(1, keepdim=True) - 2 * q @ keys.T + key_norms[None]
+        best.append(squared.min(dim=1).values.clamp_min(0))
+    return torch.sqrt(torch.cat(best) / dims)
+
+
+def bidirectional_similarity(
+    sample: np.ndarray, reference: np.ndarray, patch: int = 7, stride: int = 2
+) -> tuple[float, float]:
+    """(coherence, completeness) of Simakov et al. 2008, as mean nearest-patch RMS distances.
+
+    Coherence: every sample patch should have a close patch in the training image (no new
+    artefacts). Completeness: every training patch should appear somewhere in the sample
+    (nothing lost). Queries are taken at `stride`, candidates at every position. 0 is perfect.
+    """
+    a, b = _tensor(sample), _tensor(reference)
+    coherence = _nearest_distances(extract_patches(a, patch, stride), extract_patches(b, patch))
+    completeness = _nearest_distances(extract_patches(b, patch, stride), extract_patches(a, patch))
+    return float(coherence.mean()), float(completeness.mean())
+
+
+def memorised_fraction(
+    sample: np.ndarray,
+    reference: np.ndarray,
+    threshold: float = 0.03,
+    relative: float = 0.25,
+    stride: int = 2,
+) -> float:
+    """Share of the sample covered by near-verbatim copies of large training regions.
+
+    A region is a square a quarter of the reference's short side (at least 16 px); it counts as
+    copied when some region of the training image, at any position, differs from it by an RMS
+    below `threshold` (3% of the range) *and* below `relative` times the region's own standard
+    deviation, so that flat areas (a clear sky) do not count as copies merely for being flat.
+    Computed at half resolution for speed. A copy of the training image scores 1; SinDDM samples
+    should score near 0, since the network's 33×33 receptive field is smaller than such regions.
+    """
+    a, b = _downscale(_tensor(sample)), _downscale(_tensor(reference))
+    region = max(8, min(b.shape[-2:]) // 4)
+    if min(a.shape[-2:]) < region:
+        return 0.0
+    queries = extract_patches(a, region, stride)
+    distance = _nearest_distances(queries, extract_patches(b, region))
+    copied = (distance < threshold) & (distance < relative * queries.std(dim=1))
+    height, width = a.shape[-2:]
+    rows = (height - region) // stride + 1
+    cols = (width - region) // stride + 1
+    grid = copied.float().reshape(1, 1, rows, cols)
+    # Spread every copied region back over the pixels it covers.
+    coverage = F.conv_transpose2d(grid, torch.ones(1, 1, region, region), stride=stride)
+    covered = coverage[0, 0, :height, :width] > 0
+    return float(covered.float().mean())

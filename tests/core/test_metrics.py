@@ -1,0 +1,153 @@
+"""Calibration: the metrics must rank copies, noise, blur and shuffled tiles the right way."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from core import metrics
+from core.cli import main
+from core.evaluation import evaluate
+
+
+@pytest.fixture(scope="module")
+def reference(demo_image):
+    return np.asarray(demo_image.resize((80, 60), Image.Resampling.LANCZOS)).copy()
+
+
+def _noise(reference, seed):
+    return np.random.default_rng(seed).integers(0, 256, reference.shape, dtype=np.uint8)
+
+
+def _blur(reference, radius=4):
+    return np.asarray(Image.fromarray(reference).filter(ImageFilter.GaussianBlur(radius)))
+
+
+def _shuffled(reference, seed, tile=8):
+    h, w, _ = reference.shape
+    rows, cols = h // tile, w // tile
+    tiles = [
+        reference[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile]
+        for r in range(rows)
+        for c in range(cols)
+    ]
+    order = np.random.default_rng(seed).permutation(len(tiles))
+    out = reference.copy()
+    for i, k in enumerate(order):
+        r, c = divmod(i, cols)
+        out[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = tiles[k]
+    return out
+
+
+def test_copies_have_no_diversity_best_fidelity_and_are_memorised(reference):
+    copies = [reference.copy() for _ in range(3)]
+    assert metrics.pixel_diversity(copies, reference) == 0.0
+    assert metrics.patch_distance(reference, reference) < 1e-6
+    assert max(metrics.bidirectional_similarity(reference, reference)) < 1e-3
+    assert metrics.memorised_fraction(reference, reference) == 1.0
+
+
+def test_noise_and_heavy_blur_have_poor_fidelity(reference):
+    copy_distance = metrics.patch_distance(reference, reference)
+    noise = _noise(reference, 0)
+    blurred = _blur(reference)
+    assert metrics.patch_distance(noise, reference) > 0.05 > copy_distance
+    assert metrics.patch_distance(blurred, reference) > 0.01
+    assert metrics.patch_distance(noise, reference) > metrics.patch_distance(blurred, reference)
+    noise_coherence, _ = metrics.bidirectional_similarity(noise, reference)
+    _, blur_completeness = metrics.bidirectional_similarity(blurred, reference)
+    assert noise_coherence > 0.1 and blur_completeness > 0.02
+    assert metrics.memorised_fraction(noise, reference) == 0.0
+    assert metrics.memorised_fraction(blurred, reference) < 0.5
+
+
+def test_shuffled_tiles_are_diverse_but_less_coherent(reference):
+    shuffled = [_shuffled(reference, seed) for seed in range(4)]
+    assert metrics.pixel_diversity(shuffled, reference) > 0.5
+    coherence, _ = metrics.bidirectional_similarity(shuffled[0], reference)
+    assert coherence > 0.02 > metrics.bidirectional_similarity(reference, reference)[0]
+    assert metrics.patch_distance(shuffled[0], reference) > 0.005
+    assert metrics.memorised_fraction(shuffled[0], reference) < 0.5
+
+
+def test_pixel_diversity_is_relative_to_the_reference_spread(reference):
+    noise = [_noise(reference, s) for s in range(3)]
+    flat = np.full_like(reference, 128)
+    flat[0, 0] = 0  # a nearly constant reference makes the same spread look huge
+    assert metrics.pixel_diversity(noise, flat) > metrics.pixel_diversity(noise, reference)
+
+
+def test_evaluate_reports_mean_and_std_and_unavailable_metrics(reference):
+    report = evaluate([_shuffled(reference, s) for s in range(3)], reference)
+    assert report["n"] == 3
+    for name in (
+        "pixel_diversity",
+        "patch_distance",
+        "coherence",
+        "completeness",
+        "memorised_fraction",
+    ):
+        assert {"mean", "std"} <= set(report[name]), name
+    for name in ("lpips_diversity", "sifid", "niqe"):  # 80×60 is below NIQE's minimum
+        assert report[name]["available"] is False and report[name]["reason"]
+    json.dumps(report)
+
+
+def test_eval_command_on_a_folder(tmp_path, reference, capsys):
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for seed in range(3):
+        Image.fromarray(_shuffled(reference, seed)).save(folder / f"s{seed}.png")
+    Image.fromarray(reference).save(tmp_path / "ref.png")
+    out = tmp_path / "report.json"
+    assert (
+        main(
+            [
+                "eval",
+                "--samples",
+                str(folder),
+                "--reference",
+                str(tmp_path / "ref.png"),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(out.read_text())
+    assert report["n"] == 3 and report["pixel_diversity"]["mean"] > 0.5
+    assert "patch_distance" in capsys.readouterr().out
+
+
+def test_eval_command_samples_a_model(tmp_path, tiny_trainer, capsys):
+    from core.checkpoint import save_trainer
+
+    model = tmp_path / "m.sinddm"
+    save_trainer(tiny_trainer, model)
+    out = tmp_path / "report.json"
+    saved = tmp_path / "saved"
+    assert (
+        main(
+            [
+                "eval",
+                str(model),
+                "-n",
+                "2",
+                "--device",
+                "cpu",
+                "--json",
+                str(out),
+                "--save-samples",
+                str(saved),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text())["n"] == 2
+    assert len(list(saved.glob("*.png"))) == 2
+
+
+def test_eval_without_inputs_is_a_clear_error(capsys):
+    assert main(["eval"]) == 2
+    assert "Give a model file" in capsys.readouterr().err
