@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.results import BUNDLED_DIR
 from app.state import AppState
 from app.widgets.canvas import ImageCanvas, to_qimage
 from app.widgets.generate_panel import GeneratePanel
@@ -265,6 +266,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_model_changed(self) -> None:
+        model = self.state.model
+        if model is not None and Path(model.path).resolve().parent != BUNDLED_DIR:
+            self._remember_recent(model.path)  # autosaved trainings are easy to find again
         self.canvas.set_reference(self.state.training_image)
         self._on_job_changed(self.state.job)
         self.setWindowTitle(self._title())

@@ -19,7 +19,7 @@ from core.checkpoint import FILE_SUFFIX, load_model, load_trainer, read_checkpoi
 from core.config import ModelConfig, TrainConfig
 from core.device import resolve_device
 from core.errors import ConfigError, SinDDMError
-from core.evaluation import evaluate
+from core.evaluation import PerceptualWeights, evaluate
 from core.imageio import atomic_write, load_image, save_png
 from core.model import count_parameters
 from core.presets import fitted_train_config
@@ -135,6 +135,9 @@ def _add_eval(commands) -> None:
     p.add_argument("--reference", help="the training image (with --samples)")
     p.add_argument("--save-samples", help="also write the generated samples to this folder")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--inception-weights", help="InceptionV3 state dict, for SIFID")
+    p.add_argument("--alexnet-weights", help="torchvision AlexNet state dict, for LPIPS")
+    p.add_argument("--lpips-weights", help="LPIPS v0.1 linear layers (alex.pth), for LPIPS")
     p.set_defaults(handler=cmd_eval)
 
 
@@ -395,7 +398,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         raise ConfigError("Give a model file, or --samples FOLDER with --reference IMAGE.")
     bar = ProgressBar(len(samples), label="measure")
-    report = evaluate(samples, reference, seed=args.seed, on_sample=lambda i: bar.update())
+    weights = PerceptualWeights(args.inception_weights, args.alexnet_weights, args.lpips_weights)
+    report = evaluate(
+        samples, reference, seed=args.seed, on_sample=lambda i: bar.update(), weights=weights
+    )
     bar.close()
     report["source"] = args.model or str(args.samples)
     print(format_report(report))

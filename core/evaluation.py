@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -56,8 +57,12 @@ def evaluate(
     reference: np.ndarray,
     seed: int = 0,
     on_sample: Callable[[int], None] | None = None,
+    weights: PerceptualWeights | None = None,
 ) -> dict:
-    """Measure `samples` (H×W×3 uint8 each) against the training image `reference`."""
+    """Measure `samples` (H×W×3 uint8 each) against the training image `reference`.
+
+    LPIPS diversity and SIFID are computed only when `weights` names local weight files.
+    """
     per_sample: dict[str, list[float]] = {
         "patch_distance": [],
         "coherence": [],
@@ -92,9 +97,33 @@ def evaluate(
         if niqe_values
         else {"available": False, "reason": f"images under {NIQE_MIN_SIDE} px on a side"}
     )
-    result["lpips_diversity"] = {
-        "available": False,
-        "reason": UNAVAILABLE_WEIGHTS.format(net="AlexNet/LPIPS"),
-    }
-    result["sifid"] = {"available": False, "reason": UNAVAILABLE_WEIGHTS.format(net="InceptionV3")}
+    result.update(_perceptual(samples, reference, weights or PerceptualWeights()))
+    return result
+
+
+@dataclass(frozen=True)
+class PerceptualWeights:
+    """Local weight files for the metrics that need pretrained networks (see core.perceptual)."""
+
+    inception: str | None = None
+    alexnet: str | None = None
+    lpips: str | None = None
+
+
+def _perceptual(samples: list[np.ndarray], reference: np.ndarray, weights: PerceptualWeights):
+    from core import perceptual
+
+    result = {}
+    if weights.alexnet and weights.lpips and len(samples) >= 2:
+        model = perceptual.Lpips(weights.alexnet, weights.lpips)
+        result["lpips_diversity"] = {"mean": perceptual.lpips_diversity(samples, model), "std": 0.0}
+    else:
+        reason = UNAVAILABLE_WEIGHTS.format(net="AlexNet and LPIPS")
+        result["lpips_diversity"] = {"available": False, "reason": reason + "; give both files"}
+    if weights.inception:
+        net = perceptual.InceptionBlock1(weights.inception)
+        result["sifid"] = summarise([perceptual.sifid(s, reference, net) for s in samples])
+    else:
+        reason = UNAVAILABLE_WEIGHTS.format(net="InceptionV3")
+        result["sifid"] = {"available": False, "reason": reason + "; give the file"}
     return result

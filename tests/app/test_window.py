@@ -116,3 +116,13 @@ def test_escape_stops_generation(qtbot, window, fake_state, tmp_path):
     window.cancel_action.trigger()
     _idle(qtbot, fake_state)
     assert window.results.count() == 0
+
+
+def test_trained_model_is_added_to_recent_files(qtbot, window, fake_state):
+    window.open_path("/photos/photo.png")
+    window.train_panel.steps.setValue(5)
+    window.train_panel._on_options_edited()
+    _idle(qtbot, fake_state)
+    fake_state.train()
+    _idle(qtbot, fake_state)
+    assert window._recent()[0] == fake_state.model.path

@@ -151,3 +151,62 @@ def test_eval_command_samples_a_model(tmp_path, tiny_trainer, capsys):
 def test_eval_without_inputs_is_a_clear_error(capsys):
     assert main(["eval"]) == 2
     assert "Give a model file" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def random_weight_files(tmp_path_factory):
+    """Random-weight stand-ins for the pretrained files (tests never download)."""
+    import torch
+    from torchvision.models import alexnet, inception_v3
+
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    torch.save(alexnet(weights=None).state_dict(), folder / "alexnet.pth")
+    linear = {
+        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1)
+        for i, c in enumerate((64, 192, 384, 256, 256))
+    }
+    torch.save(linear, folder / "alex.pth")
+    torch.save(
+        inception_v3(weights=None, aux_logits=False, init_weights=True).state_dict(),
+        folder / "inception.pth",
+    )
+    return folder
+
+
+def test_lpips_and_sifid_with_local_weights(reference, random_weight_files):
+    from core import perceptual
+
+    lpips = perceptual.Lpips(random_weight_files / "alexnet.pth", random_weight_files / "alex.pth")
+    noise = _noise(reference, 1)
+    assert lpips.distance(reference, reference) == 0.0
+    assert lpips.distance(reference, noise) > 0
+    assert lpips.distance(reference, noise) == pytest.approx(lpips.distance(noise, reference))
+    net = perceptual.InceptionBlock1(random_weight_files / "inception.pth")
+    close = _blur(reference, 1)
+    assert abs(perceptual.sifid(reference, reference, net)) < 1e-6
+    assert perceptual.sifid(noise, reference, net) > perceptual.sifid(close, reference, net)
+
+
+def test_evaluate_uses_weights_only_when_given(reference, random_weight_files):
+    from core.evaluation import PerceptualWeights
+
+    weights = PerceptualWeights(
+        inception=str(random_weight_files / "inception.pth"),
+        alexnet=str(random_weight_files / "alexnet.pth"),
+        lpips=str(random_weight_files / "alex.pth"),
+    )
+    report = evaluate([_shuffled(reference, s) for s in range(2)], reference, weights=weights)
+    assert report["lpips_diversity"]["mean"] > 0 and report["sifid"]["mean"] > 0
+
+
+def test_wrong_weight_file_is_a_clear_error(tmp_path, random_weight_files):
+    from core import perceptual
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="LPIPS linear layers"):
+        perceptual.Lpips(random_weight_files / "alexnet.pth", random_weight_files / "alexnet.pth")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"nope")
+    with pytest.raises(ConfigError, match="Cannot read"):
+        perceptual.InceptionBlock1(bad)
