@@ -43,7 +43,7 @@ def schedule_for(pyramid: Pyramid, config: ModelConfig) -> DiffusionSchedule:
 
 def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """H×W×3 uint8 -> (1, 3, H, W) float32 in [-1, 1] (the reference's ToTensor then 2x − 1)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+    tensor = torch.tensor(image).permute(2, 0, 1).float() / 255.0  # copies: may be read-only
     return (tensor * 2 - 1).unsqueeze(0).to(device)
 
 

@@ -18,14 +18,23 @@ from core.bundle import SinDDMModel, tensor_to_images
 from core.checkpoint import FILE_SUFFIX, load_model, load_trainer, read_checkpoint, save_trainer
 from core.config import ModelConfig, TrainConfig
 from core.device import resolve_device
+from core.editing import (
+    DEFAULT_ROI_STRENGTH,
+    HARMONIZATION_STEP,
+    STYLE_TRANSFER_STEP,
+    Box,
+    RoiGuidance,
+    harmonization_injection,
+    style_transfer_injection,
+)
 from core.errors import ConfigError, SinDDMError
 from core.evaluation import PerceptualWeights, evaluate
-from core.imageio import atomic_write, load_image, save_png
+from core.imageio import atomic_write, load_image, load_mask, save_png
 from core.model import count_parameters
 from core.presets import fitted_train_config
 from core.progress_bar import ProgressBar
 from core.pyramid import DEFAULT_MAX_PIXELS, build_pyramid
-from core.sampling import canvas_sizes, iter_sample, resolve_start_steps
+from core.sampling import Injection, canvas_sizes, iter_sample, resolve_start_steps
 from core.training import Trainer, run_training
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -67,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(commands)
     _add_info(commands)
     _add_eval(commands)
+    _add_editing(commands)
     _add_demo(commands)
     return parser
 
@@ -139,6 +149,47 @@ def _add_eval(commands) -> None:
     p.add_argument("--alexnet-weights", help="torchvision AlexNet state dict, for LPIPS")
     p.add_argument("--lpips-weights", help="LPIPS v0.1 linear layers (alex.pth), for LPIPS")
     p.set_defaults(handler=cmd_eval)
+
+
+def _add_output_options(p, count_default: int = 1) -> None:
+    p.add_argument("-o", "--output", required=True, help="a .png file (one image) or a folder")
+    p.add_argument("-n", "--count", type=int, default=count_default, help="number of images")
+    p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--batch", type=int, default=8, help="images computed together")
+
+
+def _add_editing(commands) -> None:
+    p = commands.add_parser("roi", help="place regions of the training image on a new canvas")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("--src", required=True, help="source box x,y,w,h on the training image")
+    p.add_argument(
+        "--dst",
+        action="append",
+        required=True,
+        help="target x,y[,w,h] on the canvas (repeat for more copies)",
+    )
+    p.add_argument("--strength", type=float, default=DEFAULT_ROI_STRENGTH, help="η of eq. (2)")
+    p.add_argument("--size", type=_parse_size, help="canvas size WxH (default: training size)")
+    _add_output_options(p)
+    p.set_defaults(handler=cmd_roi)
+
+    p = commands.add_parser("style-transfer", help="redraw a content image in the model's style")
+    p.add_argument("model", help=f"a model trained on the style image ({FILE_SUFFIX})")
+    p.add_argument("content", help="the content image")
+    p.add_argument("--t", type=int, default=STYLE_TRANSFER_STEP, help="injection step (of 100)")
+    p.add_argument("--at-scale", type=int, help="injection scale (default: the finest)")
+    p.add_argument("--no-match", action="store_true", help="skip histogram matching")
+    _add_output_options(p)
+    p.set_defaults(handler=cmd_style_transfer)
+
+    p = commands.add_parser("harmonize", help="blend a pasted object into the model's image")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("composite", help="the image with the object pasted in")
+    p.add_argument("--mask", required=True, help="the object's mask (alpha or white on black)")
+    p.add_argument("--t", type=int, default=HARMONIZATION_STEP, help="injection step (of 100)")
+    _add_output_options(p)
+    p.set_defaults(handler=cmd_harmonize)
 
 
 def _add_demo(commands) -> None:
@@ -293,15 +344,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def generate_in_chunks(model: SinDDMModel, args):
+def generate_in_chunks(
+    model: SinDDMModel, args, guidance=(), injection: Injection | None = None, finish=None
+):
     """Yield (index of the first, images) per batch of samples, with a progress bar.
 
-    Uses args.count, seed, size, scale (multipliers), batch, omega and start_steps.
+    Uses args.count, seed, size, scale (multipliers), batch, omega and start_steps; `guidance`
+    and `injection` go to the sampler, and `finish` maps each batch's result before saving.
     """
     sizes = canvas_sizes(model.sizes, args.size, getattr(args, "scale", None))
     starts = resolve_start_steps(model, getattr(args, "start_steps", None))
+    first_scale = 0
+    if injection is not None:
+        first_scale, starts[injection.scale] = injection.scale, injection.start_step
     # Progress counts pixels: a step at the finest scale costs more than one at the coarsest.
-    work_per_sample = sum(t * w * h for t, (w, h) in zip(starts, sizes, strict=True))
+    work_per_sample = sum(
+        t * w * h for t, (w, h) in list(zip(starts, sizes, strict=True))[first_scale:]
+    )
     bar = ProgressBar(work_per_sample * args.count, label="sample")
     for first in range(0, args.count, args.batch):
         count = min(args.batch, args.count - first)
@@ -313,11 +372,13 @@ def generate_in_chunks(model: SinDDMModel, args):
             size=sizes[-1],
             omega=getattr(args, "omega", 0.0),
             start_steps=getattr(args, "start_steps", None),
+            guidance=guidance,
+            injection=injection,
         ):
             w, h = sizes[step.scale]
             bar.update(f"scale {step.scale} t {step.t:3d}", work=w * h * count)
             result = step.x0_pred
-        yield first, tensor_to_images(result)
+        yield first, tensor_to_images(finish(result) if finish else result)
     bar.close()
 
 
@@ -457,6 +518,46 @@ def format_report(report: dict) -> str:
         else:
             lines.append(f"  {name:20s} unavailable: {entry['reason']}")
     return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------- editing
+
+
+def _save_generated(model: SinDDMModel, args, **sampling) -> int:
+    if args.count < 1 or args.batch < 1:
+        raise ConfigError("-n and --batch must be at least 1.")
+    paths = sample_paths(Path(args.output), args.count, args.seed)
+    for first, images in generate_in_chunks(model, args, **sampling):
+        for image, path in zip(images, paths[first:], strict=False):
+            save_png(image, path)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_roi(args: argparse.Namespace) -> int:
+    model = load_model(args.model, resolve_device(args.device))
+    source = Box.parse(args.src)
+    pairs = [(source, Box.parse(text, size_from=source)) for text in args.dst]
+    canvas = canvas_sizes(model.sizes, args.size)
+    guidance = RoiGuidance(model, canvas, pairs, args.strength)
+    return _save_generated(model, args, guidance=[guidance])
+
+
+def cmd_style_transfer(args: argparse.Namespace) -> int:
+    model = load_model(args.model, resolve_device(args.device))
+    injection, size = style_transfer_injection(
+        model, load_image(args.content), args.t, args.at_scale, not args.no_match
+    )
+    args.size = size
+    return _save_generated(model, args, injection=injection)
+
+
+def cmd_harmonize(args: argparse.Namespace) -> int:
+    model = load_model(args.model, resolve_device(args.device))
+    plan = harmonization_injection(model, load_image(args.composite), load_mask(args.mask), args.t)
+    args.size = plan.size
+    return _save_generated(model, args, injection=plan.injection, finish=plan.blend)
 
 
 # ----------------------------------------------------------------------------------------- demo

@@ -56,6 +56,22 @@ def _check_pixel_count(path: Path, size: tuple[int, int]) -> None:
         )
 
 
+def load_mask(path: str | os.PathLike) -> Image.Image:
+    """Open a mask image as is (keeping its alpha channel), upright; errors as `load_image`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageLoadError(f"No file at {path}.")
+    try:
+        with Image.open(path) as im:
+            _check_pixel_count(path, im.size)
+            im.load()
+            return ImageOps.exif_transpose(im)
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"{path.name} is not an image file that can be read.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageLoadError(f"{path.name} could not be read; it may be damaged ({exc}).") from exc
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB; transparent areas become white."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

@@ -37,6 +37,21 @@ class X0Guidance(Protocol):
 
 
 @dataclass(frozen=True)
+class Injection:
+    """Start sampling from an image instead of noise (spec §8: style transfer, harmonisation).
+
+    `image` is (1 or B, 3, H, W) in [-1, 1], resized to the canvas at `scale`; it is noised to
+    index `start_step` and denoised with γ forced to 0 at that scale (the reference injects at
+    the finest scale, t = 15 for style transfer and 5 for harmonisation). Finer scales, if any,
+    follow as usual.
+    """
+
+    image: torch.Tensor
+    scale: int
+    start_step: int
+
+
+@dataclass(frozen=True)
 class SampleStep:
     """One network evaluation: scale s, timestep t and the current x̂₀ (B, 3, H, W) in [-1, 1].
 
@@ -121,13 +136,15 @@ def iter_sample(
     reblur: bool = True,
     guidance: Sequence[X0Guidance] = (),
     last_scale: int | None = None,
+    injection: Injection | None = None,
 ) -> Iterator[SampleStep]:
     """Generate `count` samples, yielding after every network evaluation.
 
     Sample i is drawn with its own generator seeded `seed + i`, so it is the same whether it is
     made alone or in a batch. `reblur=False` uses plain DDPM steps at every scale (as the
     reference's CLIP modes do). `last_scale` stops early (e.g. 0 for a quick coarse preview
-    while training). No autograd graph is built unless guidance builds its own.
+    while training). `injection` starts from an image at one scale instead of from noise.
+    No autograd graph is built unless guidance builds its own.
     """
     if count < 1:
         raise ConfigError(f"The number of samples must be at least 1, not {count}.")
@@ -137,8 +154,20 @@ def iter_sample(
     starts = resolve_start_steps(model, start_steps)
     if last_scale is not None:
         sizes, starts = sizes[: last_scale + 1], starts[: last_scale + 1]
-    runner = _Sampler(model, count, seed, omega, reblur, list(guidance), sum(starts))
-    yield from runner.run(sizes, starts)
+    first = 0
+    if injection is not None:
+        _check_injection(injection, len(sizes), model.schedule.timesteps)
+        first = injection.scale
+        starts[first] = injection.start_step
+    runner = _Sampler(model, count, seed, omega, reblur, list(guidance), sum(starts[first:]))
+    yield from runner.run(sizes, starts, injection)
+
+
+def _check_injection(injection: Injection, num_scales: int, timesteps: int) -> None:
+    if not 0 <= injection.scale < num_scales:
+        raise ConfigError(f"The injection scale must lie in 0..{num_scales - 1}.")
+    if not 1 <= injection.start_step < timesteps:
+        raise ConfigError(f"The injection step t must lie in 1..{timesteps - 1}.")
 
 
 def sample(model: SinDDMModel, **kwargs) -> torch.Tensor:
@@ -170,11 +199,26 @@ class _Sampler:
         """(B, 3, H, W) standard normal noise, each sample from its own generator."""
         return torch.cat([randn((1, 3, height, width), g, self.device) for g in self.generators])
 
-    def run(self, sizes: list[tuple[int, int]], starts: list[int]) -> Iterator[SampleStep]:
-        width, height = sizes[0]
-        x = self.noise(height, width)
-        yield from self.coarsest_scale(x, starts[0])
-        for scale in range(1, len(sizes)):
+    def run(
+        self, sizes: list[tuple[int, int]], starts: list[int], injection: Injection | None
+    ) -> Iterator[SampleStep]:
+        if injection is None:
+            width, height = sizes[0]
+            yield from self.coarsest_scale(self.noise(height, width), starts[0])
+            first = 1
+        else:
+            width, height = sizes[injection.scale]
+            image = F.interpolate(
+                injection.image.to(self.device),
+                size=(height, width),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            ).expand(len(self.generators), -1, -1, -1)
+            # γ is forced to 0 at the injection scale (spec §8): plain DDIM from the image.
+            yield from self.finer_scale(image, injection.scale, starts[injection.scale], True)
+            first = injection.scale + 1
+        for scale in range(first, len(sizes)):
             width, height = sizes[scale]
             # Algorithm 2, line 15: x̃^s = x̂₀^{s−1}↑ (bilinear, no antialias, as the reference).
             blurry = F.interpolate(
@@ -218,33 +262,35 @@ class _Sampler:
         variance = beta * (1 - ab_prev) / (1 - ab)
         return mean + math.sqrt(variance) * self.noise(*x.shape[-2:]), x0_pred
 
-    def finer_scale(self, blurry: torch.Tensor, scale: int, start: int) -> Iterator[SampleStep]:
+    def finer_scale(
+        self, blurry: torch.Tensor, scale: int, start: int, zero_gamma: bool = False
+    ) -> Iterator[SampleStep]:
         """Scale s ≥ 1: noise x̃^s once to index T[s], then denoise t = T[s]−1 .. 0."""
         ab_start = self.alpha_bar[start] if start > 0 else 1.0
         noise = self.noise(*blurry.shape[-2:])
         x = math.sqrt(ab_start) * blurry + math.sqrt(1 - ab_start) * noise  # Alg. 2, line 17
         self.output = blurry
         for t in range(start - 1, -1, -1):
-            if self.reblur:
-                x, x0_pred = self.reblur_step(x, blurry, t, scale)
+            if self.reblur or zero_gamma:
+                x, x0_pred = self.reblur_step(x, blurry, t, scale, zero_gamma)
             else:
                 x, x0_pred = self.ddpm_step(x, t, scale)
             self.output = x0_pred
             yield self.step(scale, t, x0_pred)
 
     def reblur_step(
-        self, x: torch.Tensor, blurry: torch.Tensor, t: int, scale: int
+        self, x: torch.Tensor, blurry: torch.Tensor, t: int, scale: int, zero_gamma: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The reference's reblurring update (spec §5; Alg. 2, lines 6 and 11-12 with ω)."""
         ab, ab_prev = self.alpha_bar[t], self.schedule.alpha_bar_prev(t)
-        gamma = self.schedule.sampling_gamma(scale, t)
+        gamma = 0.0 if zero_gamma else self.schedule.sampling_gamma(scale, t)
         eps = self.predict_eps(x, t, scale)
         mixed_pred = math.sqrt(1 / ab) * x - math.sqrt(1 / ab - 1) * eps
         x0_pred = (mixed_pred - gamma * blurry) / (1 - gamma)  # deblur (Alg. 2, line 6)
         x0_pred = self.guide(x0_pred, scale, t)
         if t == 0:
             return x0_pred.clamp(-1, 1), x0_pred.clamp(-1, 1)
-        gamma_prev = self.schedule.sampling_gamma(scale, t - 1)
+        gamma_prev = 0.0 if zero_gamma else self.schedule.sampling_gamma(scale, t - 1)
         mixed_prev = (gamma_prev * blurry + (1 - gamma_prev) * x0_pred).clamp(-1, 1)
         mixed_pred = mixed_pred.clamp(-1, 1)
         variance = self.omega * (1 - ab_prev)
