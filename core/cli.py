@@ -16,6 +16,7 @@ import torch
 from core import __version__
 from core.bundle import SinDDMModel, tensor_to_images
 from core.checkpoint import FILE_SUFFIX, load_model, load_trainer, read_checkpoint, save_trainer
+from core.clip_guidance import TEXT_MODES
 from core.config import ModelConfig, TrainConfig
 from core.device import resolve_device
 from core.editing import (
@@ -173,6 +174,20 @@ def _add_editing(commands) -> None:
     p.add_argument("--size", type=_parse_size, help="canvas size WxH (default: training size)")
     _add_output_options(p)
     p.set_defaults(handler=cmd_roi)
+
+    p = commands.add_parser("text", help="guide generation with a text prompt (CLIP)")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("--prompt", required=True, help="what to add, e.g. 'fire' or 'Van Gogh'")
+    p.add_argument("--mode", choices=TEXT_MODES, default="content")
+    p.add_argument("--strength", type=float, help="η (content default 0.3; style 0.3)")
+    p.add_argument("--fill", type=float, help="fill factor f for content (default 0.3)")
+    p.add_argument("--box", help="region mode: x,y,w,h on the training image")
+    p.add_argument("--clip-model", default="ViT-B-32", help="open_clip model name")
+    p.add_argument("--clip-weights", default="openai", help="open_clip tag or a local file")
+    p.add_argument("--views", type=int, default=16, help="augmented views per step")
+    p.add_argument("--size", type=_parse_size, help="canvas size WxH (default: training size)")
+    _add_output_options(p)
+    p.set_defaults(handler=cmd_text)
 
     p = commands.add_parser("style-transfer", help="redraw a content image in the model's style")
     p.add_argument("model", help=f"a model trained on the style image ({FILE_SUFFIX})")
@@ -345,12 +360,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def generate_in_chunks(
-    model: SinDDMModel, args, guidance=(), injection: Injection | None = None, finish=None
+    model: SinDDMModel,
+    args,
+    guidance=(),
+    injection: Injection | None = None,
+    finish=None,
+    reblur: bool = True,
 ):
     """Yield (index of the first, images) per batch of samples, with a progress bar.
 
     Uses args.count, seed, size, scale (multipliers), batch, omega and start_steps; `guidance`
-    and `injection` go to the sampler, and `finish` maps each batch's result before saving.
+    (a list, or a callable making a fresh list per batch), `injection` and `reblur` go to the
+    sampler, and `finish` maps each batch's result before saving.
     """
     sizes = canvas_sizes(model.sizes, args.size, getattr(args, "scale", None))
     starts = resolve_start_steps(model, getattr(args, "start_steps", None))
@@ -372,8 +393,9 @@ def generate_in_chunks(
             size=sizes[-1],
             omega=getattr(args, "omega", 0.0),
             start_steps=getattr(args, "start_steps", None),
-            guidance=guidance,
+            guidance=guidance() if callable(guidance) else guidance,
             injection=injection,
+            reblur=reblur,
         ):
             w, h = sizes[step.scale]
             bar.update(f"scale {step.scale} t {step.t:3d}", work=w * h * count)
@@ -542,6 +564,31 @@ def cmd_roi(args: argparse.Namespace) -> int:
     canvas = canvas_sizes(model.sizes, args.size)
     guidance = RoiGuidance(model, canvas, pairs, args.strength)
     return _save_generated(model, args, guidance=[guidance])
+
+
+def cmd_text(args: argparse.Namespace) -> int:
+    from core import clip_guidance
+
+    device = resolve_device(args.device)
+    model = load_model(args.model, device)
+    clip, tokenizer = clip_guidance.load_clip(args.clip_model, args.clip_weights, device)
+    plan = clip_guidance.plan_text_guidance(
+        model,
+        clip,
+        tokenizer,
+        args.prompt,
+        args.mode,
+        args.strength,
+        args.fill,
+        Box.parse(args.box) if args.box else None,
+        clip_guidance.ViewSettings(count=max(1, args.views)),
+        args.seed,
+        args.size,
+    )
+    args.size = plan.size or args.size
+    return _save_generated(
+        model, args, guidance=plan.make_guidance, injection=plan.injection, reblur=False
+    )
 
 
 def cmd_style_transfer(args: argparse.Namespace) -> int:

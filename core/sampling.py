@@ -271,7 +271,7 @@ class _Sampler:
         x = math.sqrt(ab_start) * blurry + math.sqrt(1 - ab_start) * noise  # Alg. 2, line 17
         self.output = blurry
         for t in range(start - 1, -1, -1):
-            if self.reblur or zero_gamma:
+            if self.reblur:
                 x, x0_pred = self.reblur_step(x, blurry, t, scale, zero_gamma)
             else:
                 x, x0_pred = self.ddpm_step(x, t, scale)
