@@ -7,35 +7,30 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from core import __version__
-from core.bundle import SinDDMModel, tensor_to_images
 from core.checkpoint import FILE_SUFFIX, load_model, load_trainer, read_checkpoint, save_trainer
-from core.clip_guidance import TEXT_MODES
+from core.cli_common import (
+    generate_in_chunks,
+    parse_int_list,
+    parse_multipliers,
+    parse_size,
+    sample_paths,
+)
+from core.cli_editing import add_editing, add_eval
 from core.config import ModelConfig, TrainConfig
 from core.device import resolve_device
-from core.editing import (
-    DEFAULT_ROI_STRENGTH,
-    HARMONIZATION_STEP,
-    STYLE_TRANSFER_STEP,
-    Box,
-    RoiGuidance,
-    harmonization_injection,
-    style_transfer_injection,
-)
 from core.errors import ConfigError, SinDDMError
-from core.evaluation import PerceptualWeights, evaluate
-from core.imageio import atomic_write, load_image, load_mask, save_png
+from core.imageio import load_image, save_png
 from core.model import count_parameters
 from core.presets import fitted_train_config
 from core.progress_bar import ProgressBar
 from core.pyramid import DEFAULT_MAX_PIXELS, build_pyramid
-from core.sampling import Injection, canvas_sizes, iter_sample, resolve_start_steps
 from core.training import Trainer, run_training
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -76,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_sample(commands)
     _add_info(commands)
-    _add_eval(commands)
-    _add_editing(commands)
+    add_eval(commands)
+    add_editing(commands)
     _add_demo(commands)
     return parser
 
@@ -113,14 +108,14 @@ def _add_sample(commands) -> None:
     p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
     p.add_argument("-o", "--output", required=True, help="a .png file (one sample) or a folder")
     p.add_argument("-n", "--count", type=int, default=1, help="number of samples")
-    p.add_argument("--size", type=_parse_size, help="output size WxH in pixels, e.g. 512x200")
-    p.add_argument("--scale", type=_parse_multipliers, help="per-axis multipliers, e.g. 2x1")
+    p.add_argument("--size", type=parse_size, help="output size WxH in pixels, e.g. 512x200")
+    p.add_argument("--scale", type=parse_multipliers, help="per-axis multipliers, e.g. 2x1")
     p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--batch", type=int, default=8, help="samples computed together")
     p.add_argument("--omega", type=float, default=0.0, help="fresh noise at scales ≥ 1 (paper: 1)")
     p.add_argument(
-        "--start-steps", type=_parse_int_list, help="T[s] for scales 1.., e.g. 54,43,33,24"
+        "--start-steps", type=parse_int_list, help="T[s] for scales 1.., e.g. 54,43,33,24"
     )
     p.set_defaults(handler=cmd_sample)
 
@@ -130,81 +125,6 @@ def _add_info(commands) -> None:
     p.add_argument("model", help=f"a model file ({FILE_SUFFIX})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_info)
-
-
-def _add_eval(commands) -> None:
-    p = commands.add_parser(
-        "eval", help="measure a model's samples, or a folder of images, against the training image"
-    )
-    p.add_argument("model", nargs="?", help=f"a trained model ({FILE_SUFFIX})")
-    p.add_argument("-n", "--count", type=int, default=50, help="samples to generate")
-    p.add_argument("--size", type=_parse_size, help="sample size WxH (default: training size)")
-    p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--batch", type=int, default=8, help="samples computed together")
-    p.add_argument("--samples", help="measure the images in this folder instead of sampling")
-    p.add_argument("--reference", help="the training image (with --samples)")
-    p.add_argument("--save-samples", help="also write the generated samples to this folder")
-    p.add_argument("--json", help="write the results to this JSON file")
-    p.add_argument("--inception-weights", help="InceptionV3 state dict, for SIFID")
-    p.add_argument("--alexnet-weights", help="torchvision AlexNet state dict, for LPIPS")
-    p.add_argument("--lpips-weights", help="LPIPS v0.1 linear layers (alex.pth), for LPIPS")
-    p.set_defaults(handler=cmd_eval)
-
-
-def _add_output_options(p, count_default: int = 1) -> None:
-    p.add_argument("-o", "--output", required=True, help="a .png file (one image) or a folder")
-    p.add_argument("-n", "--count", type=int, default=count_default, help="number of images")
-    p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--batch", type=int, default=8, help="images computed together")
-
-
-def _add_editing(commands) -> None:
-    p = commands.add_parser("roi", help="place regions of the training image on a new canvas")
-    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
-    p.add_argument("--src", required=True, help="source box x,y,w,h on the training image")
-    p.add_argument(
-        "--dst",
-        action="append",
-        required=True,
-        help="target x,y[,w,h] on the canvas (repeat for more copies)",
-    )
-    p.add_argument("--strength", type=float, default=DEFAULT_ROI_STRENGTH, help="η of eq. (2)")
-    p.add_argument("--size", type=_parse_size, help="canvas size WxH (default: training size)")
-    _add_output_options(p)
-    p.set_defaults(handler=cmd_roi)
-
-    p = commands.add_parser("text", help="guide generation with a text prompt (CLIP)")
-    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
-    p.add_argument("--prompt", required=True, help="what to add, e.g. 'fire' or 'Van Gogh'")
-    p.add_argument("--mode", choices=TEXT_MODES, default="content")
-    p.add_argument("--strength", type=float, help="η (content default 0.3; style 0.3)")
-    p.add_argument("--fill", type=float, help="fill factor f for content (default 0.3)")
-    p.add_argument("--box", help="region mode: x,y,w,h on the training image")
-    p.add_argument("--clip-model", default="ViT-B-32", help="open_clip model name")
-    p.add_argument("--clip-weights", default="openai", help="open_clip tag or a local file")
-    p.add_argument("--views", type=int, default=16, help="augmented views per step")
-    p.add_argument("--size", type=_parse_size, help="canvas size WxH (default: training size)")
-    _add_output_options(p)
-    p.set_defaults(handler=cmd_text)
-
-    p = commands.add_parser("style-transfer", help="redraw a content image in the model's style")
-    p.add_argument("model", help=f"a model trained on the style image ({FILE_SUFFIX})")
-    p.add_argument("content", help="the content image")
-    p.add_argument("--t", type=int, default=STYLE_TRANSFER_STEP, help="injection step (of 100)")
-    p.add_argument("--at-scale", type=int, help="injection scale (default: the finest)")
-    p.add_argument("--no-match", action="store_true", help="skip histogram matching")
-    _add_output_options(p)
-    p.set_defaults(handler=cmd_style_transfer)
-
-    p = commands.add_parser("harmonize", help="blend a pasted object into the model's image")
-    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
-    p.add_argument("composite", help="the image with the object pasted in")
-    p.add_argument("--mask", required=True, help="the object's mask (alpha or white on black)")
-    p.add_argument("--t", type=int, default=HARMONIZATION_STEP, help="injection step (of 100)")
-    _add_output_options(p)
-    p.set_defaults(handler=cmd_harmonize)
 
 
 def _add_demo(commands) -> None:
@@ -217,29 +137,6 @@ def _add_demo(commands) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("-n", "--count", type=int, default=2, help="samples of each model")
     p.set_defaults(handler=cmd_demo)
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 512x200") from None
-    return w, h
-
-
-def _parse_multipliers(text: str) -> tuple[float, float]:
-    try:
-        w, h = (float(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a pair like 2x1 or 1.5x1") from None
-    return w, h
-
-
-def _parse_int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a list like 54,43,33,24") from None
 
 
 # ---------------------------------------------------------------------------------------- train
@@ -330,17 +227,14 @@ class _StopFlag:
         self._set = True
         print("\nStopping after this step and saving (Ctrl-C again quits now)…", file=sys.stderr)
 
+    @contextmanager
     def installed(self):
-        flag = self
-
-        class _Installed:
-            def __enter__(self):
-                self.previous = signal.signal(signal.SIGINT, flag._handle)
-
-            def __exit__(self, *exc):
-                signal.signal(signal.SIGINT, self.previous)
-
-        return _Installed()
+        """Handle Ctrl-C with this flag inside the `with` block only."""
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 # --------------------------------------------------------------------------------------- sample
@@ -357,65 +251,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     return 0
-
-
-def generate_in_chunks(
-    model: SinDDMModel,
-    args,
-    guidance=(),
-    injection: Injection | None = None,
-    finish=None,
-    reblur: bool = True,
-):
-    """Yield (index of the first, images) per batch of samples, with a progress bar.
-
-    Uses args.count, seed, size, scale (multipliers), batch, omega and start_steps; `guidance`
-    (a list, or a callable making a fresh list per batch), `injection` and `reblur` go to the
-    sampler, and `finish` maps each batch's result before saving.
-    """
-    sizes = canvas_sizes(model.sizes, args.size, getattr(args, "scale", None))
-    starts = resolve_start_steps(model, getattr(args, "start_steps", None))
-    first_scale = 0
-    if injection is not None:
-        first_scale, starts[injection.scale] = injection.scale, injection.start_step
-    # Progress counts pixels: a step at the finest scale costs more than one at the coarsest.
-    work_per_sample = sum(
-        t * w * h for t, (w, h) in list(zip(starts, sizes, strict=True))[first_scale:]
-    )
-    bar = ProgressBar(work_per_sample * args.count, label="sample")
-    for first in range(0, args.count, args.batch):
-        count = min(args.batch, args.count - first)
-        result = None
-        for step in iter_sample(
-            model,
-            count=count,
-            seed=args.seed + first,
-            size=sizes[-1],
-            omega=getattr(args, "omega", 0.0),
-            start_steps=getattr(args, "start_steps", None),
-            guidance=guidance() if callable(guidance) else guidance,
-            injection=injection,
-            reblur=reblur,
-        ):
-            w, h = sizes[step.scale]
-            bar.update(f"scale {step.scale} t {step.t:3d}", work=w * h * count)
-            result = step.x0_pred
-        yield first, tensor_to_images(finish(result) if finish else result)
-    bar.close()
-
-
-def sample_paths(output: Path, count: int, seed: int) -> list[Path]:
-    """Where samples go: `output` itself for one .png, else `output/sample_seed<k>.png`."""
-    if output.suffix.lower() == ".png":
-        if count != 1:
-            raise ConfigError(f"{output} is one file but -n is {count}; give a folder for -o.")
-        if not output.parent.is_dir():
-            raise ConfigError(f"The folder {output.parent} does not exist.")
-        return [output]
-    if output.exists() and not output.is_dir():
-        raise ConfigError(f"{output} is a file; give a folder or a .png path for -o.")
-    output.mkdir(parents=True, exist_ok=True)
-    return [output / f"sample_seed{seed + i}.png" for i in range(count)]
 
 
 # ----------------------------------------------------------------------------------------- info
@@ -466,145 +301,6 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("  sampling-only file (cannot be trained further)")
     print("\n".join(lines))
     return 0
-
-
-# ----------------------------------------------------------------------------------------- eval
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    if args.samples:
-        samples, reference = _images_in_folder(args)
-    elif args.model:
-        samples, reference = _generated_samples(args)
-    else:
-        raise ConfigError("Give a model file, or --samples FOLDER with --reference IMAGE.")
-    bar = ProgressBar(len(samples), label="measure")
-    weights = PerceptualWeights(args.inception_weights, args.alexnet_weights, args.lpips_weights)
-    report = evaluate(
-        samples, reference, seed=args.seed, on_sample=lambda i: bar.update(), weights=weights
-    )
-    bar.close()
-    report["source"] = args.model or str(args.samples)
-    print(format_report(report))
-    if args.json:
-        text = json.dumps(report, indent=1)
-        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text))
-    return 0
-
-
-def _images_in_folder(args) -> tuple[list, object]:
-    if not args.reference:
-        raise ConfigError("--samples needs --reference IMAGE (the training image).")
-    folder = Path(args.samples)
-    if not folder.is_dir():
-        raise ConfigError(f"{folder} is not a folder.")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise ConfigError(f"{folder} holds no images.")
-    samples = [np.asarray(load_image(p)) for p in paths]
-    return samples, np.asarray(load_image(args.reference))
-
-
-def _generated_samples(args) -> tuple[list, object]:
-    if args.count < 1 or args.batch < 1:
-        raise ConfigError("-n and --batch must be at least 1.")
-    model = load_model(args.model, resolve_device(args.device))
-    save_dir = Path(args.save_samples) if args.save_samples else None
-    paths = sample_paths(save_dir, args.count, args.seed) if save_dir else []
-    samples = []
-    for first, images in generate_in_chunks(model, args):
-        samples.extend(images)
-        for image, path in zip(images, paths[first:], strict=False):
-            save_png(image, path)
-    return samples, model.pyramid.sharp[-1]
-
-
-def format_report(report: dict) -> str:
-    """A small human-readable table of an evaluation."""
-    lines = [f"{report['n']} samples of {report['source']}"]
-    for name in (
-        "pixel_diversity",
-        "patch_distance",
-        "coherence",
-        "completeness",
-        "memorised_fraction",
-        "niqe",
-        "lpips_diversity",
-        "sifid",
-    ):
-        entry = report[name]
-        if entry.get("available", True):
-            lines.append(f"  {name:20s} {entry['mean']:.4f} ± {entry['std']:.4f}")
-        else:
-            lines.append(f"  {name:20s} unavailable: {entry['reason']}")
-    return "\n".join(lines)
-
-
-# -------------------------------------------------------------------------------------- editing
-
-
-def _save_generated(model: SinDDMModel, args, **sampling) -> int:
-    if args.count < 1 or args.batch < 1:
-        raise ConfigError("-n and --batch must be at least 1.")
-    paths = sample_paths(Path(args.output), args.count, args.seed)
-    for first, images in generate_in_chunks(model, args, **sampling):
-        for image, path in zip(images, paths[first:], strict=False):
-            save_png(image, path)
-    for path in paths:
-        print(path)
-    return 0
-
-
-def cmd_roi(args: argparse.Namespace) -> int:
-    model = load_model(args.model, resolve_device(args.device))
-    source = Box.parse(args.src)
-    pairs = [(source, Box.parse(text, size_from=source)) for text in args.dst]
-    canvas = canvas_sizes(model.sizes, args.size)
-    guidance = RoiGuidance(model, canvas, pairs, args.strength)
-    return _save_generated(model, args, guidance=[guidance])
-
-
-def cmd_text(args: argparse.Namespace) -> int:
-    from core import clip_guidance
-
-    device = resolve_device(args.device)
-    model = load_model(args.model, device)
-    clip, tokenizer = clip_guidance.load_clip(args.clip_model, args.clip_weights, device)
-    plan = clip_guidance.plan_text_guidance(
-        model,
-        clip,
-        tokenizer,
-        args.prompt,
-        args.mode,
-        args.strength,
-        args.fill,
-        Box.parse(args.box) if args.box else None,
-        clip_guidance.ViewSettings(count=max(1, args.views)),
-        args.seed,
-        args.size,
-    )
-    args.size = plan.size or args.size
-    return _save_generated(
-        model, args, guidance=plan.make_guidance, injection=plan.injection, reblur=False
-    )
-
-
-def cmd_style_transfer(args: argparse.Namespace) -> int:
-    model = load_model(args.model, resolve_device(args.device))
-    injection, size = style_transfer_injection(
-        model, load_image(args.content), args.t, args.at_scale, not args.no_match
-    )
-    args.size = size
-    return _save_generated(model, args, injection=injection)
-
-
-def cmd_harmonize(args: argparse.Namespace) -> int:
-    model = load_model(args.model, resolve_device(args.device))
-    plan = harmonization_injection(model, load_image(args.composite), load_mask(args.mask), args.t)
-    args.size = plan.size
-    return _save_generated(model, args, injection=plan.injection, finish=plan.blend)
 
 
 # ----------------------------------------------------------------------------------------- demo
