@@ -89,6 +89,7 @@ class Engine:
         self.trainer = None
         self.model_path = str(path)
         self.preset_name = str(data.get("preset", "custom"))
+        self._image_name = str(data.get("image_name", ""))  # kept when training resumes
         train_config = data.get("train_config", {})
         return ModelSummary(
             path=str(path),
@@ -99,7 +100,7 @@ class Engine:
             total_steps=int(train_config.get("steps", self.model.steps_trained)),
             can_resume=bool(data.get("has_training_state", False)),
             preset=self.preset_name,
-            image_name=str(data.get("image_name", Path(path).stem)),
+            image_name=self._image_name or Path(path).stem,
             training_image=self.model.pyramid.sharp[-1],
         )
 
