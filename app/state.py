@@ -8,6 +8,7 @@ in the JobRunner's thread.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -151,7 +152,7 @@ class AppState(QObject):
         except (SinDDMError, OSError) as exc:
             self.error_raised.emit("Cannot save the model", str(exc))
             return False
-        self.model = _with_path(self.model, path)
+        self.model = replace(self.model, path=str(path))
         self.model_changed.emit()
         self.message.emit(f"Saved {path}")
         return True
@@ -340,9 +341,3 @@ class AppState(QObject):
         stem = Path(self.image.path).stem if self.image else "model"
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return self.models_dir / f"{stem}-{stamp}.sinddm"
-
-
-def _with_path(model: ModelSummary, path: str) -> ModelSummary:
-    from dataclasses import replace
-
-    return replace(model, path=str(path))
