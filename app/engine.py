@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import torch
@@ -27,14 +28,27 @@ from app.events import (
 )
 from core.bundle import SinDDMModel, schedule_for, tensor_to_images
 from core.checkpoint import load_model, load_trainer, read_checkpoint, save_trainer
+from core.clip_guidance import load_clip, plan_text_guidance
 from core.config import ModelConfig
 from core.device import resolve_device
-from core.imageio import atomic_write, load_image
+from core.editing import (
+    Box,
+    RoiGuidance,
+    harmonization_injection,
+    style_transfer_injection,
+)
+from core.imageio import atomic_write, load_image, load_mask
 from core.model import SinDDMNet, count_parameters
 from core.presets import PRESETS, Preset
 from core.progress import EtaEstimator
 from core.pyramid import build_pyramid
-from core.sampling import canvas_sizes, iter_sample, resolve_start_steps
+from core.sampling import (
+    Injection,
+    canvas_sizes,
+    iter_sample,
+    resolve_start_steps,
+    sampling_work,
+)
 from core.training import Trainer
 
 PROGRESS_INTERVAL = 0.1
@@ -63,6 +77,7 @@ class Engine:
         self.train_preview_seconds = train_preview_seconds
         self.save_every_seconds = save_every_seconds
         self._image_name = ""
+        self._clip_cache = None
 
     # ------------------------------------------------------------------------ descriptions
 
@@ -227,9 +242,15 @@ class Engine:
         )
 
     def sample_job(
-        self, count: int, seed: int, size: tuple[int, int] | None, device_name: str
+        self,
+        count: int,
+        seed: int,
+        size: tuple[int, int] | None,
+        device_name: str,
+        edit: EditRequest | None = None,
     ) -> Job:
-        """Generate `count` images (seeds seed .. seed+count−1), showing the first as it forms."""
+        """Generate `count` images (seeds seed .. seed+count−1), showing the first as it forms;
+        `edit` guides them (regions, text) or starts from an image (style transfer, harmonise)."""
         if self.model is None:
             raise ValueError("no model to sample from")
         model = self.model
@@ -237,17 +258,29 @@ class Engine:
         def job(stop: threading.Event):
             device = resolve_device(device_name)
             model.net.to(device)
-            sizes = canvas_sizes(model.sizes, size)
-            starts = resolve_start_steps(model, None)
-            work = [t * w * h for t, (w, h) in zip(starts, sizes, strict=True)]
+            plan = self._edit_plan(model, edit, size, seed, device)
+            sizes = canvas_sizes(model.sizes, plan.size)
+            work = sampling_work(sizes, resolve_start_steps(model, None), plan.injection)
             eta = EtaEstimator(sum(work))
-            last = 0.0
-            final = None
-            for step in iter_sample(model, count=count, seed=seed, size=sizes[-1]):
+            last, final = 0.0, None
+            for step in iter_sample(
+                model,
+                count=count,
+                seed=seed,
+                size=sizes[-1],
+                guidance=plan.guidance(),
+                injection=plan.injection,
+                reblur=plan.reblur,
+            ):
                 eta.advance(sizes[step.scale][0] * sizes[step.scale][1])
                 now = time.monotonic()
                 if now - last >= PREVIEW_INTERVAL or step.t == 0:
                     last = now
+                    preview = (
+                        plan.finish(step.x0_pred[:1])
+                        if step.index == step.total
+                        else (step.x0_pred[:1])
+                    )
                     yield SampleProgress(
                         step.index,
                         step.total,
@@ -255,16 +288,104 @@ class Engine:
                         len(sizes),
                         step.t,
                         eta.seconds_left(),
-                        tensor_to_images(step.x0_pred[:1])[0],
+                        tensor_to_images(preview)[0],
                     )
                 final = step.x0_pred
                 if stop.is_set():
                     return
-            settings = {"model": Path(self.model_path or "").name, "steps": model.steps_trained}
-            for i, image in enumerate(tensor_to_images(final)):
+            settings = {
+                "model": Path(self.model_path or "").name,
+                "steps": model.steps_trained,
+                **(edit.describe() if edit else {}),
+            }
+            for i, image in enumerate(tensor_to_images(plan.finish(final))):
                 yield SampleResult(image, seed + i, sizes[-1], settings)
 
         return job
+
+    def _edit_plan(self, model, edit, size, seed, device) -> _Plan:
+        if edit is None:
+            return _Plan(size)
+        if edit.kind == "regions":
+            canvas = canvas_sizes(model.sizes, size)
+            pairs = list(edit.pairs)
+            return _Plan(size, lambda: [RoiGuidance(model, canvas, pairs, edit.strength)])
+        if edit.kind == "style-transfer":
+            content = load_image(edit.image_path)
+            injection, out_size = style_transfer_injection(
+                model, content, edit.start_step, edit.scale, edit.match
+            )
+            return _Plan(out_size, injection=injection)
+        if edit.kind == "harmonize":
+            plan = harmonization_injection(
+                model, load_image(edit.image_path), load_mask(edit.mask_path), edit.start_step
+            )
+            return _Plan(plan.size, injection=plan.injection, finish=plan.blend)
+        clip, tokenizer = self._clip(edit.clip_weights, device)
+        text = plan_text_guidance(
+            model,
+            clip,
+            tokenizer,
+            edit.prompt,
+            edit.text_mode,
+            edit.strength,
+            edit.fill,
+            edit.box,
+            seed=seed,
+            size=size,
+        )
+        return _Plan(text.size or size, text.make_guidance, text.injection, reblur=False)
+
+    def _clip(self, weights: str, device):
+        """CLIP is loaded lazily, in the worker, the first time a prompt is used."""
+        key = (weights, str(device))
+        if self._clip_cache is None or self._clip_cache[0] != key:
+            self._clip_cache = (key, load_clip("ViT-B-32", weights, device))
+        return self._clip_cache[1]
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """What the Edit tab asks for, as plain data (boxes in finest-scale pixels)."""
+
+    kind: str
+    """'regions', 'text', 'style-transfer' or 'harmonize'."""
+    pairs: tuple = ()
+    strength: float | None = None
+    fill: float | None = None
+    prompt: str = ""
+    text_mode: str = "content"
+    clip_weights: str = "openai"
+    box: Box | None = None
+    image_path: str | None = None
+    mask_path: str | None = None
+    start_step: int = 15
+    scale: int | None = None
+    match: bool = True
+
+    def describe(self) -> dict:
+        """Settings worth keeping with a result so it can be recreated."""
+        if self.kind == "regions":
+            boxes = [[list(astuple(s)), list(astuple(t))] for s, t in self.pairs]
+            return {"edit": "regions", "regions": boxes, "strength": self.strength}
+        if self.kind == "text":
+            return {
+                "edit": "text",
+                "prompt": self.prompt,
+                "mode": self.text_mode,
+                "strength": self.strength,
+                "fill": self.fill,
+            }
+        return {"edit": self.kind, "image": Path(self.image_path or "").name, "t": self.start_step}
+
+
+@dataclass
+class _Plan:
+    size: tuple[int, int] | None
+    guidance: Callable[[], list] = lambda: []
+    injection: Injection | None = None
+    finish: Callable = lambda x: x
+    reblur: bool = True
 
 
 def available_devices() -> list[str]:

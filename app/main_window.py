@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -21,12 +22,13 @@ from PySide6.QtWidgets import (
 from app.results import BUNDLED_DIR
 from app.state import AppState
 from app.widgets.canvas import ImageCanvas, to_qimage
+from app.widgets.edit_panel import EditPanel
+from app.widgets.filters import IMAGE_FILTER, MODEL_FILTER
 from app.widgets.generate_panel import GeneratePanel
+from app.widgets.region_canvas import RegionCanvas
 from app.widgets.results_strip import ResultsStrip
 from app.widgets.train_panel import TrainPanel
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
-MODEL_FILTER = "SinDDM models (*.sinddm)"
 MAX_RECENT = 8
 
 
@@ -42,9 +44,15 @@ class MainWindow(QMainWindow):
         self.train_panel = TrainPanel(state, devices)
         self.generate_panel = GeneratePanel(state)
         self.results = ResultsStrip(state)
+        self.regions = RegionCanvas()
+        self.edit_panel = EditPanel(state, self.regions)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.generate_panel, "Generate")
+        self.tabs.addTab(self.edit_panel, "Edit")
+        self.centre_stack = QStackedWidget()
+        self.centre_stack.addWidget(self.canvas)
+        self.centre_stack.addWidget(self.regions)
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress_text = QLabel(minimumWidth=320)
         self._build_layout()
@@ -59,7 +67,7 @@ class MainWindow(QMainWindow):
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.canvas, 1)
+        column.addWidget(self.centre_stack, 1)
         column.addWidget(self.results)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.tabs.setMinimumWidth(300)
@@ -125,6 +133,11 @@ class MainWindow(QMainWindow):
         self.results.export_requested.connect(self.export_dialog_for)
         self.results.copy_requested.connect(self.copy_result)
         self.results.use_seed_requested.connect(self._use_seed_of)
+        self.edit_panel.edit_requested.connect(self._on_edit_requested)
+        self.edit_panel.regions_shown.connect(self._update_centre)
+        self.tabs.currentChanged.connect(self._update_centre)
+        self.generate_panel.width_box.valueChanged.connect(self._update_region_canvas)
+        self.generate_panel.height_box.valueChanged.connect(self._update_region_canvas)
 
     # ------------------------------------------------------------------------ commands
 
@@ -209,6 +222,32 @@ class MainWindow(QMainWindow):
         self.generate_panel.set_size(*result.size)
         self.tabs.setCurrentWidget(self.generate_panel)
 
+    @Slot(object)
+    def _on_edit_requested(self, edit) -> None:
+        panel = self.generate_panel
+        seed = None if panel.random_seed.isChecked() else panel.seed.value()
+        self.state.generate(
+            panel.width_box.value(), panel.height_box.value(), panel.count.value(), seed, edit
+        )
+
+    @Slot()
+    def _update_centre(self, *_) -> None:
+        """The region canvas replaces the image while placing regions (not while generating)."""
+        placing = (
+            self.tabs.currentWidget() is self.edit_panel
+            and self.edit_panel.mode.currentIndex() == 0
+            and not self.state.busy
+        )
+        self._update_region_canvas()
+        self.centre_stack.setCurrentWidget(self.regions if placing else self.canvas)
+
+    @Slot()
+    def _update_region_canvas(self, *_) -> None:
+        panel = self.generate_panel
+        self.regions.set_canvas(
+            panel.width_box.value(), panel.height_box.value(), self.state.canvas
+        )
+
     @Slot()
     def toggle_compare(self) -> None:
         self.canvas.set_comparing(self.compare_action.isChecked())
@@ -263,9 +302,11 @@ class MainWindow(QMainWindow):
         if kind == "sample":
             self.compare_action.setChecked(False)
             self.canvas.set_comparing(False)
+        self._update_centre()
 
     @Slot()
     def _on_model_changed(self) -> None:
+        self.regions.set_source(self.state.model.training_image if self.state.model else None)
         model = self.state.model
         if model is not None and Path(model.path).resolve().parent != BUNDLED_DIR:
             self._remember_recent(model.path)  # autosaved trainings are easy to find again

@@ -42,6 +42,11 @@ class RoiEditor:
         return [(p.source, p.target) for p in self.pairs if p.target is not None]
 
     @property
+    def drawing(self) -> bool:
+        """True while a source box is being drawn (the preview belongs to the source pane)."""
+        return self._mode == "draw"
+
+    @property
     def preview(self) -> Box | None:
         """The box being drawn or dragged, for painting."""
         return self._preview

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app import results as results_store
-from app.engine import Engine, Job
+from app.engine import EditRequest, Engine, Job
 from app.events import (
     Estimate,
     ImageSummary,
@@ -193,13 +193,16 @@ class AppState(QObject):
         )
         self._start("train", job)
 
-    def generate(self, width: int, height: int, count: int, seed: int | None) -> None:
-        """Make `count` images of width×height; seed None picks a random one."""
+    def generate(
+        self, width: int, height: int, count: int, seed: int | None, edit: EditRequest | None = None
+    ) -> None:
+        """Make `count` images of width×height; seed None picks a random one; `edit` guides
+        them or starts them from an image (the Edit tab)."""
         if not self.can_generate:
             return
         seed = random.randint(0, MAX_SEED - count) if seed is None else seed
         try:
-            job = self.engine.sample_job(count, seed, (width, height), self.device)
+            job = self.engine.sample_job(count, seed, (width, height), self.device, edit)
         except (SinDDMError, ValueError) as exc:
             self.error_raised.emit("Cannot generate", str(exc))
             return

@@ -9,7 +9,13 @@ from core.bundle import SinDDMModel, tensor_to_images
 from core.errors import ConfigError
 from core.imageio import save_png
 from core.progress_bar import ProgressBar
-from core.sampling import Injection, canvas_sizes, iter_sample, resolve_start_steps
+from core.sampling import (
+    Injection,
+    canvas_sizes,
+    iter_sample,
+    resolve_start_steps,
+    sampling_work,
+)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -59,14 +65,7 @@ def generate_in_chunks(
     """
     sizes = canvas_sizes(model.sizes, args.size, getattr(args, "scale", None))
     starts = resolve_start_steps(model, getattr(args, "start_steps", None))
-    first_scale = 0
-    if injection is not None:
-        first_scale, starts[injection.scale] = injection.scale, injection.start_step
-    # Progress counts pixels: a step at the finest scale costs more than one at the coarsest.
-    work_per_sample = sum(
-        t * w * h for t, (w, h) in list(zip(starts, sizes, strict=True))[first_scale:]
-    )
-    bar = ProgressBar(work_per_sample * args.count, label="sample")
+    bar = ProgressBar(sum(sampling_work(sizes, starts, injection)) * args.count, label="sample")
     for first in range(0, args.count, args.batch):
         count = min(args.batch, args.count - first)
         result = None

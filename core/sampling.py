@@ -125,6 +125,24 @@ def resolve_start_steps(model: SinDDMModel, start_steps: Sequence[int] | None) -
     return [steps[0], *(int(v) for v in start_steps)]
 
 
+def sampling_work(
+    sizes: Sequence[tuple[int, int]], starts: Sequence[int], injection: Injection | None = None
+) -> list[float]:
+    """Work of one sample's steps, scale by scale (steps × pixels; 0 before an injection).
+
+    A step at a fine scale costs more than one at a coarse scale, so progress and time-left
+    estimates weight each step by its pixel count.
+    """
+    starts = list(starts)
+    first = 0
+    if injection is not None:
+        first, starts[injection.scale] = injection.scale, injection.start_step
+    return [
+        float(t * w * h) if s >= first else 0.0
+        for s, (t, (w, h)) in enumerate(zip(starts, sizes, strict=True))
+    ]
+
+
 def iter_sample(
     model: SinDDMModel,
     count: int = 1,

@@ -31,6 +31,7 @@ class FakeEngine:
         self.step_delay = step_delay
         self.saved: list[str] = []
         self.sample_calls: list[tuple] = []
+        self.edits: list = []
         self.model_path: str | None = None
         self.has_model = False
 
@@ -95,10 +96,11 @@ class FakeEngine:
 
         return job
 
-    def sample_job(self, count, seed, size, device):
+    def sample_job(self, count, seed, size, device, edit=None):
         if not self.has_model:
             raise ValueError("no model to sample from")
         self.sample_calls.append((count, seed, size, device))
+        self.edits.append(edit)
         width, height = size
 
         def job(stop: threading.Event):

@@ -1,0 +1,242 @@
+"""The Edit tab: regions, text prompts (CLIP), style transfer and harmonisation."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine import EditRequest
+from app.state import AppState
+from app.widgets.filters import IMAGE_FILTER
+from app.widgets.region_canvas import RegionCanvas
+from core.clip_guidance import TEXT_MODES
+from core.editing import DEFAULT_ROI_STRENGTH, HARMONIZATION_STEP, STYLE_TRANSFER_STEP
+
+MODES = ("Regions", "Text", "Style transfer", "Harmonize")
+
+
+def _hint(text: str) -> QLabel:
+    label = QLabel(text, wordWrap=True)
+    label.setStyleSheet("color: palette(mid);")
+    return label
+
+
+def _strength(value: float) -> QDoubleSpinBox:
+    return QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=value)
+
+
+class FileField(QWidget):
+    """A path with a Choose… button."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.caption = caption
+        self.path = QLineEdit(placeholderText="no file chosen")
+        button = QPushButton("Choose…")
+        button.clicked.connect(self._choose)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.path, 1)
+        row.addWidget(button)
+
+    @Slot()
+    def _choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.caption, self.path.text(), IMAGE_FILTER)
+        if path:
+            self.path.setText(path)
+
+    def value(self) -> str:
+        return self.path.text().strip()
+
+
+class EditPanel(QWidget):
+    edit_requested = Signal(object)
+    """An EditRequest for the main window, which adds size, seed and count."""
+    regions_shown = Signal(bool)
+
+    def __init__(self, state: AppState, regions: RegionCanvas, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.regions = regions
+        self.mode = QComboBox()
+        self.mode.addItems(MODES)
+        self.pages = QStackedWidget()
+        self.region_strength = _strength(DEFAULT_ROI_STRENGTH)
+        self.prompt = QLineEdit(placeholderText="e.g. fire, or Van Gogh")
+        self.text_mode = QComboBox()
+        self.text_mode.addItems(TEXT_MODES)
+        self.text_strength = _strength(0.3)
+        self.fill = _strength(0.3)
+        self.clip_weights = QLineEdit("openai")
+        self.content = FileField("Content image")
+        self.style_t = QSpinBox(minimum=1, maximum=99, value=STYLE_TRANSFER_STEP)
+        self.match = QCheckBox("Match colours to the training image", checked=True)
+        self.composite = FileField("Image with the pasted object")
+        self.mask = FileField("Mask of the object")
+        self.harmonize_t = QSpinBox(minimum=1, maximum=99, value=HARMONIZATION_STEP)
+        self.run_button = QPushButton("Generate with regions")
+        self.status = _hint("")
+        self._build()
+        self.mode.currentIndexChanged.connect(self._on_mode)
+        self.run_button.clicked.connect(self.request)
+        self.regions.changed.connect(self.refresh)
+        state.model_changed.connect(self.refresh)
+        state.job_changed.connect(self.refresh)
+        self.refresh()
+
+    def _build(self) -> None:
+        pages = [
+            (
+                self._form(("Strength η", self.region_strength)),
+                "Pick regions on the training image and place them on the canvas (shown in the "
+                "middle). The rest is generated around them; size, seed and count come from the "
+                "Generate tab.",
+            ),
+            (
+                self._text_form(),
+                "Text guidance uses CLIP ViT-B/32: 'openai' downloads its weights once (then "
+                "cached); or choose a local weights file. The region mode edits the first region "
+                "you picked on the training image.",
+            ),
+            (
+                self._form(
+                    ("Content", self.content), ("Start at t", self.style_t), ("", self.match)
+                ),
+                "Redraws the content image with this model's textures (train the model on the "
+                "style image). Higher t changes more.",
+            ),
+            (
+                self._form(
+                    ("Image", self.composite), ("Mask", self.mask), ("Start at t", self.harmonize_t)
+                ),
+                "Blends an object pasted onto this model's kind of image. The mask is the object "
+                "(its alpha channel, or white on black); a soft edge around it is generated.",
+            ),
+        ]
+        for form, hint in pages:
+            page = QWidget()
+            column = QVBoxLayout(page)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.addWidget(form)
+            column.addWidget(_hint(hint))
+            column.addStretch(1)
+            self.pages.addWidget(page)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.mode)
+        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.status)
+
+    def _text_form(self) -> QWidget:
+        choose = QPushButton("Weights file…")
+        choose.clicked.connect(self._choose_weights)
+        weights = QWidget()
+        row = QHBoxLayout(weights)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.clip_weights, 1)
+        row.addWidget(choose)
+        return self._form(
+            ("Prompt", self.prompt),
+            ("Mode", self.text_mode),
+            ("Strength η", self.text_strength),
+            ("Fill factor f", self.fill),
+            ("CLIP weights", weights),
+        )
+
+    @staticmethod
+    def _form(*rows) -> QWidget:
+        widget = QWidget()
+        form = QFormLayout(widget)
+        form.setContentsMargins(0, 0, 0, 0)
+        for label, field in rows:
+            form.addRow(label, field)
+        return widget
+
+    @Slot()
+    def _choose_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "CLIP weights", "", "Weights (*.pt *.pth *.bin *.safetensors);;All files (*)"
+        )
+        if path:
+            self.clip_weights.setText(path)
+
+    @Slot(int)
+    def _on_mode(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        self.run_button.setText(
+            ("Generate with regions", "Generate with text", "Transfer style", "Harmonize")[index]
+        )
+        self.regions_shown.emit(index == 0)
+        self.refresh()
+
+    def current_request(self) -> EditRequest | None:
+        """The request for the chosen mode, or None with the reason in `status`."""
+        mode = MODES[self.mode.currentIndex()]
+        if mode == "Regions":
+            pairs = tuple(self.regions.editor.placed)
+            if not pairs:
+                return self._missing("Place at least one region on the canvas first.")
+            return EditRequest("regions", pairs, strength=self.region_strength.value())
+        if mode == "Text":
+            if not self.prompt.text().strip():
+                return self._missing("Type a prompt first.")
+            sources = [p.source for p in self.regions.editor.pairs]
+            return EditRequest(
+                "text",
+                prompt=self.prompt.text().strip(),
+                text_mode=self.text_mode.currentText(),
+                strength=self.text_strength.value(),
+                fill=self.fill.value(),
+                clip_weights=self.clip_weights.text().strip() or "openai",
+                box=sources[0] if sources else None,
+            )
+        if mode == "Style transfer":
+            if not self.content.value():
+                return self._missing("Choose a content image first.")
+            return EditRequest(
+                "style-transfer",
+                image_path=self.content.value(),
+                start_step=self.style_t.value(),
+                match=self.match.isChecked(),
+            )
+        if not self.composite.value() or not self.mask.value():
+            return self._missing("Choose the image and its mask first.")
+        return EditRequest(
+            "harmonize",
+            image_path=self.composite.value(),
+            mask_path=self.mask.value(),
+            start_step=self.harmonize_t.value(),
+        )
+
+    def _missing(self, reason: str) -> None:
+        self.status.setText(reason)
+        return None
+
+    @Slot()
+    def request(self) -> None:
+        edit = self.current_request()
+        if edit is not None:
+            self.status.setText("")
+            self.edit_requested.emit(edit)
+
+    @Slot()
+    def refresh(self, *_) -> None:
+        self.run_button.setEnabled(self.state.can_generate)
+        if self.state.model is None:
+            self.status.setText("Open or train a model to edit with it.")
+        elif self.status.text().startswith("Open or train"):
+            self.status.setText("")

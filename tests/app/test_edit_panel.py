@@ -1,0 +1,108 @@
+"""The Edit tab: requests it builds, the region canvas's mouse mapping, and a real run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from app.engine import EditRequest, Engine
+from app.main_window import MainWindow
+from app.roi_editor import Pair
+from app.state import AppState
+from core.editing import Box
+
+
+@pytest.fixture
+def window(qtbot, fake_state, settings, monkeypatch, tmp_path):
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a: None))
+    win = MainWindow(fake_state, ["auto", "cpu"], settings)
+    qtbot.addWidget(win)
+    win.show()
+    fake_state.open_model(str(tmp_path / "m.sinddm"))
+    win.tabs.setCurrentWidget(win.edit_panel)
+    return win
+
+
+def _idle(qtbot, state, timeout=10_000):
+    qtbot.waitUntil(lambda: not state.job, timeout=timeout)
+
+
+def _screen(canvas, pane, x, y) -> QPoint:
+    rect, scale = canvas._panes()[pane]
+    return QPoint(int(rect.left() + (x + 0.5) * scale), int(rect.top() + (y + 0.5) * scale))
+
+
+def test_regions_are_drawn_with_the_mouse_and_sent_with_the_canvas_size(qtbot, window, fake_state):
+    assert window.centre_stack.currentWidget() is window.regions
+    canvas = window.regions
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=_screen(canvas, "source", 10, 10))
+    qtbot.mouseMove(canvas, _screen(canvas, "source", 40, 30))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_screen(canvas, "source", 40, 30))
+    assert len(canvas.editor.pairs) == 1
+    source = canvas.editor.pairs[0].source
+    assert abs(source.w - 30) <= 1 and abs(source.h - 20) <= 1
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=_screen(canvas, "source", 20, 20))
+    qtbot.mouseMove(canvas, _screen(canvas, "canvas", 60, 40))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_screen(canvas, "canvas", 60, 40))
+    assert len(canvas.editor.placed) == 1
+    window.generate_panel.use_seed(9)
+    window.edit_panel.run_button.click()
+    _idle(qtbot, fake_state)
+    edit = fake_state.engine.edits[-1]
+    assert edit.kind == "regions" and edit.pairs == tuple(canvas.editor.placed)
+    assert fake_state.engine.sample_calls[-1][1:3] == (9, (96, 72))
+
+
+def test_missing_inputs_are_explained_not_sent(qtbot, window, fake_state):
+    window.edit_panel.run_button.click()
+    assert "Place at least one region" in window.edit_panel.status.text()
+    window.edit_panel.mode.setCurrentIndex(1)
+    assert window.centre_stack.currentWidget() is window.canvas
+    window.edit_panel.run_button.click()
+    assert "prompt" in window.edit_panel.status.text()
+    window.edit_panel.mode.setCurrentIndex(2)
+    window.edit_panel.run_button.click()
+    assert "content image" in window.edit_panel.status.text()
+    assert fake_state.engine.edits == []
+
+
+def test_text_request_carries_prompt_settings_and_first_region(qtbot, window, fake_state):
+    window.regions.editor.pairs.append(Pair(Box(1, 2, 20, 10)))
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(1)
+    panel.prompt.setText("fire")
+    panel.text_mode.setCurrentText("region")
+    panel.run_button.click()
+    _idle(qtbot, fake_state)
+    edit = fake_state.engine.edits[-1]
+    assert (edit.kind, edit.prompt, edit.text_mode, edit.box) == (
+        "text",
+        "fire",
+        "region",
+        Box(1, 2, 20, 10),
+    )
+
+
+def test_real_engine_regions_and_style_transfer(qtbot, qapp, tmp_path, tiny_trainer):
+    from core.checkpoint import save_trainer
+
+    path = tmp_path / "m.sinddm"
+    save_trainer(tiny_trainer, path)
+    state = AppState(Engine(), tmp_path / "models")
+    try:
+        assert state.open_model(str(path))
+        pairs = ((Box(0, 0, 40, 30), Box(50, 30, 40, 30)),)
+        state.generate(120, 72, 1, 5, EditRequest("regions", pairs, strength=0.8))
+        _idle(qtbot, state, 120_000)
+        assert state.results[-1].size == (120, 72)
+        assert state.results[-1].settings["edit"] == "regions"
+        content = tmp_path / "content.png"
+        Image.fromarray(np.full((50, 70, 3), 90, np.uint8)).save(content)
+        state.generate(0, 0, 1, 1, EditRequest("style-transfer", image_path=str(content)))
+        _idle(qtbot, state, 120_000)
+        assert state.results[-1].image.shape == (50, 70, 3)
+    finally:
+        assert state.shutdown()
