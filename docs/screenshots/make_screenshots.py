@@ -45,6 +45,39 @@ def main() -> None:
     window.show()
     state = window.state
     wait_until(app, lambda: not state.job)
+    if "--edit-only" not in sys.argv:
+        main_states(app, window, state)
+    edit_states(app, window, state)
+    state.shutdown()
+
+
+def edit_states(app, window, state) -> None:
+    """The Edit tab: regions placed on a canvas, the result, and the text page."""
+    from app.roi_editor import Pair
+    from core.editing import Box
+
+    window.open_path(str(DEMO_MODEL))
+    window.generate_panel.quick["2× wide"].click()
+    window.tabs.setCurrentWidget(window.edit_panel)
+    editor = window.regions.editor
+    editor.pairs.append(Pair(Box(150, 100, 60, 40), Box(40, 110, 60, 40)))
+    editor.pairs.append(Pair(Box(110, 40, 90, 50), Box(330, 30, 90, 50)))
+    window.regions.update()
+    app.processEvents()
+    grab(window, "05_regions.png")
+    window.generate_panel.use_seed(3)
+    window.edit_panel.run_button.click()
+    wait_until(app, lambda: not state.job)
+    window.tabs.setCurrentWidget(window.generate_panel)
+    grab(window, "06_regions_result.png")
+    window.tabs.setCurrentWidget(window.edit_panel)
+    window.edit_panel.mode.setCurrentIndex(1)
+    window.edit_panel.prompt.setText("Van Gogh")
+    window.edit_panel.text_mode.setCurrentText("style")
+    grab(window, "07_text.png")
+
+
+def main_states(app, window, state) -> None:
     grab(window, "01_first_start.png")
 
     panel = window.train_panel
@@ -73,7 +106,8 @@ def main() -> None:
     window.compare_action.setChecked(True)
     window.toggle_compare()
     grab(window, "04_results.png")
-    state.shutdown()
+    window.compare_action.setChecked(False)
+    window.toggle_compare()
 
 
 if __name__ == "__main__":
