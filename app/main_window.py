@@ -370,6 +370,7 @@ class MainWindow(QMainWindow):
             self.open_path(urls[0].toLocalFile())
 
     def _restore_settings(self) -> None:
+        self.edit_panel.clip_weights.setText(str(self.settings.value("clip_weights", "openai")))
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -386,6 +387,7 @@ class MainWindow(QMainWindow):
             event.ignore()  # closes when the job has stopped (and training has saved)
             return
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("clip_weights", self.edit_panel.clip_weights.text() or "openai")
         self.state.shutdown()
         event.accept()
 

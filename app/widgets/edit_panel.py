@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -194,6 +196,12 @@ class EditPanel(QWidget):
         if mode == "Text":
             if not self.prompt.text().strip():
                 return self._missing("Type a prompt first.")
+            weights = self.clip_weights.text().strip() or "openai"
+            if os.sep in weights and not os.path.isfile(weights):
+                return self._missing(
+                    f"No CLIP weights file at {weights}. Choose one, or type 'openai' to "
+                    "download the weights once (needs the internet)."
+                )
             sources = [p.source for p in self.regions.editor.pairs]
             return EditRequest(
                 "text",

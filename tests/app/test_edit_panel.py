@@ -106,3 +106,23 @@ def test_real_engine_regions_and_style_transfer(qtbot, qapp, tmp_path, tiny_trai
         assert state.results[-1].image.shape == (50, 70, 3)
     finally:
         assert state.shutdown()
+
+
+def test_clip_weights_choice_is_remembered(qtbot, fake_state, settings, tmp_path):
+    first = MainWindow(fake_state, ["cpu"], settings)
+    qtbot.addWidget(first)
+    first.edit_panel.clip_weights.setText(str(tmp_path / "clip.pt"))
+    first.close()
+    second = MainWindow(fake_state, ["cpu"], settings)
+    qtbot.addWidget(second)
+    assert second.edit_panel.clip_weights.text() == str(tmp_path / "clip.pt")
+
+
+def test_missing_clip_file_is_explained(qtbot, window, fake_state, tmp_path):
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(1)
+    panel.prompt.setText("fire")
+    panel.clip_weights.setText(str(tmp_path / "nowhere" / "clip.pt"))
+    panel.run_button.click()
+    assert "No CLIP weights file" in panel.status.text()
+    assert fake_state.engine.edits == []
