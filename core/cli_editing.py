@@ -28,7 +28,7 @@ from core.editing import (
     style_transfer_injection,
 )
 from core.errors import ConfigError
-from core.evaluation import PerceptualWeights, evaluate
+from core.evaluation import REPORTED_METRICS, PerceptualWeights, evaluate
 from core.imageio import atomic_write, load_image, load_mask, save_png
 from core.progress_bar import ProgressBar
 from core.sampling import canvas_sizes
@@ -155,16 +155,7 @@ def _generated_samples(args) -> tuple[list, object]:
 def format_report(report: dict) -> str:
     """A small human-readable table of an evaluation."""
     lines = [f"{report['n']} samples of {report['source']}"]
-    for name in (
-        "pixel_diversity",
-        "patch_distance",
-        "coherence",
-        "completeness",
-        "memorised_fraction",
-        "niqe",
-        "lpips_diversity",
-        "sifid",
-    ):
+    for name in REPORTED_METRICS:
         entry = report[name]
         if entry.get("available", True):
             lines.append(f"  {name:20s} {entry['mean']:.4f} ± {entry['std']:.4f}")

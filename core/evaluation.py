@@ -10,6 +10,16 @@ import numpy as np
 from core import metrics
 
 NIQE_MIN_SIDE = 193
+REPORTED_METRICS = (
+    "pixel_diversity",
+    "patch_distance",
+    "coherence",
+    "completeness",
+    "memorised_fraction",
+    "niqe",
+    "lpips_diversity",
+    "sifid",
+)
 UNAVAILABLE_WEIGHTS = (
     "needs pretrained {net} weights, which no package ships and this tool does not download"
 )
