@@ -11,10 +11,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from app.events import (
     Estimate,
@@ -317,9 +319,11 @@ class Engine:
             )
             return _Plan(out_size, injection=injection)
         if edit.kind == "harmonize":
-            plan = harmonization_injection(
-                model, load_image(edit.image_path), load_mask(edit.mask_path), edit.start_step
-            )
+            if edit.composite is not None:  # placed in the app
+                composite, mask = Image.fromarray(edit.composite), Image.fromarray(edit.mask)
+            else:
+                composite, mask = load_image(edit.image_path), load_mask(edit.mask_path)
+            plan = harmonization_injection(model, composite, mask, edit.start_step)
             return _Plan(plan.size, injection=plan.injection, finish=plan.blend)
         clip, tokenizer = self._clip(edit.clip_weights, device)
         text = plan_text_guidance(
@@ -362,6 +366,10 @@ class EditRequest:
     start_step: int = 15
     scale: int | None = None
     match: bool = True
+    composite: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Harmonisation placed in the app: the composite (H×W×3 uint8) instead of a file."""
+    mask: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """… and its mask (H×W uint8, 255 on the object)."""
 
     def describe(self) -> dict:
         """Settings worth keeping with a result so it can be recreated."""

@@ -25,6 +25,7 @@ from app.widgets.canvas import ImageCanvas, to_qimage
 from app.widgets.edit_panel import EditPanel
 from app.widgets.filters import IMAGE_FILTER, MODEL_FILTER
 from app.widgets.generate_panel import GeneratePanel
+from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
 from app.widgets.results_strip import ResultsStrip
 from app.widgets.train_panel import TrainPanel
@@ -45,7 +46,8 @@ class MainWindow(QMainWindow):
         self.generate_panel = GeneratePanel(state)
         self.results = ResultsStrip(state)
         self.regions = RegionCanvas()
-        self.edit_panel = EditPanel(state, self.regions)
+        self.objects = ObjectCanvas()
+        self.edit_panel = EditPanel(state, self.regions, self.objects)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.generate_panel, "Generate")
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         self.centre_stack = QStackedWidget()
         self.centre_stack.addWidget(self.canvas)
         self.centre_stack.addWidget(self.regions)
+        self.centre_stack.addWidget(self.objects)
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress_text = QLabel(minimumWidth=320)
         self._build_layout()
@@ -134,7 +137,7 @@ class MainWindow(QMainWindow):
         self.results.copy_requested.connect(self.copy_result)
         self.results.use_seed_requested.connect(self._use_seed_of)
         self.edit_panel.edit_requested.connect(self._on_edit_requested)
-        self.edit_panel.regions_shown.connect(self._update_centre)
+        self.edit_panel.centre_changed.connect(self._update_centre)
         self.tabs.currentChanged.connect(self._update_centre)
         self.generate_panel.width_box.valueChanged.connect(self._update_region_canvas)
         self.generate_panel.height_box.valueChanged.connect(self._update_region_canvas)
@@ -232,14 +235,14 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_centre(self, *_) -> None:
-        """The region canvas replaces the image while placing regions (not while generating)."""
-        placing = (
-            self.tabs.currentWidget() is self.edit_panel
-            and self.edit_panel.mode.currentIndex() == 0
-            and not self.state.busy
-        )
+        """The region or object canvas replaces the image while placing things (not while
+        generating, so the image can be watched as it forms)."""
+        tool = None
+        if self.tabs.currentWidget() is self.edit_panel and not self.state.busy:
+            tool = self.edit_panel.centre_tool
         self._update_region_canvas()
-        self.centre_stack.setCurrentWidget(self.regions if placing else self.canvas)
+        views = {"regions": self.regions, "object": self.objects}
+        self.centre_stack.setCurrentWidget(views.get(tool, self.canvas))
 
     @Slot()
     def _update_region_canvas(self, *_) -> None:

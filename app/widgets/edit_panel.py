@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (
 from app.engine import EditRequest
 from app.state import AppState
 from app.widgets.filters import IMAGE_FILTER
+from app.widgets.harmonize_page import HarmonizePage
+from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
 from core.clip_guidance import TEXT_MODES
-from core.editing import DEFAULT_ROI_STRENGTH, HARMONIZATION_STEP, STYLE_TRANSFER_STEP
+from core.editing import DEFAULT_ROI_STRENGTH, STYLE_TRANSFER_STEP
 
 MODES = ("Regions", "Text", "Style transfer", "Harmonize")
 
@@ -68,9 +70,16 @@ class FileField(QWidget):
 class EditPanel(QWidget):
     edit_requested = Signal(object)
     """An EditRequest for the main window, which adds size, seed and count."""
-    regions_shown = Signal(bool)
+    centre_changed = Signal()
+    """The view in the middle should change (see `centre_tool`)."""
 
-    def __init__(self, state: AppState, regions: RegionCanvas, parent: QWidget | None = None):
+    def __init__(
+        self,
+        state: AppState,
+        regions: RegionCanvas,
+        objects: ObjectCanvas,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.state = state
         self.regions = regions
@@ -87,9 +96,7 @@ class EditPanel(QWidget):
         self.content = FileField("Content image")
         self.style_t = QSpinBox(minimum=1, maximum=99, value=STYLE_TRANSFER_STEP)
         self.match = QCheckBox("Match colours to the training image", checked=True)
-        self.composite = FileField("Image with the pasted object")
-        self.mask = FileField("Mask of the object")
-        self.harmonize_t = QSpinBox(minimum=1, maximum=99, value=HARMONIZATION_STEP)
+        self.harmonize = HarmonizePage(state, objects, FileField)
         self.run_button = QPushButton("Generate with regions")
         self.status = _hint("")
         self._build()
@@ -98,6 +105,9 @@ class EditPanel(QWidget):
         self.regions.changed.connect(self.refresh)
         state.model_changed.connect(self.refresh)
         state.job_changed.connect(self.refresh)
+        self.harmonize.placing_changed.connect(self.centre_changed)
+        self.harmonize.status_changed.connect(self.status.setText)
+        state.model_changed.connect(self.harmonize.refresh_background)
         self.refresh()
 
     def _build(self) -> None:
@@ -122,11 +132,10 @@ class EditPanel(QWidget):
                 "style image). Higher t changes more.",
             ),
             (
-                self._form(
-                    ("Image", self.composite), ("Mask", self.mask), ("Start at t", self.harmonize_t)
-                ),
-                "Blends an object pasted onto this model's kind of image. The mask is the object "
-                "(its alpha channel, or white on black); a soft edge around it is generated.",
+                self.harmonize,
+                "Blends a pasted object into this model's kind of image. Place it on the image "
+                "in the middle; its mask comes from its alpha channel or your brush, and a soft "
+                "edge around it is generated. Higher t changes more.",
             ),
         ]
         for form, hint in pages:
@@ -182,8 +191,20 @@ class EditPanel(QWidget):
         self.run_button.setText(
             ("Generate with regions", "Generate with text", "Transfer style", "Harmonize")[index]
         )
-        self.regions_shown.emit(index == 0)
+        if MODES[index] == "Harmonize":
+            self.harmonize.refresh_background()
+        self.centre_changed.emit()
         self.refresh()
+
+    @property
+    def centre_tool(self) -> str | None:
+        """'regions' or 'object' when the mode places things on a canvas, else None."""
+        mode = MODES[self.mode.currentIndex()]
+        if mode == "Regions":
+            return "regions"
+        if mode == "Harmonize" and self.harmonize.placing:
+            return "object"
+        return None
 
     def current_request(self) -> EditRequest | None:
         """The request for the chosen mode, or None with the reason in `status`."""
@@ -221,14 +242,8 @@ class EditPanel(QWidget):
                 start_step=self.style_t.value(),
                 match=self.match.isChecked(),
             )
-        if not self.composite.value() or not self.mask.value():
-            return self._missing("Choose the image and its mask first.")
-        return EditRequest(
-            "harmonize",
-            image_path=self.composite.value(),
-            mask_path=self.mask.value(),
-            start_step=self.harmonize_t.value(),
-        )
+        request = self.harmonize.request()
+        return self._missing(request) if isinstance(request, str) else request
 
     def _missing(self, reason: str) -> None:
         self.status.setText(reason)

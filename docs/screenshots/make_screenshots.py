@@ -2,8 +2,9 @@
 
     xvfb-run -a .venv/bin/python docs/screenshots/make_screenshots.py
 
-Uses a temporary settings file and models folder; takes a few minutes on a 2-core CPU (the
-bundled model samples at full width there).
+`--edit-only` skips the training and generating states; `--harmonize-only` makes just the
+harmonisation pair. Uses a temporary settings file and models folder; takes a few minutes on a
+2-core CPU (the bundled model samples at full width there).
 """
 
 from __future__ import annotations
@@ -45,10 +46,43 @@ def main() -> None:
     window.show()
     state = window.state
     wait_until(app, lambda: not state.job)
-    if "--edit-only" not in sys.argv:
-        main_states(app, window, state)
-    edit_states(app, window, state)
+    if "--harmonize-only" not in sys.argv:
+        if "--edit-only" not in sys.argv:
+            main_states(app, window, state)
+        edit_states(app, window, state)
+    harmonize_states(app, window, state, scratch)
     state.shutdown()
+
+
+def harmonize_states(app, window, state, scratch: Path) -> None:
+    """Harmonize: a snowy crag cut from the demo image (an elliptical alpha), placed on the
+    meadow, then the harmonised result."""
+    import numpy as np
+    from PIL import Image
+
+    from core.editing import Box
+
+    window.open_path(str(DEMO_MODEL))
+    crop = np.asarray(Image.open(HERE.parent.parent / "resources" / "demo.png").convert("RGB"))
+    crop = crop[40:90, 150:220]
+    rows, cols = np.mgrid[: crop.shape[0], : crop.shape[1]]
+    inside = ((rows - 25) / 24) ** 2 + ((cols - 35) / 34) ** 2 <= 1
+    cutout = np.dstack([crop, np.where(inside, 255, 0).astype(np.uint8)])
+    path = scratch / "crag.png"
+    Image.fromarray(cutout, "RGBA").save(path)
+    window.tabs.setCurrentWidget(window.edit_panel)
+    window.edit_panel.mode.setCurrentIndex(3)
+    window.edit_panel.harmonize.load_object(str(path))
+    window.objects.placer.box = Box(30, 120, 84, 60)
+    window.objects.update()
+    app.processEvents()
+    grab(window, "08_harmonize_place.png")
+    window.generate_panel.use_seed(1)
+    window.generate_panel.count.setValue(1)
+    window.edit_panel.run_button.click()
+    wait_until(app, lambda: not state.job)
+    window.tabs.setCurrentWidget(window.generate_panel)
+    grab(window, "09_harmonize_result.png")
 
 
 def edit_states(app, window, state) -> None:

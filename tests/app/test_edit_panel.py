@@ -12,7 +12,7 @@ from app.engine import EditRequest, Engine
 from app.main_window import MainWindow
 from app.roi_editor import Pair
 from app.state import AppState
-from core.editing import Box
+from core.editing import Box, paste_object
 
 
 @pytest.fixture
@@ -104,6 +104,16 @@ def test_real_engine_regions_and_style_transfer(qtbot, qapp, tmp_path, tiny_trai
         state.generate(0, 0, 1, 1, EditRequest("style-transfer", image_path=str(content)))
         _idle(qtbot, state, 120_000)
         assert state.results[-1].image.shape == (50, 70, 3)
+        background = state.training_image
+        obj = np.full((12, 16, 3), 250, np.uint8)
+        composite, mask = paste_object(background, obj, np.ones((12, 16), bool), Box(8, 6, 16, 12))
+        edit = EditRequest("harmonize", image_path="pasted image", composite=composite, mask=mask)
+        state.generate(0, 0, 1, 2, edit)
+        _idle(qtbot, state, 120_000)
+        result = state.results[-1]
+        assert result.image.shape == background.shape and result.settings["edit"] == "harmonize"
+        far = np.s_[40:, 60:]  # well outside the soft mask: the background, blended back
+        assert np.abs(result.image[far].astype(int) - background[far]).max() <= 1
     finally:
         assert state.shutdown()
 
@@ -125,4 +135,79 @@ def test_missing_clip_file_is_explained(qtbot, window, fake_state, tmp_path):
     panel.clip_weights.setText(str(tmp_path / "nowhere" / "clip.pt"))
     panel.run_button.click()
     assert "No CLIP weights file" in panel.status.text()
+    assert fake_state.engine.edits == []
+
+
+def _object_file(tmp_path) -> str:
+    """A 20×10 red cut-out: opaque in its left half, transparent in its right half."""
+    rgba = np.zeros((10, 20, 4), np.uint8)
+    rgba[..., 0] = 220
+    rgba[:, :10, 3] = 255
+    path = tmp_path / "object.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    return str(path)
+
+
+def _object_screen(canvas, x, y) -> QPoint:
+    rect, scale = canvas._view()
+    return QPoint(int(rect.left() + (x + 0.5) * scale), int(rect.top() + (y + 0.5) * scale))
+
+
+def test_harmonize_object_is_placed_with_its_alpha_and_sent(qtbot, window, fake_state, tmp_path):
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(3)
+    assert window.centre_stack.currentWidget() is window.objects
+    panel.run_button.click()
+    assert "Choose an object" in panel.status.text()
+    assert panel.harmonize.load_object(_object_file(tmp_path))
+    canvas = window.objects
+    assert canvas.placer.box == Box(38, 31, 20, 10)  # centred on the 96×72 training image
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=_object_screen(canvas, 40, 33))
+    qtbot.mouseMove(canvas, _object_screen(canvas, 20, 13))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_object_screen(canvas, 20, 13))
+    assert canvas.placer.box == Box(18, 11, 20, 10)
+    panel.run_button.click()
+    _idle(qtbot, fake_state)
+    edit = fake_state.engine.edits[-1]
+    assert edit.kind == "harmonize" and edit.composite.shape == (72, 96, 3)
+    placed = np.argwhere(edit.mask > 0)
+    assert placed.min(0).tolist() == [11, 18] and placed.max(0).tolist() == [20, 27]
+    assert (edit.composite[11:21, 18:28, 0] == 220).all()
+
+
+def test_harmonize_mask_is_painted_and_undone(qtbot, window, tmp_path):
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(3)
+    panel.harmonize.load_object(_object_file(tmp_path))
+    canvas = window.objects
+    placer = canvas.placer
+    panel.harmonize.tools.button(1).click()  # Paint mask
+    panel.harmonize.brush.setValue(2)
+    assert placer.tool == "paint" and placer.brush == 2
+    before = placer.mask.sum()
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=_object_screen(canvas, 53, 35))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_object_screen(canvas, 53, 35))
+    assert placer.mask.sum() > before and placer.mask[:, 10:].any()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert placer.mask.sum() == before
+    panel.harmonize.mask_clear()
+    panel.run_button.click()
+    assert "mask is empty" in panel.status.text()
+
+
+def test_harmonize_object_can_be_pasted_and_files_used_instead(qtbot, window, fake_state):
+    from PySide6.QtGui import QColor, QGuiApplication, QImage
+
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(3)
+    image = QImage(12, 8, QImage.Format.Format_RGBA8888)
+    image.fill(QColor(0, 0, 255, 0))
+    QGuiApplication.clipboard().setImage(image)
+    panel.harmonize.paste_object()
+    assert panel.harmonize.object_name.text() == "pasted image, 12×8"
+    assert not window.objects.placer.mask.any()  # fully transparent: nothing is the object
+    panel.harmonize.use_files.setChecked(True)
+    assert window.centre_stack.currentWidget() is window.canvas
+    panel.run_button.click()
+    assert "Choose the image and its mask" in panel.status.text()
     assert fake_state.engine.edits == []

@@ -11,6 +11,8 @@ from core.editing import (
     harmonization_injection,
     harmonization_mask,
     match_histograms,
+    object_mask_from,
+    paste_object,
     style_transfer_injection,
 )
 from core.errors import ConfigError
@@ -213,3 +215,34 @@ def test_editing_errors_are_plain(tmp_path, tiny_model_file, capsys):
 def test_tensor_round_trip_helper_is_exact():
     image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     np.testing.assert_array_equal(tensor_to_images(image_to_tensor(image))[0], image)
+
+
+def test_object_mask_comes_from_alpha_or_covers_the_whole_object():
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[1:3, 2:5, 3] = 255
+    rgba[0, 0, 3] = 100  # mostly transparent: not the object
+    shape = object_mask_from(Image.fromarray(rgba, "RGBA"))
+    assert shape.shape == (4, 6) and shape.sum() == 6 and shape[1:3, 2:5].all()
+    assert object_mask_from(Image.new("RGB", (6, 4))).all()
+
+
+def test_paste_object_scales_the_object_and_cuts_it_at_the_edges():
+    background = np.full((20, 30, 3), 10, np.uint8)
+    obj = np.full((4, 4, 3), 200, np.uint8)
+    shape = np.ones((4, 4), bool)
+    shape[0, 0] = False  # a missing corner stays background
+    composite, mask = paste_object(background, obj, shape, Box(26, 2, 8, 8))
+    assert composite.shape == background.shape and mask.dtype == np.uint8
+    assert (mask[2:10, 26:30] == 255).sum() == 4 * 8 - 2 * 2  # 4 columns visible, corner cut
+    assert mask[:, :26].sum() == 0 and mask[10:].sum() == 0
+    assert (composite[mask > 0] == 200).all() and (composite[mask == 0] == 10).all()
+    assert background.max() == 10  # the input is untouched
+
+
+def test_paste_object_refuses_empty_or_invisible_objects():
+    background = np.zeros((10, 10, 3), np.uint8)
+    obj = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(ConfigError, match="outside"):
+        paste_object(background, obj, np.ones((4, 4), bool), Box(12, 0, 4, 4))
+    with pytest.raises(ConfigError, match="mask is empty"):
+        paste_object(background, obj, np.zeros((4, 4), bool), Box(0, 0, 4, 4))

@@ -1,0 +1,240 @@
+"""The Harmonize page of the Edit tab: place an object on the canvas, or use ready files.
+
+The object comes from a file or the clipboard; its mask from its alpha channel, or painted. The
+background is the model's training image or the image shown (a sample). The placing itself
+happens on app.widgets.object_canvas.ObjectCanvas, which the main window shows in the middle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine import EditRequest
+from app.state import AppState
+from app.widgets.filters import IMAGE_FILTER
+from app.widgets.object_canvas import ObjectCanvas
+from core.editing import HARMONIZATION_STEP, object_mask_from
+from core.errors import SinDDMError
+from core.imageio import load_mask, to_rgb
+
+BACKGROUNDS = ("Training image", "Image shown")
+TOOLS = (("Move", "move"), ("Paint mask", "paint"), ("Erase mask", "erase"))
+
+
+class HarmonizePage(QWidget):
+    placing_changed = Signal()
+    """The object canvas should be shown or hidden (files chosen instead, or back)."""
+    status_changed = Signal(str)
+    """A plain-worded message for the user (empty to clear)."""
+
+    def __init__(self, state: AppState, canvas: ObjectCanvas, file_field, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.canvas = canvas
+        self.object_name = QLabel("none yet")
+        self._object_source = ""
+        self.background = QComboBox()
+        self.background.addItems(BACKGROUNDS)
+        self.tools = QButtonGroup(self)
+        self.brush = QSpinBox(minimum=1, maximum=64, value=6, suffix=" px")
+        self.start_step = QSpinBox(minimum=1, maximum=99, value=HARMONIZATION_STEP)
+        self.use_files = QGroupBox("Use a ready composite and mask instead", checkable=True)
+        self.use_files.setChecked(False)
+        self.composite = file_field("Image with the pasted object")
+        self.mask = file_field("Mask of the object")
+        self._object_alpha: np.ndarray | None = None
+        self._build()
+        self.background.currentIndexChanged.connect(self.refresh_background)
+        self.tools.idClicked.connect(self._on_tool)
+        self.brush.valueChanged.connect(self._on_tool)
+        self.use_files.toggled.connect(self.placing_changed)
+
+    def _build(self) -> None:
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(self.choose_object)
+        paste = QPushButton("Paste")
+        paste.setToolTip("Use the image on the clipboard as the object")
+        paste.clicked.connect(self.paste_object)
+        object_row = _row(choose, paste)
+        tool_buttons = []
+        for index, (label, _) in enumerate(TOOLS):
+            button = QPushButton(label, checkable=True, checked=index == 0)
+            self.tools.addButton(button, index)
+            tool_buttons.append(button)
+        mask_buttons = []
+        for label, slot, tip in (
+            ("Alpha", self.mask_from_alpha, "The object's alpha channel"),
+            ("All", self.mask_whole, "All of the object's rectangle"),
+            ("Clear", self.mask_clear, "Nothing, to paint the object from scratch"),
+        ):
+            button = QPushButton(label, toolTip=tip)
+            button.clicked.connect(slot)
+            mask_buttons.append(button)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Object", object_row)
+        form.addRow("", self.object_name)
+        form.addRow("Background", self.background)
+        form.addRow("Tool", _row(*tool_buttons))
+        form.addRow("Brush", self.brush)
+        form.addRow("Mask", _row(*mask_buttons))
+        form.addRow("Start at t", self.start_step)
+        files = QFormLayout(self.use_files)
+        files.addRow("Image", self.composite)
+        files.addRow("Mask", self.mask)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(form)
+        column.addWidget(self.use_files)
+
+    @property
+    def placing(self) -> bool:
+        """True when the object is placed on the canvas (not taken from files)."""
+        return not self.use_files.isChecked()
+
+    # ----------------------------------------------------------------- object
+
+    @Slot()
+    def choose_object(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Object to paste", "", IMAGE_FILTER)
+        if path:
+            self.load_object(path)
+
+    def load_object(self, path: str) -> bool:
+        """Load an object file (its alpha channel, if any, becomes the mask)."""
+        try:
+            image = load_mask(path)
+        except SinDDMError as exc:
+            return self._fail(str(exc))
+        return self._set_object(image, path)
+
+    @Slot()
+    def paste_object(self) -> None:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self._fail("The clipboard holds no image. Copy one first (a cut-out keeps its alpha).")
+            return
+        self._set_object(_from_qimage(image), "pasted image")
+
+    def _set_object(self, image: Image.Image, source: str) -> bool:
+        self.refresh_background()
+        if self.canvas.background is None:
+            return self._fail("Open or train a model first: its image is the background.")
+        if min(image.size) < 2:
+            return self._fail(f"The object is only {image.width}×{image.height} pixels.")
+        self._object_alpha = object_mask_from(image)
+        self.canvas.set_object(np.asarray(to_rgb(image)), self._object_alpha)
+        self._object_source = source
+        self.object_name.setText(f"{Path(source).name}, {image.width}×{image.height}")
+        self._on_tool()
+        self.status_changed.emit(
+            ""
+            if not self._object_alpha.all()
+            else "The object has no transparency: all of it is pasted. Paint or erase its mask "
+            "to keep just the object."
+        )
+        return True
+
+    # ------------------------------------------------------------------- mask
+
+    @Slot()
+    def mask_from_alpha(self) -> None:
+        if self._object_alpha is not None:
+            self.canvas.set_mask(self._object_alpha)
+
+    @Slot()
+    def mask_whole(self) -> None:
+        if self._object_alpha is not None:
+            self.canvas.set_mask(np.ones_like(self._object_alpha))
+
+    @Slot()
+    def mask_clear(self) -> None:
+        if self._object_alpha is not None:
+            self.canvas.set_mask(np.zeros_like(self._object_alpha))
+            self.tools.button(1).setChecked(True)
+            self._on_tool()
+
+    @Slot()
+    def _on_tool(self, *_) -> None:
+        tool = TOOLS[max(self.tools.checkedId(), 0)][1]
+        self.canvas.set_tool(tool, self.brush.value())
+
+    # ------------------------------------------------------------- background
+
+    @Slot()
+    def refresh_background(self, *_) -> None:
+        """Show the chosen background (the image shown falls back to the training image)."""
+        image = self.state.training_image
+        if self.background.currentIndex() == 1 and self.state.canvas is not None:
+            image = self.state.canvas
+        if image is not None and (
+            self.canvas.background is None or not np.array_equal(image, self.canvas.background)
+        ):
+            self.canvas.set_background(image)
+
+    # ---------------------------------------------------------------- request
+
+    def request(self) -> EditRequest | str:
+        """The harmonisation to run, or the reason it cannot run yet."""
+        if not self.placing:
+            if not self.composite.value() or not self.mask.value():
+                return "Choose the image and its mask first."
+            return EditRequest(
+                "harmonize",
+                image_path=self.composite.value(),
+                mask_path=self.mask.value(),
+                start_step=self.start_step.value(),
+            )
+        if self.canvas.placer is None:
+            return "Choose an object (or paste one) and place it on the image first."
+        try:
+            composite, mask = self.canvas.compose()
+        except SinDDMError as exc:
+            return str(exc)
+        return EditRequest(
+            "harmonize",
+            image_path=self._object_source,
+            start_step=self.start_step.value(),
+            composite=composite,
+            mask=mask,
+        )
+
+    def _fail(self, message: str) -> bool:
+        self.status_changed.emit(message)
+        return False
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return row
+
+
+def _from_qimage(image: QImage) -> Image.Image:
+    """A clipboard QImage as an RGBA Pillow image (alpha kept)."""
+    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    width, height = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    rows = pixels.reshape(height, image.bytesPerLine())[:, : 4 * width]
+    return Image.fromarray(rows.reshape(height, width, 4).copy(), "RGBA")
