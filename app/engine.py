@@ -265,12 +265,13 @@ class Engine:
             work = sampling_work(sizes, resolve_start_steps(model, None), plan.injection)
             eta = EtaEstimator(sum(work))
             last, final = 0.0, None
+            guides = plan.guidance()
             for step in iter_sample(
                 model,
                 count=count,
                 seed=seed,
                 size=sizes[-1],
-                guidance=plan.guidance(),
+                guidance=guides,
                 injection=plan.injection,
                 reblur=plan.reblur,
             ):
@@ -291,6 +292,7 @@ class Engine:
                         step.t,
                         eta.seconds_left(),
                         tensor_to_images(preview)[0],
+                        _guided_region(guides),
                     )
                 final = step.x0_pred
                 if stop.is_set():
@@ -384,7 +386,10 @@ class EditRequest:
                 "strength": self.strength,
                 "fill": self.fill,
             }
-        return {"edit": self.kind, "image": Path(self.image_path or "").name, "t": self.start_step}
+        settings = {"edit": self.kind, "image": Path(self.image_path or "").name}
+        if self.scale is not None:
+            settings["scale"] = self.scale
+        return {**settings, "t": self.start_step}
 
 
 @dataclass
@@ -394,6 +399,16 @@ class _Plan:
     injection: Injection | None = None
     finish: Callable = lambda x: x
     reblur: bool = True
+
+
+def _guided_region(guides: list) -> np.ndarray | None:
+    """The first sample's text-guidance mask (ClipGuidance.mask, (B, 1, H, W)), if one exists."""
+    for guide in guides:
+        mask = getattr(guide, "mask", None)
+        if mask is not None:
+            region = mask[0, 0].detach().float().cpu().numpy()
+            return None if region.min() > 0.99 else region  # style: everything is guided
+    return None
 
 
 def available_devices() -> list[str]:

@@ -86,6 +86,8 @@ class SampleProgress:
     t: int
     seconds_left: float | None
     image: np.ndarray = field(repr=False)
+    guided: np.ndarray | None = field(default=None, repr=False)
+    """Where text guidance acts (H'×W' float in [0, 1], any size), once its mask exists."""
 
 
 @dataclass(frozen=True)

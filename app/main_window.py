@@ -120,6 +120,11 @@ class MainWindow(QMainWindow):
             view, "Compare With Training Image", self.toggle_compare, "C"
         )
         self.compare_action.setCheckable(True)
+        self.guided_action = self._action(
+            view, "Show Guided Region", self.toggle_guided_region, "G"
+        )
+        self.guided_action.setCheckable(True)
+        self.guided_action.setChecked(True)
         self._rebuild_recent_menu()
 
     def _connect(self) -> None:
@@ -252,6 +257,10 @@ class MainWindow(QMainWindow):
         )
 
     @Slot()
+    def toggle_guided_region(self) -> None:
+        self.canvas.set_showing_guided(self.guided_action.isChecked())
+
+    @Slot()
     def toggle_compare(self) -> None:
         self.canvas.set_comparing(self.compare_action.isChecked())
 
@@ -275,9 +284,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------ reactions
 
-    @Slot(object, str)
-    def _on_canvas(self, image, caption: str) -> None:
-        self.canvas.set_image(image, caption)
+    @Slot(object, str, object)
+    def _on_canvas(self, image, caption: str, guided) -> None:
+        self.canvas.set_image(image, caption, guided)
 
     @Slot(str, str)
     def _on_error(self, title: str, message: str) -> None:

@@ -43,7 +43,8 @@ class AppState(QObject):
     """The running job's kind ('estimate', 'train', 'sample') or '' when idle."""
     progress_changed = Signal(float, str)
     loss_changed = Signal(object)
-    canvas_changed = Signal(object, str)
+    canvas_changed = Signal(object, str, object)
+    """(image H×W×3 uint8, caption, guided region H'×W' float in [0, 1] or None)"""
     results_changed = Signal()
     error_raised = Signal(str, str)
     message = Signal(str)
@@ -69,6 +70,8 @@ class AppState(QObject):
         self.training_path: str | None = None
         """Where the running (or last) training autosaves its checkpoint."""
         self._queued: tuple[str, Job] | None = None
+        self._guided: np.ndarray | None = None
+        """The text-guided region of the current generation, shown over its images."""
 
     # --------------------------------------------------------------------------- queries
 
@@ -207,6 +210,7 @@ class AppState(QObject):
             self.error_raised.emit("Cannot generate", str(exc))
             return
         self.message.emit(f"Generating {count} × {width}×{height}, seed {seed}…")
+        self._guided = None
         self._start("sample", job)
 
     def cancel(self) -> None:
@@ -282,7 +286,8 @@ class AppState(QObject):
 
     def _on_sample_progress(self, event: SampleProgress) -> None:
         caption = f"Scale {event.scale + 1} of {event.num_scales} · step t = {event.t}"
-        self._show(event.image, caption)
+        self._guided = event.guided if event.guided is not None else self._guided
+        self._show(event.image, caption, self._guided)
         text = f"Generating: scale {event.scale + 1}/{event.num_scales}, " + (
             f"{format_duration(event.seconds_left)} left"
         )
@@ -298,7 +303,8 @@ class AppState(QObject):
                 self.error_raised.emit("Cannot keep the result", str(exc))
         self.results.append(result)
         self.results_changed.emit()
-        self._show(event.image, f"Seed {event.seed} · {event.size[0]}×{event.size[1]}")
+        caption = f"Seed {event.seed} · {event.size[0]}×{event.size[1]}"
+        self._show(event.image, caption, self._guided)
 
     def _on_train_finished(self, event: TrainFinished) -> None:
         self._set_model(event.model)
@@ -335,9 +341,9 @@ class AppState(QObject):
     def _results_dir(self, model_path: str) -> Path:
         return results_store.results_folder(model_path, self.models_dir)
 
-    def _show(self, image: np.ndarray, caption: str) -> None:
+    def _show(self, image: np.ndarray, caption: str, guided: np.ndarray | None = None) -> None:
         self.canvas = image
-        self.canvas_changed.emit(image, caption)
+        self.canvas_changed.emit(image, caption, guided)
 
     def _autosave_path(self) -> Path:
         self.models_dir.mkdir(parents=True, exist_ok=True)

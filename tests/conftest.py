@@ -51,3 +51,19 @@ def tiny_model(tiny_image):
     for _ in trainer.steps():
         pass
     return trainer.sampling_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_clip():
+    """A random-weight open_clip CLIP (1-layer ViT, 32 px) and the ViT-B-32 tokenizer: the
+    mechanics of text guidance without downloaded weights."""
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    model = open_clip.CLIP(
+        embed_dim=16,
+        vision_cfg={"layers": 1, "width": 32, "head_width": 16, "patch_size": 8, "image_size": 32},
+        text_cfg={"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    )
+    return model.eval().requires_grad_(False), open_clip.get_tokenizer("ViT-B-32")

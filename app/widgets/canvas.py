@@ -15,6 +15,19 @@ def to_qimage(image: np.ndarray) -> QImage:
     return QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
+GUIDED_TINT = (255, 190, 40)
+GUIDED_ALPHA = 110
+
+
+def guided_overlay(region: np.ndarray) -> QImage:
+    """H×W weights in [0, 1] -> a translucent amber QImage marking where guidance acts."""
+    height, width = region.shape
+    rgba = np.empty((height, width, 4), np.uint8)
+    rgba[..., :3] = GUIDED_TINT
+    rgba[..., 3] = (np.clip(region, 0, 1) * GUIDED_ALPHA).astype(np.uint8)
+    return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+
+
 class ImageCanvas(QWidget):
     """The main view: one image, or the image beside the training image when comparing."""
 
@@ -28,13 +41,27 @@ class ImageCanvas(QWidget):
         self.setPalette(palette)
         self._image: QImage | None = None
         self._reference: QImage | None = None
+        self._guided: QImage | None = None
         self.caption = ""
         self.comparing = False
+        self.showing_guided = True
 
-    def set_image(self, image: np.ndarray | None, caption: str = "") -> None:
+    def set_image(
+        self, image: np.ndarray | None, caption: str = "", guided: np.ndarray | None = None
+    ) -> None:
+        """`guided`: where text guidance acts (H'×W' in [0, 1], stretched over the image)."""
         self._image = to_qimage(image) if image is not None else None
+        self._guided = guided_overlay(guided) if guided is not None else None
         self.caption = caption
         self.update()
+
+    def set_showing_guided(self, on: bool) -> None:
+        self.showing_guided = on
+        self.update()
+
+    @property
+    def has_guided_region(self) -> bool:
+        return self._guided is not None
 
     def set_reference(self, image: np.ndarray | None) -> None:
         self._reference = to_qimage(image) if image is not None else None
@@ -65,7 +92,10 @@ class ImageCanvas(QWidget):
         slot_width = (area.width() - 12 * (len(images) - 1)) // len(images)
         for i, image in enumerate(images):
             slot = QRect(area.left() + i * (slot_width + 12), area.top(), slot_width, area.height())
-            self._draw_fitted(painter, image, slot)
+            target = self._draw_fitted(painter, image, slot)
+        if self._guided is not None and self.showing_guided:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(target, self._guided)  # over the generated image, drawn last
         painter.setPen(QColor(220, 220, 225))
         caption = self.caption
         if self.comparing and len(images) == 2:
@@ -77,7 +107,7 @@ class ImageCanvas(QWidget):
         )
 
     @staticmethod
-    def _draw_fitted(painter: QPainter, image: QImage, slot: QRect) -> None:
+    def _draw_fitted(painter: QPainter, image: QImage, slot: QRect) -> QRect:
         scale = min(slot.width() / image.width(), slot.height() / image.height())
         width, height = int(image.width() * scale), int(image.height() * scale)
         target = QRect(
@@ -89,3 +119,4 @@ class ImageCanvas(QWidget):
         # Smooth unless strongly enlarged: tiny coarse-scale previews keep visible pixels.
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 4)
         painter.drawImage(target, image)
+        return target

@@ -95,6 +95,11 @@ class EditPanel(QWidget):
         self.clip_weights = QLineEdit("openai")
         self.content = FileField("Content image")
         self.style_t = QSpinBox(minimum=1, maximum=99, value=STYLE_TRANSFER_STEP)
+        self.style_scale = QComboBox()
+        self.style_scale.setToolTip(
+            "Where the content is injected: the finest scale keeps its layout and redraws "
+            "textures; coarser scales let the model redraw more."
+        )
         self.match = QCheckBox("Match colours to the training image", checked=True)
         self.harmonize = HarmonizePage(state, objects, FileField)
         self.run_button = QPushButton("Generate with regions")
@@ -108,6 +113,8 @@ class EditPanel(QWidget):
         self.harmonize.placing_changed.connect(self.centre_changed)
         self.harmonize.status_changed.connect(self.status.setText)
         state.model_changed.connect(self.harmonize.refresh_background)
+        state.model_changed.connect(self._fill_scales)
+        self._fill_scales()
         self.refresh()
 
     def _build(self) -> None:
@@ -126,7 +133,10 @@ class EditPanel(QWidget):
             ),
             (
                 self._form(
-                    ("Content", self.content), ("Start at t", self.style_t), ("", self.match)
+                    ("Content", self.content),
+                    ("Inject at", self.style_scale),
+                    ("Start at t", self.style_t),
+                    ("", self.match),
                 ),
                 "Redraws the content image with this model's textures (train the model on the "
                 "style image). Higher t changes more.",
@@ -176,6 +186,16 @@ class EditPanel(QWidget):
         for label, field in rows:
             form.addRow(label, field)
         return widget
+
+    @Slot()
+    def _fill_scales(self) -> None:
+        """One entry per scale of the model, finest first (the default)."""
+        self.style_scale.clear()
+        sizes = self.state.model.sizes if self.state.model else ()
+        for index in range(len(sizes) - 1, -1, -1):
+            width, height = sizes[index]
+            label = "finest scale" if index == len(sizes) - 1 else f"scale {index + 1}"
+            self.style_scale.addItem(f"{label} ({width}×{height})", index)
 
     @Slot()
     def _choose_weights(self) -> None:
@@ -240,6 +260,7 @@ class EditPanel(QWidget):
                 "style-transfer",
                 image_path=self.content.value(),
                 start_step=self.style_t.value(),
+                scale=self.style_scale.currentData(),
                 match=self.match.isChecked(),
             )
         request = self.harmonize.request()

@@ -69,6 +69,22 @@ def test_missing_inputs_are_explained_not_sent(qtbot, window, fake_state):
     assert fake_state.engine.edits == []
 
 
+def test_style_transfer_offers_every_scale_finest_first(qtbot, window, fake_state, tmp_path):
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(2)
+    sizes = fake_state.model.sizes
+    assert panel.style_scale.count() == len(sizes)
+    assert panel.style_scale.currentData() == len(sizes) - 1
+    panel.style_scale.setCurrentIndex(1)
+    panel.content.path.setText(str(tmp_path / "content.png"))
+    panel.style_t.setValue(30)
+    panel.run_button.click()
+    _idle(qtbot, fake_state)
+    edit = fake_state.engine.edits[-1]
+    assert (edit.kind, edit.scale, edit.start_step) == ("style-transfer", len(sizes) - 2, 30)
+    assert edit.describe()["scale"] == len(sizes) - 2
+
+
 def test_text_request_carries_prompt_settings_and_first_region(qtbot, window, fake_state):
     window.regions.editor.pairs.append(Pair(Box(1, 2, 20, 10)))
     panel = window.edit_panel
@@ -211,3 +227,46 @@ def test_harmonize_object_can_be_pasted_and_files_used_instead(qtbot, window, fa
     panel.run_button.click()
     assert "Choose the image and its mask" in panel.status.text()
     assert fake_state.engine.edits == []
+
+
+def test_text_guided_region_is_shown_over_the_forming_image(
+    qtbot, qapp, tmp_path, tiny_trainer, tiny_clip, monkeypatch, settings
+):
+    """A real text-guided run (tiny random CLIP): its mask reaches the canvas as an overlay,
+    which View ▸ Show Guided Region hides."""
+    from functools import partial
+
+    import app.engine as engine_module
+    from core.checkpoint import save_trainer
+    from core.clip_guidance import ViewSettings, plan_text_guidance
+
+    path = tmp_path / "m.sinddm"
+    save_trainer(tiny_trainer, path)
+
+    monkeypatch.setattr(Engine, "_clip", lambda self, weights, device: tiny_clip)
+    small = ViewSettings(count=2, short_side=32, long_side_max=48)
+    monkeypatch.setattr(
+        engine_module, "plan_text_guidance", partial(plan_text_guidance, views=small)
+    )
+    errors = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a: errors.append(a[2])))
+    state = AppState(Engine(), tmp_path / "models")
+    window = MainWindow(state, ["cpu"], settings)
+    qtbot.addWidget(window)
+    guided = []
+    state.canvas_changed.connect(lambda image, caption, region: guided.append(region))
+    try:
+        assert state.open_model(str(path))
+        state.generate(96, 72, 1, 4, EditRequest("text", prompt="fire", strength=1.0, fill=0.3))
+        _idle(qtbot, state, 120_000)
+        assert errors == []
+        region = next(r for r in reversed(guided) if r is not None)
+        assert 0.15 < float((region > 0.5).mean()) < 0.5  # about the fill factor f = 0.3
+        assert guided[-1] is not None, "the finished image keeps its guided region"
+        assert window.canvas.has_guided_region and window.canvas.showing_guided
+        window.guided_action.trigger()
+        assert not window.canvas.showing_guided
+        state.show_result(0)
+        assert not window.canvas.has_guided_region
+    finally:
+        assert state.shutdown()

@@ -15,7 +15,7 @@ def _wait_idle(qtbot, state, timeout=10_000):
 
 def test_open_image_shows_it_and_measures_speed(qtbot, fake_state):
     shown = []
-    fake_state.canvas_changed.connect(lambda image, caption: shown.append(caption))
+    fake_state.canvas_changed.connect(lambda image, caption, guided: shown.append(caption))
     assert fake_state.open_image("/photos/photo.png")
     assert fake_state.image.train_sizes == ((64, 48), (96, 72))
     assert shown and "photo.png" in shown[-1]

@@ -19,19 +19,6 @@ from core.sampling import iter_sample, sample
 VIEWS = ViewSettings(count=4, short_side=32, long_side_max=48)
 
 
-@pytest.fixture(scope="module")
-def tiny_clip():
-    import open_clip
-
-    torch.manual_seed(0)
-    model = open_clip.CLIP(
-        embed_dim=16,
-        vision_cfg={"layers": 1, "width": 32, "head_width": 16, "patch_size": 8, "image_size": 32},
-        text_cfg={"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-    )
-    return model.eval().requires_grad_(False), open_clip.get_tokenizer("ViT-B-32")
-
-
 def _guidance(tiny_clip, model, strength=1.0, fill=0.3, scales=None, seed=0):
     clip, tokenizer = tiny_clip
     scorer = ClipScorer(clip, tokenizer, "fire", views=VIEWS, seed=seed)
