@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from app.events import (
+    DownloadProgress,
     Estimate,
     ImageSummary,
     ModelSummary,
@@ -31,6 +32,7 @@ from app.events import (
 from core.bundle import SinDDMModel, schedule_for, tensor_to_images
 from core.checkpoint import load_model, load_trainer, read_checkpoint, save_trainer
 from core.clip_guidance import load_clip, plan_text_guidance
+from core.clip_weights import GuidanceUnavailableError, check_weights, download_weights
 from core.config import ModelConfig
 from core.device import resolve_device
 from core.editing import (
@@ -56,6 +58,8 @@ from core.training import Trainer
 PROGRESS_INTERVAL = 0.1
 """Seconds between progress events: the GUI repaints a few times a second, not every step."""
 PREVIEW_INTERVAL = 0.12
+CLIP_MODEL = "ViT-B-32"
+"""The CLIP of spec §7 (ViT-B/32), whose weights the Edit tab checks and downloads."""
 
 Job = Callable[[threading.Event], Iterator[object]]
 """A job: given the stop event, yields plain-data events; runs in the worker thread."""
@@ -80,6 +84,8 @@ class Engine:
         self.save_every_seconds = save_every_seconds
         self._image_name = ""
         self._clip_cache = None
+        self.clip_failures: dict[str, str] = {}
+        """CLIP weight tags whose download failed in this session, with the reason."""
 
     # ------------------------------------------------------------------------ descriptions
 
@@ -260,6 +266,10 @@ class Engine:
         def job(stop: threading.Event):
             device = resolve_device(device_name)
             model.net.to(device)
+            if edit is not None and edit.kind == "text":
+                yield from self._fetch_clip_weights(edit.clip_weights, stop)
+                if stop.is_set():
+                    return
             plan = self._edit_plan(model, edit, size, seed, device)
             sizes = canvas_sizes(model.sizes, plan.size)
             work = sampling_work(sizes, resolve_start_steps(model, None), plan.injection)
@@ -342,11 +352,43 @@ class Engine:
         )
         return _Plan(text.size or size, text.make_guidance, text.injection, reblur=False)
 
+    def _fetch_clip_weights(self, weights: str, stop: threading.Event) -> Iterator:
+        """Download a tag's weights the first time, yielding DownloadProgress every 0.25 s.
+
+        The download runs in a helper thread so that progress can be reported and Stop obeyed
+        (a stopped download finishes in the background, where huggingface_hub keeps it).
+        A failure is remembered in `clip_failures` so the Edit tab can say so before a retry.
+        """
+        check = check_weights(CLIP_MODEL, weights)
+        if not check.downloadable:
+            return
+        progress: list[tuple[int, int]] = [(0, 0)]
+        outcome: dict[str, object] = {}
+
+        def download() -> None:
+            try:
+                download_weights(CLIP_MODEL, weights, lambda d, t: progress.append((d, t)))
+            except GuidanceUnavailableError as exc:
+                outcome["error"] = exc
+
+        helper = threading.Thread(target=download, name="clip-download", daemon=True)
+        helper.start()
+        eta = EtaEstimator(0)
+        while helper.is_alive() and not stop.is_set():
+            helper.join(0.25)
+            done, total = progress[-1]
+            eta.total_work, eta.done_work = float(total), float(done)
+            yield DownloadProgress(done, total, eta.seconds_left() if total else None)
+        if "error" in outcome:
+            self.clip_failures[weights] = str(outcome["error"])
+            raise outcome["error"]
+        self.clip_failures.pop(weights, None)
+
     def _clip(self, weights: str, device):
         """CLIP is loaded lazily, in the worker, the first time a prompt is used."""
         key = (weights, str(device))
         if self._clip_cache is None or self._clip_cache[0] != key:
-            self._clip_cache = (key, load_clip("ViT-B-32", weights, device))
+            self._clip_cache = (key, load_clip(CLIP_MODEL, weights, device))
         return self._clip_cache[1]
 
 

@@ -76,6 +76,15 @@ class TrainFinished:
 
 
 @dataclass(frozen=True)
+class DownloadProgress:
+    """Bytes of CLIP weights downloaded so far (total 0 when the server does not say)."""
+
+    done: int
+    total: int
+    seconds_left: float | None
+
+
+@dataclass(frozen=True)
 class SampleProgress:
     """The x̂₀ prediction of the first sample in the batch as it forms."""
 

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from app import results as results_store
 from app.engine import EditRequest, Engine, Job
 from app.events import (
+    DownloadProgress,
     Estimate,
     ImageSummary,
     ModelSummary,
@@ -265,6 +266,8 @@ class AppState(QObject):
             self._on_train_progress(event)
         elif isinstance(event, SampleProgress):
             self._on_sample_progress(event)
+        elif isinstance(event, DownloadProgress):
+            self._on_download_progress(event)
         elif isinstance(event, SampleResult):
             self._on_sample_result(event)
         elif isinstance(event, TrainPreview):
@@ -292,6 +295,17 @@ class AppState(QObject):
             f"{format_duration(event.seconds_left)} left"
         )
         self.progress_changed.emit(event.index / max(event.total, 1), text)
+
+    def _on_download_progress(self, event: DownloadProgress) -> None:
+        megabytes = event.done / 1e6
+        if event.total:
+            text = (
+                f"Downloading CLIP weights (once): {megabytes:,.0f} of {event.total / 1e6:,.0f} "
+                f"MB, {format_duration(event.seconds_left)} left"
+            )
+        else:
+            text = f"Downloading CLIP weights (once): {megabytes:,.0f} MB"
+        self.progress_changed.emit(event.done / event.total if event.total else 0.0, text)
 
     def _on_sample_result(self, event: SampleResult) -> None:
         result = results_store.Result(event.image, event.seed, event.size, dict(event.settings))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from core.clip_weights import GuidanceUnavailableError, is_local_file
 from core.errors import SinDDMError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -53,10 +54,6 @@ LOSS_WEIGHT = 1.2
 STOP_GUIDANCE_STEPS = 3
 
 
-class GuidanceUnavailableError(SinDDMError):
-    """CLIP weights could not be loaded (offline, missing or damaged file)."""
-
-
 def load_clip(
     model_name: str = "ViT-B-32",
     weights: str = "openai",
@@ -65,12 +62,15 @@ def load_clip(
 ):
     """An open_clip model and tokenizer, frozen, in eval mode.
 
-    `weights` is an open_clip tag (downloaded and cached on first use) or a local file.
+    `weights` is an open_clip tag (downloaded and cached on first use; open_clip then finds it
+    in its cache, offline too) or a local file.
     """
     import open_clip
 
-    if os.path.sep in weights and not os.path.exists(weights):
-        raise GuidanceUnavailableError(f"No CLIP weights file at {weights}.")
+    if is_local_file(weights):
+        if not os.path.isfile(os.path.expanduser(weights)):
+            raise GuidanceUnavailableError(f"No CLIP weights file at {weights}.")
+        weights = os.path.expanduser(weights)
     try:
         model = open_clip.create_model(
             model_name,

@@ -67,3 +67,17 @@ def tiny_clip():
         text_cfg={"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
     )
     return model.eval().requires_grad_(False), open_clip.get_tokenizer("ViT-B-32")
+
+
+@pytest.fixture
+def empty_clip_cache(monkeypatch, tmp_path):
+    """open_clip's caches pointed at empty folders: no weights 'downloaded before'."""
+    import huggingface_hub.constants
+
+    from core import clip_weights
+
+    hub = tmp_path / "hf-hub"
+    hub.mkdir()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setattr(clip_weights, "URL_CACHE", tmp_path / "clip-url-cache")
+    return hub

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,13 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import EditRequest
+from app.engine import CLIP_MODEL, EditRequest
 from app.state import AppState
 from app.widgets.filters import IMAGE_FILTER
 from app.widgets.harmonize_page import HarmonizePage
 from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
 from core.clip_guidance import TEXT_MODES
+from core.clip_weights import check_weights
 from core.editing import DEFAULT_ROI_STRENGTH, STYLE_TRANSFER_STEP
 
 MODES = ("Regions", "Text", "Style transfer", "Harmonize")
@@ -93,6 +92,9 @@ class EditPanel(QWidget):
         self.text_strength = _strength(0.3)
         self.fill = _strength(0.3)
         self.clip_weights = QLineEdit("openai")
+        self.clip_status = _hint("")
+        self.clip_retry = QPushButton("Try the download again", visible=False)
+        self._clip_usable = True
         self.content = FileField("Content image")
         self.style_t = QSpinBox(minimum=1, maximum=99, value=STYLE_TRANSFER_STEP)
         self.style_scale = QComboBox()
@@ -109,7 +111,7 @@ class EditPanel(QWidget):
         self.run_button.clicked.connect(self.request)
         self.regions.changed.connect(self.refresh)
         state.model_changed.connect(self.refresh)
-        state.job_changed.connect(self.refresh)
+        state.job_changed.connect(self._after_job)
         self.harmonize.placing_changed.connect(self.centre_changed)
         self.harmonize.status_changed.connect(self.status.setText)
         state.model_changed.connect(self.harmonize.refresh_background)
@@ -170,13 +172,49 @@ class EditPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.clip_weights, 1)
         row.addWidget(choose)
+        self.clip_weights.editingFinished.connect(self.check_clip)
+        self.clip_retry.clicked.connect(self._retry_clip)
         return self._form(
             ("Prompt", self.prompt),
             ("Mode", self.text_mode),
             ("Strength η", self.text_strength),
             ("Fill factor f", self.fill),
             ("CLIP weights", weights),
+            ("", self.clip_status),
+            ("", self.clip_retry),
         )
+
+    @Slot()
+    def check_clip(self) -> None:
+        """Say where the CLIP weights will come from, and keep the text tools disabled when they
+        cannot be had (a missing file, an unknown tag, a download that failed)."""
+        weights = self.clip_weights.text().strip() or "openai"
+        failure = getattr(self.state.engine, "clip_failures", {}).get(weights)
+        check = check_weights(CLIP_MODEL, weights)
+        if failure is not None and not check.ready:
+            self._clip_usable = False
+            self.clip_status.setText(
+                f"{failure} Text guidance stays off until the weights can be had."
+            )
+        else:
+            self._clip_usable = check.ready or check.downloadable
+            self.clip_status.setText(check.message)
+        self.clip_retry.setVisible(failure is not None and not check.ready)
+        self.refresh()
+
+    @Slot(str)
+    def _after_job(self, job: str) -> None:
+        """A text run that could not download the weights leaves its reason to show."""
+        if not job and MODES[self.mode.currentIndex()] == "Text":
+            self.check_clip()
+        else:
+            self.refresh()
+
+    @Slot()
+    def _retry_clip(self) -> None:
+        weights = self.clip_weights.text().strip() or "openai"
+        getattr(self.state.engine, "clip_failures", {}).pop(weights, None)
+        self.check_clip()
 
     @staticmethod
     def _form(*rows) -> QWidget:
@@ -204,6 +242,7 @@ class EditPanel(QWidget):
         )
         if path:
             self.clip_weights.setText(path)
+            self.check_clip()
 
     @Slot(int)
     def _on_mode(self, index: int) -> None:
@@ -213,6 +252,8 @@ class EditPanel(QWidget):
         )
         if MODES[index] == "Harmonize":
             self.harmonize.refresh_background()
+        if MODES[index] == "Text":
+            self.check_clip()  # here, not at start-up: it imports open_clip
         self.centre_changed.emit()
         self.refresh()
 
@@ -237,12 +278,9 @@ class EditPanel(QWidget):
         if mode == "Text":
             if not self.prompt.text().strip():
                 return self._missing("Type a prompt first.")
-            weights = self.clip_weights.text().strip() or "openai"
-            if os.sep in weights and not os.path.isfile(weights):
-                return self._missing(
-                    f"No CLIP weights file at {weights}. Choose one, or type 'openai' to "
-                    "download the weights once (needs the internet)."
-                )
+            self.check_clip()
+            if not self._clip_usable:
+                return self._missing(self.clip_status.text())
             sources = [p.source for p in self.regions.editor.pairs]
             return EditRequest(
                 "text",
@@ -279,7 +317,8 @@ class EditPanel(QWidget):
 
     @Slot()
     def refresh(self, *_) -> None:
-        self.run_button.setEnabled(self.state.can_generate)
+        text_blocked = MODES[self.mode.currentIndex()] == "Text" and not self._clip_usable
+        self.run_button.setEnabled(self.state.can_generate and not text_blocked)
         if self.state.model is None:
             self.status.setText("Open or train a model to edit with it.")
         elif self.status.text().startswith("Open or train"):

@@ -270,3 +270,69 @@ def test_text_guided_region_is_shown_over_the_forming_image(
         assert not window.canvas.has_guided_region
     finally:
         assert state.shutdown()
+
+
+def test_text_tools_say_where_clip_weights_come_from(qtbot, window, fake_state, empty_clip_cache):
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(1)
+    assert "not on this computer yet" in panel.clip_status.text()
+    assert panel.run_button.isEnabled()  # the first run downloads them
+    panel.clip_weights.setText("no-such-tag")
+    panel.check_clip()
+    assert "no weights called" in panel.clip_status.text() and not panel.run_button.isEnabled()
+    fake_state.engine.clip_failures = {"openai": "The download failed (offline)."}
+    panel.clip_weights.setText("openai")
+    panel.check_clip()
+    assert "offline" in panel.clip_status.text() and not panel.run_button.isEnabled()
+    assert panel.clip_retry.isVisibleTo(panel)
+    panel.clip_retry.click()
+    assert panel.run_button.isEnabled() and not panel.clip_retry.isVisibleTo(panel)
+
+
+def test_first_text_run_downloads_weights_with_progress_or_says_why_not(
+    qtbot, qapp, tmp_path, tiny_trainer, tiny_clip, monkeypatch, empty_clip_cache
+):
+    import time
+    from functools import partial
+
+    import app.engine as engine_module
+    from core.checkpoint import save_trainer
+    from core.clip_guidance import ViewSettings, plan_text_guidance
+    from core.clip_weights import GuidanceUnavailableError
+
+    def slow_download(model, tag, on_progress):
+        for done in (0, 300_000_000, 600_000_000):
+            on_progress(done, 600_000_000)
+            time.sleep(0.3)
+        return "/cache/clip.safetensors"
+
+    monkeypatch.setattr(engine_module, "download_weights", slow_download)
+    monkeypatch.setattr(Engine, "_clip", lambda self, weights, device: tiny_clip)
+    small = ViewSettings(count=2, short_side=32, long_side_max=48)
+    monkeypatch.setattr(
+        engine_module, "plan_text_guidance", partial(plan_text_guidance, views=small)
+    )
+    path = tmp_path / "m.sinddm"
+    save_trainer(tiny_trainer, path)
+    state = AppState(Engine(), tmp_path / "models")
+    texts, errors = [], []
+    state.progress_changed.connect(lambda fraction, text: texts.append(text))
+    state.error_raised.connect(lambda title, message: errors.append(message))
+    edit = EditRequest("text", prompt="fire", strength=1.0, fill=0.3)
+    try:
+        assert state.open_model(str(path))
+        state.generate(96, 72, 1, 0, edit)
+        _idle(qtbot, state, 120_000)
+        assert errors == [] and len(state.results) == 1
+        assert any("Downloading CLIP weights (once): 300 of 600 MB" in t for t in texts)
+
+        def offline(model, tag, on_progress):
+            raise GuidanceUnavailableError("The CLIP weights 'openai' could not be downloaded.")
+
+        monkeypatch.setattr(engine_module, "download_weights", offline)
+        state.generate(96, 72, 1, 0, edit)
+        _idle(qtbot, state, 120_000)
+        assert "could not be downloaded" in errors[-1]
+        assert "openai" in state.engine.clip_failures and len(state.results) == 1
+    finally:
+        assert state.shutdown()
