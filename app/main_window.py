@@ -336,7 +336,11 @@ class MainWindow(QMainWindow):
     def _on_idle(self) -> None:
         if self._close_when_idle:
             QTimer.singleShot(0, self.close)
-        elif self.state.model is not None and self.state.image is None:
+        elif (
+            self.state.model is not None
+            and self.state.image is None
+            and self.tabs.currentWidget() is self.train_panel
+        ):  # a training ended: on to generating (an edit run leaves the Edit tab in place)
             self.tabs.setCurrentWidget(self.generate_panel)
 
     def _title(self) -> str:

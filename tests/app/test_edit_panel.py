@@ -53,6 +53,7 @@ def test_regions_are_drawn_with_the_mouse_and_sent_with_the_canvas_size(qtbot, w
     _idle(qtbot, fake_state)
     edit = fake_state.engine.edits[-1]
     assert edit.kind == "regions" and edit.pairs == tuple(canvas.editor.placed)
+    assert window.tabs.currentWidget() is window.edit_panel, "an edit run keeps the Edit tab"
     assert fake_state.engine.sample_calls[-1][1:3] == (9, (96, 72))
 
 
