@@ -57,3 +57,33 @@ def make_generator(device: torch.device, seed: int) -> torch.Generator:
 def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Standard normal noise drawn with `generator`, returned on `device`."""
     return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+KEEP_FREED_BYTES = 1 << 30
+
+
+def keep_freed_cpu_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the system.
+
+    A CPU training step frees and reallocates the same large activation buffers every step. By
+    default glibc serves blocks above its mmap threshold with fresh mappings and gives them back
+    on free, so every step pays page faults to zero them again (seen as high system time).
+    Raising the mmap and trim thresholds to 1 GiB keeps those pages in the heap; the price is
+    that the process keeps its peak memory until it exits. `benchmarks/bench_allocator.py`
+    measures the gain. Returns False where this is not glibc (macOS, Windows, musl): a no-op.
+    """
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.mallopt(M_TRIM_THRESHOLD, KEEP_FREED_BYTES)
+        mmap = libc.mallopt(M_MMAP_THRESHOLD, KEEP_FREED_BYTES)
+    except (OSError, AttributeError):
+        return False
+    return bool(trim and mmap)

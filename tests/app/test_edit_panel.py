@@ -304,7 +304,7 @@ def test_first_text_run_downloads_weights_with_progress_or_says_why_not(
     def slow_download(model, tag, on_progress):
         for done in (0, 300_000_000, 600_000_000):
             on_progress(done, 600_000_000)
-            time.sleep(0.3)
+            time.sleep(0.6)  # several 0.25 s progress polls per value
         return "/cache/clip.safetensors"
 
     monkeypatch.setattr(engine_module, "download_weights", slow_download)
