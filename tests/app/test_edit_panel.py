@@ -258,7 +258,10 @@ def test_text_guided_region_is_shown_over_the_forming_image(
     state.canvas_changed.connect(lambda image, caption, region: guided.append(region))
     try:
         assert state.open_model(str(path))
-        state.generate(96, 72, 1, 4, EditRequest("text", prompt="fire", strength=1.0, fill=0.3))
+        weights = tmp_path / "clip.pt"  # a local file: nothing to download (_clip is stubbed)
+        weights.write_bytes(b"stub")
+        edit = EditRequest("text", prompt="fire", strength=1.0, fill=0.3, clip_weights=str(weights))
+        state.generate(96, 72, 1, 4, edit)
         _idle(qtbot, state, 120_000)
         assert errors == []
         region = next(r for r in reversed(guided) if r is not None)
