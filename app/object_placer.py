@@ -161,10 +161,15 @@ class ObjectPlacer:
         sx, sy = obj_w / self.box.w, obj_h / self.box.h  # object px per canvas px
         ox, oy = (x - self.box.x) * sx, (y - self.box.y) * sy
         rx, ry = max(0.5, self.brush * sx), max(0.5, self.brush * sy)
-        cols = np.arange(obj_w) + 0.5
-        rows = np.arange(obj_h) + 0.5
+        # Only the disk's bounding box is touched: a stroke makes many dabs.
+        left, right = max(0, int(ox - rx)), min(obj_w, int(ox + rx) + 1)
+        top, bottom = max(0, int(oy - ry)), min(obj_h, int(oy + ry) + 1)
+        if left >= right or top >= bottom:
+            return
+        cols = np.arange(left, right) + 0.5
+        rows = np.arange(top, bottom) + 0.5
         inside = ((cols[None] - ox) / rx) ** 2 + ((rows[:, None] - oy) / ry) ** 2 <= 1.0
-        self.mask[inside] = self.tool == "paint"
+        self.mask[top:bottom, left:right][inside] = self.tool == "paint"
 
 
 def _contains(box: Box, x: int, y: int) -> bool:

@@ -9,10 +9,12 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
 def to_qimage(image: np.ndarray) -> QImage:
-    """H×W×3 uint8 -> an owned QImage (copied, so the numpy buffer may go away)."""
+    """H×W×3 (RGB) or H×W×4 (RGBA) uint8 -> an owned QImage (copied, so the numpy buffer may
+    go away)."""
     image = np.ascontiguousarray(image)
-    height, width, _ = image.shape
-    return QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    height, width, channels = image.shape
+    layout = QImage.Format.Format_RGBA8888 if channels == 4 else QImage.Format.Format_RGB888
+    return QImage(image.data, width, height, channels * width, layout).copy()
 
 
 GUIDED_TINT = (255, 190, 40)
@@ -25,7 +27,7 @@ def guided_overlay(region: np.ndarray) -> QImage:
     rgba = np.empty((height, width, 4), np.uint8)
     rgba[..., :3] = GUIDED_TINT
     rgba[..., 3] = (np.clip(region, 0, 1) * GUIDED_ALPHA).astype(np.uint8)
-    return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+    return to_qimage(rgba)
 
 
 class ImageCanvas(QWidget):

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.engine import CLIP_MODEL, EditRequest
 from app.state import AppState
-from app.widgets.filters import IMAGE_FILTER
+from app.widgets.file_field import FileField
 from app.widgets.harmonize_page import HarmonizePage
 from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
@@ -40,30 +40,6 @@ def _hint(text: str) -> QLabel:
 
 def _strength(value: float) -> QDoubleSpinBox:
     return QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=value)
-
-
-class FileField(QWidget):
-    """A path with a Choose… button."""
-
-    def __init__(self, caption: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.caption = caption
-        self.path = QLineEdit(placeholderText="no file chosen")
-        button = QPushButton("Choose…")
-        button.clicked.connect(self._choose)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.path, 1)
-        row.addWidget(button)
-
-    @Slot()
-    def _choose(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.caption, self.path.text(), IMAGE_FILTER)
-        if path:
-            self.path.setText(path)
-
-    def value(self) -> str:
-        return self.path.text().strip()
 
 
 class EditPanel(QWidget):
@@ -103,7 +79,7 @@ class EditPanel(QWidget):
             "textures; coarser scales let the model redraw more."
         )
         self.match = QCheckBox("Match colours to the training image", checked=True)
-        self.harmonize = HarmonizePage(state, objects, FileField)
+        self.harmonize = HarmonizePage(state, objects)
         self.run_button = QPushButton("Generate with regions")
         self.status = _hint("")
         self._build()

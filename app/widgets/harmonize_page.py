@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.engine import EditRequest
 from app.state import AppState
+from app.widgets.file_field import FileField
 from app.widgets.filters import IMAGE_FILTER
 from app.widgets.object_canvas import ObjectCanvas
 from core.editing import HARMONIZATION_STEP, object_mask_from
@@ -36,6 +37,8 @@ from core.errors import SinDDMError
 from core.imageio import load_mask, to_rgb
 
 BACKGROUNDS = ("Training image", "Image shown")
+MAX_OBJECT_SIDE = 1024
+"""Larger objects are shrunk on loading (the background is at most ~50,000 pixels)."""
 TOOLS = (("Move", "move"), ("Paint mask", "paint"), ("Erase mask", "erase"))
 
 
@@ -45,7 +48,7 @@ class HarmonizePage(QWidget):
     status_changed = Signal(str)
     """A plain-worded message for the user (empty to clear)."""
 
-    def __init__(self, state: AppState, canvas: ObjectCanvas, file_field, parent=None):
+    def __init__(self, state: AppState, canvas: ObjectCanvas, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.canvas = canvas
@@ -58,8 +61,8 @@ class HarmonizePage(QWidget):
         self.start_step = QSpinBox(minimum=1, maximum=99, value=HARMONIZATION_STEP)
         self.use_files = QGroupBox("Use a ready composite and mask instead", checkable=True)
         self.use_files.setChecked(False)
-        self.composite = file_field("Image with the pasted object")
-        self.mask = file_field("Mask of the object")
+        self.composite = FileField("Image with the pasted object")
+        self.mask = FileField("Mask of the object")
         self._object_alpha: np.ndarray | None = None
         self._build()
         self.background.currentIndexChanged.connect(self.refresh_background)
@@ -140,10 +143,14 @@ class HarmonizePage(QWidget):
             return self._fail("Open or train a model first: its image is the background.")
         if min(image.size) < 2:
             return self._fail(f"The object is only {image.width}×{image.height} pixels.")
+        original = image.size
+        if max(image.size) > MAX_OBJECT_SIDE:  # it is pasted far smaller; keeps painting quick
+            image = image.copy()
+            image.thumbnail((MAX_OBJECT_SIDE, MAX_OBJECT_SIDE), Image.Resampling.LANCZOS)
         self._object_alpha = object_mask_from(image)
         self.canvas.set_object(np.asarray(to_rgb(image)), self._object_alpha)
         self._object_source = source
-        self.object_name.setText(f"{Path(source).name}, {image.width}×{image.height}")
+        self.object_name.setText(f"{Path(source).name}, {original[0]}×{original[1]}")
         self._on_tool()
         self.status_changed.emit(
             ""

@@ -106,11 +106,7 @@ class ObjectCanvas(QWidget):
         if self.placer.tool != "move":
             pixels[~mask] = 0.5 * pixels[~mask] + 0.5 * np.array([220, 60, 60], np.float32)
         alpha = np.where(mask, 255, UNMASKED_ALPHA[self.placer.tool]).astype(np.uint8)
-        rgba = np.ascontiguousarray(np.dstack([pixels.astype(np.uint8), alpha]))
-        height, width = mask.shape
-        self._object_image = QImage(
-            rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888
-        ).copy()
+        self._object_image = to_qimage(np.dstack([pixels.astype(np.uint8), alpha]))
         self.update()
 
     # ---------------------------------------------------------------- geometry
