@@ -34,7 +34,7 @@ from core.checkpoint import load_model, load_trainer, read_checkpoint, save_trai
 from core.clip_guidance import load_clip, plan_text_guidance
 from core.clip_weights import GuidanceUnavailableError, check_weights, download_weights
 from core.config import ModelConfig
-from core.device import resolve_device
+from core.device import keep_freed_cpu_memory, resolve_device
 from core.editing import (
     Box,
     RoiGuidance,
@@ -61,6 +61,9 @@ PREVIEW_INTERVAL = 0.12
 CLIP_MODEL = "ViT-B-32"
 """The CLIP of spec §7 (ViT-B/32), whose weights the Edit tab checks and downloads."""
 
+FAST_SAMPLING = {"fine_stride": 2, "bf16": True}
+"""The Generate tab's "Fast sampling": every 2nd step at the finer scales, bf16 where native."""
+
 Job = Callable[[threading.Event], Iterator[object]]
 """A job: given the stop event, yields plain-data events; runs in the worker thread."""
 
@@ -70,6 +73,33 @@ def preset_named(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}") from None
+
+
+MEASURE_SECONDS = 2.0
+"""Longest training step the speed estimate runs; slower scales are extrapolated."""
+
+
+def _seconds_per_step(trainer: Trainer, stop: threading.Event) -> float | None:
+    """Mean seconds per training step over the scales (drawn uniformly while training), from
+    a timed step at each scale after a warm-up one (allocations, cuDNN autotuning). A scale that
+    would take longer than MEASURE_SECONDS is extrapolated from the previous one by pixels: small
+    scales use a CPU less well, so the extrapolation errs on the long side. None if stopped."""
+    seconds: list[float] = []
+    pixels = [w * h for w, h in trainer.pyramid.sizes]
+    for scale, count in enumerate(pixels):
+        predicted = seconds[-1] * count / pixels[scale - 1] if seconds else 0.0
+        if predicted > MEASURE_SECONDS:
+            seconds.append(predicted)
+            continue
+        timings = []
+        for _ in range(2):
+            if stop.is_set():
+                return None
+            start = time.perf_counter()
+            trainer.train_step(scale=scale)
+            timings.append(time.perf_counter() - start)
+        seconds.append(timings[-1])
+    return sum(seconds) / len(seconds)
 
 
 class Engine:
@@ -141,28 +171,21 @@ class Engine:
     # -------------------------------------------------------------------------------- jobs
 
     def estimate_job(self, image_path: str, preset_name: str, steps: int, device_name: str) -> Job:
-        """Time a few real training steps at the coarsest scale and extrapolate by pixels."""
+        """Time real training steps scale by scale; scales whose step would take longer than
+        `MEASURE_SECONDS` are extrapolated by pixels from the last one measured instead."""
 
         def job(stop: threading.Event) -> Iterator[Estimate]:
             preset = preset_named(preset_name)
             device = resolve_device(device_name)
+            if device.type == "cpu":
+                keep_freed_cpu_memory()
             image = load_image(image_path)
             trainer = Trainer.from_image(
                 image, preset.model, preset.train_config(steps), device, bf16=preset.bf16
             )
-            trainer.train_step(scale=0)  # warm-up: allocations, cuDNN autotuning
-            timings = []
-            for _ in range(2):
-                if stop.is_set():
-                    return
-                start = time.perf_counter()
-                trainer.train_step(scale=0)
-                timings.append(time.perf_counter() - start)
-            sizes = trainer.pyramid.sizes
-            per_pixel = min(timings) / (sizes[0][0] * sizes[0][1])
-            mean_pixels = sum(w * h for w, h in sizes) / len(sizes)
-            per_step = per_pixel * mean_pixels
-            yield Estimate(per_step, per_step * steps, device.type)
+            per_step = _seconds_per_step(trainer, stop)
+            if per_step is not None:
+                yield Estimate(per_step, per_step * steps, device.type)
 
         return job
 
@@ -180,6 +203,8 @@ class Engine:
 
         def job(stop: threading.Event):
             device = resolve_device(device_name)
+            if device.type == "cpu":
+                keep_freed_cpu_memory()  # about 10% faster CPU steps (docs/benchmarks.md)
             if resume:
                 trainer = load_trainer(checkpoint_path, device, steps=steps)
             else:
@@ -256,9 +281,11 @@ class Engine:
         size: tuple[int, int] | None,
         device_name: str,
         edit: EditRequest | None = None,
+        fast: bool = False,
     ) -> Job:
         """Generate `count` images (seeds seed .. seed+count−1), showing the first as it forms;
-        `edit` guides them (regions, text) or starts from an image (style transfer, harmonise)."""
+        `edit` guides them (regions, text) or starts from an image (style transfer, harmonise).
+        `fast` samples with FAST_SAMPLING (docs/benchmarks.md says what it costs)."""
         if self.model is None:
             raise ValueError("no model to sample from")
         model = self.model
@@ -272,7 +299,9 @@ class Engine:
                     return
             plan = self._edit_plan(model, edit, size, seed, device)
             sizes = canvas_sizes(model.sizes, plan.size)
-            work = sampling_work(sizes, resolve_start_steps(model, None), plan.injection)
+            speed = FAST_SAMPLING if fast else {"fine_stride": 1, "bf16": False}
+            stride = speed["fine_stride"] if plan.reblur else 1
+            work = sampling_work(sizes, resolve_start_steps(model, None), plan.injection, stride)
             eta = EtaEstimator(sum(work))
             last, final = 0.0, None
             guides = plan.guidance()
@@ -284,6 +313,7 @@ class Engine:
                 guidance=guides,
                 injection=plan.injection,
                 reblur=plan.reblur,
+                **speed,
             ):
                 eta.advance(sizes[step.scale][0] * sizes[step.scale][1])
                 now = time.monotonic()
@@ -311,6 +341,7 @@ class Engine:
                 "model": Path(self.model_path or "").name,
                 "steps": model.steps_trained,
                 **(edit.describe() if edit else {}),
+                **({"fast sampling": f"stride {stride}, bf16"} if fast else {}),
             }
             for i, image in enumerate(tensor_to_images(plan.finish(final))):
                 yield SampleResult(image, seed + i, sizes[-1], settings)

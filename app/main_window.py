@@ -387,6 +387,8 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         self.edit_panel.clip_weights.setText(str(self.settings.value("clip_weights", "openai")))
+        fast = str(self.settings.value("fast_sampling", "false")).lower() == "true"
+        self.generate_panel.fast.setChecked(fast)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -404,6 +406,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("clip_weights", self.edit_panel.clip_weights.text() or "openai")
+        self.settings.setValue("fast_sampling", self.generate_panel.fast.isChecked())
         self.state.shutdown()
         event.accept()
 

@@ -29,8 +29,9 @@ from app.events import (
     TrainProgress,
 )
 from app.worker import JobRunner
+from core.device import resolve_device
 from core.errors import SinDDMError
-from core.presets import PRESETS
+from core.presets import PRESETS, default_preset_name
 from core.progress import format_duration
 
 MAX_SEED = 2**31 - 1
@@ -62,9 +63,9 @@ class AppState(QObject):
         self.image: ImageSummary | None = None
         self.model: ModelSummary | None = None
         self.estimate: Estimate | None = None
-        self.preset_name = "tiny"
-        self.steps = PRESETS["tiny"].steps
         self.device = "auto"
+        self.preset_name = preset_for_device(self.device)
+        self.steps = PRESETS[self.preset_name].steps
         self.loss_history: tuple[float, ...] = ()
         self.results: list[results_store.Result] = []
         self.canvas: np.ndarray | None = None
@@ -163,7 +164,17 @@ class AppState(QObject):
 
     def set_training_options(self, preset_name: str, steps: int, device: str) -> None:
         """Preset, step count and device for the next training (a new preset or device is
-        measured again; the step count only scales the estimate)."""
+        measured again; the step count only scales the estimate).
+
+        Choosing another device while the preset is the old device's default switches to the
+        new device's default (fast on a GPU, cpu elsewhere) with its step count."""
+        if (
+            device != self.device
+            and preset_name == self.preset_name == preset_for_device(self.device)
+            and preset_for_device(device) != preset_name
+        ):
+            preset_name = preset_for_device(device)
+            steps = PRESETS[preset_name].steps
         changed_preset = preset_name != self.preset_name
         remeasure = changed_preset or device != self.device
         self.preset_name, self.steps, self.device = preset_name, steps, device
@@ -198,15 +209,22 @@ class AppState(QObject):
         self._start("train", job)
 
     def generate(
-        self, width: int, height: int, count: int, seed: int | None, edit: EditRequest | None = None
+        self,
+        width: int,
+        height: int,
+        count: int,
+        seed: int | None,
+        edit: EditRequest | None = None,
+        fast: bool = False,
     ) -> None:
         """Make `count` images of width×height; seed None picks a random one; `edit` guides
-        them or starts them from an image (the Edit tab)."""
+        them or starts them from an image (the Edit tab); `fast` trades a little quality for
+        speed (the Generate tab's Fast sampling)."""
         if not self.can_generate:
             return
         seed = random.randint(0, MAX_SEED - count) if seed is None else seed
         try:
-            job = self.engine.sample_job(count, seed, (width, height), self.device, edit)
+            job = self.engine.sample_job(count, seed, (width, height), self.device, edit, fast)
         except (SinDDMError, ValueError) as exc:
             self.error_raised.emit("Cannot generate", str(exc))
             return
@@ -364,3 +382,11 @@ class AppState(QObject):
         stem = Path(self.image.path).stem if self.image else "model"
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return self.models_dir / f"{stem}-{stamp}.sinddm"
+
+
+def preset_for_device(device: str) -> str:
+    """The preset to offer for a device choice ('auto', 'cpu', 'cuda', …)."""
+    try:
+        return default_preset_name(resolve_device(device))
+    except SinDDMError:  # a device that went away: offer what any machine can run
+        return "cpu"

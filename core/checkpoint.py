@@ -58,6 +58,7 @@ def trainer_to_dict(
         "step": trainer.state.step,
         "loss_history": list(trainer.state.loss_history),
         "seed": trainer.seed,
+        "bf16": trainer.bf16_requested,
         "has_training_state": include_training_state,
     }
     if include_training_state:
@@ -150,7 +151,8 @@ def load_trainer(
     train_config = TrainConfig.from_dict(data.get("train_config", {}))
     if steps is not None:
         train_config = TrainConfig.from_dict({**train_config.to_dict(), "steps": steps})
-    trainer = Trainer(pyramid, config, train_config, device, int(data.get("seed", 0)))
+    seed, bf16 = int(data.get("seed", 0)), bool(data.get("bf16", False))
+    trainer = Trainer(pyramid, config, train_config, device, seed, bf16)
     try:
         trainer.net.load_state_dict(data["model"])
         trainer.ema.load_state_dict(data["ema"])

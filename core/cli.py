@@ -16,6 +16,7 @@ import torch
 from core import __version__
 from core.checkpoint import FILE_SUFFIX, load_model, load_trainer, read_checkpoint, save_trainer
 from core.cli_common import (
+    add_speed_options,
     generate_in_chunks,
     parse_int_list,
     parse_multipliers,
@@ -24,13 +25,13 @@ from core.cli_common import (
 )
 from core.cli_editing import add_editing, add_eval
 from core.config import ModelConfig, TrainConfig
-from core.device import resolve_device
+from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
 from core.errors import ConfigError, SinDDMError
 from core.imageio import load_image, save_png
 from core.model import count_parameters
-from core.presets import fitted_train_config
+from core.presets import PRESETS, default_preset_name, fitted_train_config
 from core.progress_bar import ProgressBar
-from core.pyramid import DEFAULT_MAX_PIXELS, build_pyramid
+from core.pyramid import build_pyramid
 from core.training import Trainer, run_training
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -78,17 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train(commands) -> None:
-    defaults_m, defaults_t = ModelConfig(), TrainConfig()
     p = commands.add_parser("train", help="train a model on one image")
     p.add_argument("image", help="the training image (any format Pillow reads)")
     p.add_argument("-o", "--output", required=True, help=f"model file to write ({FILE_SUFFIX})")
     p.add_argument(
-        "--steps", type=int, default=None, help=f"total steps (default {defaults_t.steps:,})"
+        "--preset",
+        choices=("auto", *PRESETS),
+        default="auto",
+        help="settings to start from; auto: fast on a CUDA GPU, cpu elsewhere. "
+        + " ".join(f"{name}: {preset.description}" for name, preset in PRESETS.items()),
     )
-    p.add_argument("--batch", type=int, default=defaults_t.batch_size, help="images per step")
-    p.add_argument("--dim", type=int, default=defaults_m.dim, help="network width")
-    p.add_argument("--lr", type=float, default=defaults_t.lr, help="Adam learning rate")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="pixel cap")
+    p.add_argument("--steps", type=int, default=None, help="total steps (default: the preset's)")
+    p.add_argument("--batch", type=int, default=None, help="images per step (default: preset's)")
+    p.add_argument("--dim", type=int, default=None, help="network width (default: the preset's)")
+    p.add_argument("--lr", type=float, default=TrainConfig().lr, help="Adam learning rate")
+    p.add_argument("--max-pixels", type=int, default=None, help="pixel cap (default: preset's)")
+    p.add_argument("--fp32", action="store_true", help="no bf16 autocast even if the preset has it")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint interval in steps")
@@ -96,9 +102,10 @@ def _add_train(commands) -> None:
     p.add_argument(
         "--schedule",
         choices=("reference", "fitted"),
-        default="reference",
-        help="reference: the authors' LR halvings and EMA, whatever --steps is; fitted: the "
-        "same at equal fractions of --steps (for runs much shorter than 120,001 steps)",
+        default="fitted",
+        help="fitted (default): the authors' LR halvings and EMA at the same fractions of the "
+        "run (identical to theirs at 120,001 steps); reference: their step numbers, whatever the "
+        "length of the run",
     )
     p.set_defaults(handler=cmd_train)
 
@@ -117,6 +124,7 @@ def _add_sample(commands) -> None:
     p.add_argument(
         "--start-steps", type=parse_int_list, help="T[s] for scales 1.., e.g. 54,43,33,24"
     )
+    add_speed_options(p)
     p.set_defaults(handler=cmd_sample)
 
 
@@ -145,6 +153,8 @@ def _add_demo(commands) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     output = Path(args.output)
     device = resolve_device(args.device)
+    if device.type == "cpu":
+        keep_freed_cpu_memory()  # about 10% faster CPU steps (docs/benchmarks.md)
     trainer = _resumed_or_new_trainer(args, output, device)
     total = trainer.train_config.steps
     if trainer.finished:
@@ -190,12 +200,23 @@ def _resumed_or_new_trainer(args, output: Path, device: torch.device) -> Trainer
         trainer = load_trainer(output, device, steps=args.steps)
         print(f"Resuming {output} at step {trainer.state.step:,}.", file=sys.stderr)
         return trainer
-    model_config = ModelConfig(dim=args.dim, max_pixels=args.max_pixels)
-    train_config = TrainConfig(batch_size=args.batch, lr=args.lr)
-    if args.steps is not None and args.schedule == "fitted":
-        train_config = replace(fitted_train_config(args.steps, args.batch), lr=args.lr)
-    elif args.steps is not None:
-        train_config = replace(train_config, steps=args.steps)
+    preset = PRESETS[default_preset_name(device) if args.preset == "auto" else args.preset]
+    model_config = replace(
+        preset.model,
+        dim=_given(args.dim, preset.model.dim),
+        max_pixels=_given(args.max_pixels, preset.model.max_pixels),
+    )
+    steps, batch = _given(args.steps, preset.steps), _given(args.batch, preset.batch_size)
+    if args.schedule == "fitted":
+        train_config = replace(fitted_train_config(steps, batch), lr=args.lr)
+    else:
+        train_config = TrainConfig(steps=steps, batch_size=batch, lr=args.lr)
+    bf16 = preset.bf16 and not args.fp32
+    print(
+        f"Preset {preset.name}: width {model_config.dim}, batch {batch}, {steps:,} steps"
+        f"{', bf16 autocast' if bf16 and bf16_supported(device) else ''}.",
+        file=sys.stderr,
+    )
     image = load_image(args.image)
     pyramid = build_pyramid(image, model_config.max_pixels, model_config.scale_factor)
     if pyramid.was_capped:
@@ -205,7 +226,11 @@ def _resumed_or_new_trainer(args, output: Path, device: torch.device) -> Trainer
             f"under {model_config.max_pixels:,} pixels (change with --max-pixels).",
             file=sys.stderr,
         )
-    return Trainer(pyramid, model_config, train_config, device, args.seed)
+    return Trainer(pyramid, model_config, train_config, device, args.seed, bf16)
+
+
+def _given(value, default):
+    return default if value is None else value
 
 
 def _describe_sizes(sizes) -> str:
@@ -339,21 +364,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             str(DEMO_IMAGE),
             "-o",
             str(quick_model),
+            "--preset",
+            "cpu",
             "--steps",
             str(args.steps),
-            "--dim",
-            "32",
-            "--batch",
-            "8",
-            "--max-pixels",
-            "20000",
             "--device",
             device,
             "--save-every",
             "500",
             "--resume",
-            "--schedule",
-            "fitted",
         ]
     )
     status = status or _run(

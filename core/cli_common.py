@@ -49,6 +49,19 @@ def add_output_options(p, count_default: int = 1) -> None:
     p.add_argument("--batch", type=int, default=8, help="images computed together")
 
 
+def add_speed_options(p) -> None:
+    """--fine-stride and --bf16: faster sampling at a measured cost (docs/benchmarks.md)."""
+    p.add_argument(
+        "--fine-stride",
+        type=int,
+        default=1,
+        help="evaluate every K-th step at the scales after the first (DDIM-style; 1 = reference)",
+    )
+    p.add_argument(
+        "--bf16", action="store_true", help="bfloat16 autocast where the device has native bf16"
+    )
+
+
 def generate_in_chunks(
     model: SinDDMModel,
     args,
@@ -65,7 +78,9 @@ def generate_in_chunks(
     """
     sizes = canvas_sizes(model.sizes, args.size, getattr(args, "scale", None))
     starts = resolve_start_steps(model, getattr(args, "start_steps", None))
-    bar = ProgressBar(sum(sampling_work(sizes, starts, injection)) * args.count, label="sample")
+    fine_stride = getattr(args, "fine_stride", 1)
+    work = sampling_work(sizes, starts, injection, fine_stride if reblur else 1)
+    bar = ProgressBar(sum(work) * args.count, label="sample")
     for first in range(0, args.count, args.batch):
         count = min(args.batch, args.count - first)
         result = None
@@ -79,6 +94,8 @@ def generate_in_chunks(
             guidance=guidance() if callable(guidance) else guidance,
             injection=injection,
             reblur=reblur,
+            fine_stride=fine_stride,
+            bf16=getattr(args, "bf16", False),
         ):
             w, h = sizes[step.scale]
             bar.update(f"scale {step.scale} t {step.t:3d}", work=w * h * count)

@@ -11,6 +11,7 @@ import numpy as np
 from core.checkpoint import FILE_SUFFIX, load_model
 from core.cli_common import (
     add_output_options,
+    add_speed_options,
     generate_in_chunks,
     parse_size,
     sample_paths,
@@ -51,6 +52,7 @@ def add_eval(commands) -> None:
     p.add_argument("--inception-weights", help="InceptionV3 state dict, for SIFID")
     p.add_argument("--alexnet-weights", help="torchvision AlexNet state dict, for LPIPS")
     p.add_argument("--lpips-weights", help="LPIPS v0.1 linear layers (alex.pth), for LPIPS")
+    add_speed_options(p)
     p.set_defaults(handler=cmd_eval)
 
 

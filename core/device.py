@@ -59,6 +59,21 @@ def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.devi
     return torch.randn(shape, generator=generator, device=generator.device).to(device)
 
 
+def bf16_supported(device: torch.device | str) -> bool:
+    """Whether bfloat16 autocast is fast here: a CUDA GPU with bf16 units, or a CPU whose oneDNN
+    has native bf16 kernels (AVX512-BF16 or AMX). Elsewhere bf16 would be emulated, slower than
+    fp32, so callers fall back to fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 KEEP_FREED_BYTES = 1 << 30

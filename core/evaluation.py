@@ -137,3 +137,38 @@ def _perceptual(samples: list[np.ndarray], reference: np.ndarray, weights: Perce
         reason = UNAVAILABLE_WEIGHTS.format(net="InceptionV3")
         result["sifid"] = {"available": False, "reason": reason + "; give the file"}
     return result
+
+
+BASELINE_DISTANCES = ("patch_distance", "coherence", "completeness")
+MEMORISED_LIMIT = 0.05
+"""A model that copies more than 5% of its samples' area verbatim fails the bar."""
+
+
+@dataclass(frozen=True)
+class BaselineCheck:
+    """One line of the quality bar of docs/quality.md: `value` must not exceed `limit`."""
+
+    metric: str
+    value: float
+    limit: float
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit
+
+
+def compare_to_baseline(report: dict, baseline: dict) -> list[BaselineCheck]:
+    """Hold an `evaluate` report to the bar of docs/quality.md set by `baseline` (another report).
+
+    Each distance (patch distance, coherence, completeness) and the pixel diversity may be at
+    most the baseline's mean plus one standard deviation (within its spread; diversity "not
+    higher": the baseline's is already 2-3× the paper's); the memorised share at most 5%.
+    """
+    checks = [
+        BaselineCheck(name, report[name]["mean"], baseline[name]["mean"] + baseline[name]["std"])
+        for name in (*BASELINE_DISTANCES, "pixel_diversity")
+        if report[name].get("available", True) and baseline[name].get("available", True)
+    ]
+    memorised = report["memorised_fraction"]["mean"]
+    checks.append(BaselineCheck("memorised_fraction", memorised, MEMORISED_LIMIT))
+    return checks

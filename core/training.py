@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.bundle import SinDDMModel, image_to_tensor, schedule_for
 from core.config import ModelConfig, TrainConfig
-from core.device import make_generator, randn
+from core.device import bf16_supported, make_generator, randn
 from core.model import SinDDMNet
 from core.pyramid import Pyramid, build_pyramid
 
@@ -54,14 +54,17 @@ class Trainer:
         seed: int = 0,
         bf16: bool = False,
     ):
-        """`bf16` runs the forward pass under bfloat16 autocast (CUDA only; a run-time choice
-        that does not change what the model is)."""
+        """`bf16` runs the forward pass under bfloat16 autocast where the device has native bf16
+        (`bf16_supported`: CUDA GPUs, recent x86 CPUs); elsewhere it is ignored. A run-time choice
+        that does not change what the model is: weights, Adam and the loss stay float32."""
         self.pyramid = pyramid
         self.model_config = model_config or ModelConfig()
         self.train_config = train_config or TrainConfig()
         self.device = torch.device(device)
         self.seed = seed
-        self.bf16 = bf16 and self.device.type == "cuda"
+        self.bf16_requested = bf16
+        """Kept in checkpoints, so that a resumed run asks for the same numerics."""
+        self.bf16 = bf16 and bf16_supported(self.device)
         self.schedule = schedule_for(pyramid, self.model_config)
         with torch.random.fork_rng(devices=[]):  # default init draws from the global RNG
             torch.manual_seed(seed)

@@ -32,6 +32,11 @@ class GeneratePanel(QWidget):
         self.random_seed = QCheckBox("Random seed")
         self.random_seed.setChecked(True)
         self.count = QSpinBox(minimum=1, maximum=64, value=1)
+        self.fast = QCheckBox("Fast sampling")
+        self.fast.setToolTip(
+            "About twice as fast: every second step at the finer scales, and bfloat16 where the "
+            "processor has it. Images differ slightly from full sampling with the same seed."
+        )
         self.generate_button = QPushButton("Generate")
         self.generate_button.setToolTip("Generate (Ctrl+G)")
         self.cancel_button = QPushButton("Stop")
@@ -57,6 +62,7 @@ class GeneratePanel(QWidget):
         form.addRow("Size", quick)
         form.addRow("Seed", seed_row)
         form.addRow("Images", self.count)
+        form.addRow("", self.fast)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
         buttons.addWidget(self.cancel_button)
@@ -86,7 +92,11 @@ class GeneratePanel(QWidget):
     def generate(self) -> None:
         seed = None if self.random_seed.isChecked() else self.seed.value()
         self.state.generate(
-            self.width_box.value(), self.height_box.value(), self.count.value(), seed
+            self.width_box.value(),
+            self.height_box.value(),
+            self.count.value(),
+            seed,
+            fast=self.fast.isChecked(),
         )
 
     def use_seed(self, seed: int) -> None:

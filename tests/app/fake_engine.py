@@ -31,6 +31,7 @@ class FakeEngine:
         self.step_delay = step_delay
         self.saved: list[str] = []
         self.sample_calls: list[tuple] = []
+        self.fast_calls: list[bool] = []
         self.edits: list = []
         self.model_path: str | None = None
         self.has_model = False
@@ -96,10 +97,11 @@ class FakeEngine:
 
         return job
 
-    def sample_job(self, count, seed, size, device, edit=None):
+    def sample_job(self, count, seed, size, device, edit=None, fast=False):
         if not self.has_model:
             raise ValueError("no model to sample from")
         self.sample_calls.append((count, seed, size, device))
+        self.fast_calls.append(fast)
         self.edits.append(edit)
         width, height = size
 

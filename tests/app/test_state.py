@@ -126,3 +126,28 @@ def test_results_of_bundled_models_go_to_the_app_folder(qtbot, fake_state, tmp_p
     _wait_idle(qtbot, fake_state)
     assert not (bundled / "demo.sinddm.results").exists()
     assert len(list((fake_state.models_dir / "demo.sinddm.results").glob("*.png"))) == 1
+
+
+def test_preset_follows_the_device_until_the_user_picks_one(qtbot, fake_state, monkeypatch):
+    from app import state as state_module
+
+    monkeypatch.setattr(
+        state_module, "preset_for_device", lambda device: "fast" if device == "cuda" else "cpu"
+    )
+    fake_state.preset_name, fake_state.device = "cpu", "auto"
+    fake_state.set_training_options("cpu", 3000, "cuda")
+    assert (fake_state.preset_name, fake_state.steps) == ("fast", 10_000)
+    fake_state.set_training_options("fast", 10_000, "cpu")
+    assert (fake_state.preset_name, fake_state.steps) == ("cpu", 3000)
+    fake_state.set_training_options("tiny", 50, "cpu")  # a choice of the user's is kept
+    fake_state.set_training_options("tiny", 50, "cuda")
+    assert (fake_state.preset_name, fake_state.steps) == ("tiny", 50)
+    _wait_idle(qtbot, fake_state)
+
+
+def test_a_new_window_offers_the_preset_of_this_machine(fake_state):
+    from app.state import preset_for_device
+
+    assert fake_state.preset_name == preset_for_device("auto")
+    assert preset_for_device("cpu") == "cpu"
+    assert preset_for_device("cuda:7") in ("fast", "cpu")  # no such GPU here: a plain fallback

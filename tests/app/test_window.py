@@ -56,6 +56,11 @@ def test_train_then_generate_twice_as_wide(qtbot, window, fake_state):
     assert window.results.count() == 1
     assert fake_state.engine.sample_calls[-1][1:3] == (5, (192, 72))
     assert "Seed 5" in window.canvas.caption
+    assert fake_state.engine.fast_calls == [False]
+    panel.fast.setChecked(True)
+    panel.generate_button.click()
+    _idle(qtbot, fake_state)
+    assert fake_state.engine.fast_calls == [False, True]
 
 
 def test_aspect_lock_keeps_ratio(qtbot, window, fake_state, tmp_path):

@@ -99,3 +99,17 @@ def test_failed_write_keeps_previous_file(tmp_path, tiny_trainer, monkeypatch):
         save_trainer(_trained(tiny_trainer), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.sinddm"]
+
+
+def test_resumed_trainer_asks_for_the_same_numerics(tmp_path, tiny_image):
+    from core.config import ModelConfig, TrainConfig
+    from core.training import Trainer
+
+    trainer = Trainer.from_image(
+        tiny_image, ModelConfig(dim=8), TrainConfig(steps=2, batch_size=1), bf16=True
+    )
+    save_trainer(trainer, tmp_path / "m.sinddm")
+    assert load_trainer(tmp_path / "m.sinddm").bf16_requested is True
+    trainer.bf16_requested = False
+    save_trainer(trainer, tmp_path / "f.sinddm")
+    assert load_trainer(tmp_path / "f.sinddm").bf16_requested is False

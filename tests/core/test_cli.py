@@ -36,6 +36,8 @@ def test_info_json_of_model_trained_on_demo_image(tmp_path, capsys):
                 str(DEMO_IMAGE),
                 "-o",
                 str(model),
+                "--preset",
+                "reference",
                 "--steps",
                 "1",
                 "--dim",
@@ -167,12 +169,28 @@ def test_ctrl_c_saves_a_checkpoint_and_exits(tmp_path, small_image, capsys):
     assert _info(model, capsys)["steps_trained"] > 0
 
 
-def test_fitted_schedule_option_scales_milestones(tmp_path, small_image, capsys):
+def test_fitted_schedule_is_the_default_and_reference_steps_an_option(
+    tmp_path, small_image, capsys
+):
     model = tmp_path / "m.sinddm"
-    argv = ["train", str(small_image), "-o", str(model), "--steps", "2", *TINY]
-    assert main([*argv, "--schedule", "fitted"]) == 0
+    assert main(["train", str(small_image), "-o", str(model), "--steps", "2", *TINY]) == 0
     config = _info(model, capsys)["train_config"]
     assert config["steps"] == 2 and max(config["lr_milestones"]) <= 2
     reference = tmp_path / "r.sinddm"
-    assert main(["train", str(small_image), "-o", str(reference), "--steps", "2", *TINY]) == 0
+    argv = ["train", str(small_image), "-o", str(reference), "--steps", "2", *TINY]
+    assert main([*argv, "--schedule", "reference"]) == 0
     assert _info(reference, capsys)["train_config"]["lr_milestones"][0] == 20_000
+
+
+def test_train_starts_from_the_device_preset_and_flags_override_it(tmp_path, small_image, capsys):
+    model = tmp_path / "m.sinddm"
+    argv = ["train", str(small_image), "-o", str(model), "--steps", "2", "--device", "cpu"]
+    assert main([*argv, "--batch", "1"]) == 0
+    assert "Preset cpu: width 32, batch 1, 2 steps" in capsys.readouterr().err
+    info = _info(model, capsys)
+    assert info["config"]["dim"] == 32 and info["config"]["max_pixels"] == 20_000
+    tiny = tmp_path / "t.sinddm"
+    argv = ["train", str(small_image), "-o", str(tiny), "--preset", "tiny", "--steps", "3"]
+    assert main([*argv, "--fp32"]) == 0
+    info = _info(tiny, capsys)
+    assert info["config"]["dim"] == 16 and info["train_config"]["batch_size"] == 4

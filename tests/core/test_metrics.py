@@ -210,3 +210,28 @@ def test_wrong_weight_file_is_a_clear_error(tmp_path, random_weight_files):
     bad.write_bytes(b"nope")
     with pytest.raises(ConfigError, match="Cannot read"):
         perceptual.InceptionBlock1(bad)
+
+
+def test_baseline_bar_allows_the_spread_and_catches_worse_or_copying_models():
+    from core.evaluation import compare_to_baseline
+
+    def report(distance: float, diversity: float, memorised: float) -> dict:
+        entry = {"mean": distance, "std": 0.01}
+        return {
+            "patch_distance": entry,
+            "coherence": entry,
+            "completeness": entry,
+            "pixel_diversity": {"mean": diversity, "std": 0.02},
+            "memorised_fraction": {"mean": memorised, "std": 0.0},
+        }
+
+    baseline = report(0.05, 0.6, 0.0)
+    assert all(c.passed for c in compare_to_baseline(report(0.055, 0.61, 0.01), baseline))
+    worse = {c.metric: c.passed for c in compare_to_baseline(report(0.07, 0.7, 0.2), baseline)}
+    assert worse == {
+        "patch_distance": False,
+        "coherence": False,
+        "completeness": False,
+        "pixel_diversity": False,
+        "memorised_fraction": False,
+    }

@@ -30,3 +30,11 @@ def test_every_preset_builds_a_valid_config(name):
     preset = PRESETS[name]
     assert preset.train_config().steps == preset.steps
     assert preset.model.dim % 2 == 0
+
+
+def test_default_preset_follows_the_device():
+    from core.presets import default_preset_name
+
+    assert default_preset_name("cuda") == "fast" and PRESETS["fast"].bf16
+    assert default_preset_name("cpu") == "cpu" and default_preset_name("mps") == "cpu"
+    assert PRESETS["cpu"].model.dim < PRESETS["fast"].model.dim

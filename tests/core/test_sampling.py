@@ -6,7 +6,7 @@ import torch
 from core.bundle import SinDDMModel, image_to_tensor
 from core.errors import ConfigError
 from core.model import SinDDMNet
-from core.sampling import canvas_sizes, iter_sample, sample
+from core.sampling import canvas_sizes, fine_timesteps, iter_sample, sample, sampling_work
 
 
 class OracleNet(SinDDMNet):
@@ -38,10 +38,13 @@ def _oracle_model(tiny_model):
     return model
 
 
-def test_sampler_with_oracle_denoiser_recovers_training_image(tiny_model):
+@pytest.mark.parametrize("fine_stride", [1, 3])
+def test_sampler_with_oracle_denoiser_recovers_training_image(tiny_model, fine_stride):
+    """Also with a fine-scale stride: the reblurring update is DDIM's, so skipping steps with a
+    perfect denoiser must land on the same image."""
     model = _oracle_model(tiny_model)
     result = None
-    for step in iter_sample(model, count=1, seed=0):
+    for step in iter_sample(model, count=1, seed=0, fine_stride=fine_stride):
         if step.scale == 1 and model.net.blurry is None:
             pytest.fail("blurry image was not set")
         result = step.x0_pred
@@ -61,6 +64,32 @@ def test_steps_count_and_order(tiny_model):
     assert [s.t for s in steps[:2]] == [99, 98]
     first_fine = steps[starts[0]]
     assert (first_fine.scale, first_fine.t) == (1, starts[1] - 1)
+
+
+def test_fine_stride_skips_steps_at_the_finer_scales_only(tiny_model):
+    assert fine_timesteps(10, 3) == [9, 6, 3, 0]
+    assert fine_timesteps(9, 3) == [8, 5, 2, 0]
+    assert fine_timesteps(5, 1) == [4, 3, 2, 1, 0] and fine_timesteps(2, 9) == [1, 0]
+    assert fine_timesteps(0, 2) == []
+    steps = list(iter_sample(tiny_model, count=1, seed=0, fine_stride=2))
+    starts = tiny_model.schedule.start_steps
+    fine = [s.t for s in steps if s.scale == 1]
+    assert fine == fine_timesteps(starts[1], 2) and fine[-1] == 0
+    assert len([s for s in steps if s.scale == 0]) == starts[0]
+    assert len(steps) == steps[-1].total
+    sizes = tiny_model.sizes
+    assert sampling_work(sizes, starts, None, 2)[1] == len(fine) * sizes[1][0] * sizes[1][1]
+    with pytest.raises(ConfigError, match="stride"):
+        sample(tiny_model, fine_stride=0)
+
+
+def test_bf16_sampling_stays_close_to_fp32_or_is_ignored(tiny_model, monkeypatch):
+    plain = sample(tiny_model, seed=3)
+    fast = sample(tiny_model, seed=3, bf16=True)
+    assert fast.dtype == torch.float32 and fast.shape == plain.shape
+    assert (fast - plain).abs().mean() < 0.1
+    monkeypatch.setattr("core.sampling.bf16_supported", lambda device: False)
+    torch.testing.assert_close(sample(tiny_model, seed=3, bf16=True), plain)
 
 
 def test_same_seed_same_image_and_sample_i_reproduces_alone(tiny_model):
