@@ -29,7 +29,7 @@ from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
 from core.errors import ConfigError, SinDDMError
 from core.imageio import load_image, save_png
 from core.model import count_parameters
-from core.presets import PRESETS, default_preset_name, fitted_train_config
+from core.presets import PRESETS, default_preset_name
 from core.progress_bar import ProgressBar
 from core.pyramid import build_pyramid
 from core.training import Trainer, run_training
@@ -208,7 +208,7 @@ def _resumed_or_new_trainer(args, output: Path, device: torch.device) -> Trainer
     )
     steps, batch = _given(args.steps, preset.steps), _given(args.batch, preset.batch_size)
     if args.schedule == "fitted":
-        train_config = replace(fitted_train_config(steps, batch), lr=args.lr)
+        train_config = replace(preset.train_config(steps, batch), lr=args.lr)
     else:
         train_config = TrainConfig(steps=steps, batch_size=batch, lr=args.lr)
     bf16 = preset.bf16 and not args.fp32

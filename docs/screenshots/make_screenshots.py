@@ -3,8 +3,8 @@
     xvfb-run -a .venv/bin/python docs/screenshots/make_screenshots.py
 
 `--edit-only` skips the training and generating states; `--harmonize-only` makes just the
-harmonisation pair. Uses a temporary settings file and models folder; takes a few minutes on a
-2-core CPU (the bundled model samples at full width there).
+harmonisation pair; `--first-only` just the first start. Uses a temporary settings file and
+models folder; takes a few minutes on a 2-core CPU (the bundled model samples at full width).
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ def main() -> None:
     window.show()
     state = window.state
     wait_until(app, lambda: not state.job)
+    if "--first-only" in sys.argv:
+        grab(window, "01_first_start.png")
+        state.shutdown()
+        return
     if "--harmonize-only" not in sys.argv:
         if "--edit-only" not in sys.argv:
             main_states(app, window, state)

@@ -38,3 +38,12 @@ def test_default_preset_follows_the_device():
     assert default_preset_name("cuda") == "fast" and PRESETS["fast"].bf16
     assert default_preset_name("cpu") == "cpu" and default_preset_name("mps") == "cpu"
     assert PRESETS["cpu"].model.dim < PRESETS["fast"].model.dim
+
+
+def test_cpu_preset_keeps_the_full_rate_for_half_the_run():
+    config = PRESETS["cpu"].train_config()
+    assert config.lr_milestones[0] == PRESETS["cpu"].steps // 2
+    assert config.lr_at(config.lr_milestones[0] - 1) == config.lr
+    assert config.lr_at(config.steps - 1) == config.lr / 32
+    # A batch or length given by the user keeps the preset's fractions.
+    assert PRESETS["cpu"].train_config(1000, 2).lr_milestones == (500, 600, 700, 800, 900)
