@@ -212,12 +212,12 @@ def _resumed_or_new_trainer(args, output: Path, device: torch.device) -> Trainer
     else:
         train_config = TrainConfig(steps=steps, batch_size=batch, lr=args.lr)
     bf16 = preset.bf16 and not args.fp32
+    image = load_image(args.image)  # a bad image is the one line printed
     print(
         f"Preset {preset.name}: width {model_config.dim}, batch {batch}, {steps:,} steps"
         f"{', bf16 autocast' if bf16 and bf16_supported(device) else ''}.",
         file=sys.stderr,
     )
-    image = load_image(args.image)
     pyramid = build_pyramid(image, model_config.max_pixels, model_config.scale_factor)
     if pyramid.was_capped:
         w, h = pyramid.sizes[-1]

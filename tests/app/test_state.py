@@ -130,15 +130,16 @@ def test_results_of_bundled_models_go_to_the_app_folder(qtbot, fake_state, tmp_p
 
 def test_preset_follows_the_device_until_the_user_picks_one(qtbot, fake_state, monkeypatch):
     from app import state as state_module
+    from core.presets import PRESETS
 
     monkeypatch.setattr(
         state_module, "preset_for_device", lambda device: "fast" if device == "cuda" else "cpu"
     )
     fake_state.preset_name, fake_state.device = "cpu", "auto"
     fake_state.set_training_options("cpu", 3000, "cuda")
-    assert (fake_state.preset_name, fake_state.steps) == ("fast", 10_000)
+    assert (fake_state.preset_name, fake_state.steps) == ("fast", PRESETS["fast"].steps)
     fake_state.set_training_options("fast", 10_000, "cpu")
-    assert (fake_state.preset_name, fake_state.steps) == ("cpu", 3000)
+    assert (fake_state.preset_name, fake_state.steps) == ("cpu", PRESETS["cpu"].steps)
     fake_state.set_training_options("tiny", 50, "cpu")  # a choice of the user's is kept
     fake_state.set_training_options("tiny", 50, "cuda")
     assert (fake_state.preset_name, fake_state.steps) == ("tiny", 50)
