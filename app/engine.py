@@ -34,7 +34,7 @@ from core.checkpoint import load_model, load_trainer, read_checkpoint, save_trai
 from core.clip_guidance import load_clip, plan_text_guidance
 from core.clip_weights import GuidanceUnavailableError, check_weights, download_weights
 from core.config import ModelConfig
-from core.device import keep_freed_cpu_memory, resolve_device
+from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
 from core.editing import (
     Box,
     RoiGuidance,
@@ -73,6 +73,12 @@ def preset_named(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}") from None
+
+
+def _describe_speed(stride: int, device: torch.device) -> str:
+    """What Fast sampling did on `device`, for a result's metadata."""
+    bf16 = FAST_SAMPLING["bf16"] and bf16_supported(device)
+    return f"stride {stride} at the finer scales" + (", bf16" if bf16 else "")
 
 
 MEASURE_SECONDS = 2.0
@@ -341,7 +347,7 @@ class Engine:
                 "model": Path(self.model_path or "").name,
                 "steps": model.steps_trained,
                 **(edit.describe() if edit else {}),
-                **({"fast sampling": f"stride {stride}, bf16"} if fast else {}),
+                **({"fast sampling": _describe_speed(stride, device)} if fast else {}),
             }
             for i, image in enumerate(tensor_to_images(plan.finish(final))):
                 yield SampleResult(image, seed + i, sizes[-1], settings)

@@ -214,8 +214,8 @@ def iter_sample(
         for s, start in enumerate(starts)
         if s >= first
     )
-    runner = _Sampler(model, count, seed, omega, reblur, list(guidance), total)
-    runner.fine_stride, runner.bf16 = stride, bf16 and bf16_supported(model.device)
+    bf16 = bf16 and bf16_supported(model.device)
+    runner = _Sampler(model, count, seed, omega, reblur, list(guidance), total, stride, bf16)
     yield from runner.run(sizes, starts, injection)
 
 
@@ -238,7 +238,7 @@ def sample(model: SinDDMModel, **kwargs) -> torch.Tensor:
 class _Sampler:
     """State of one sampling run: per-sample generators, schedule constants, progress count."""
 
-    def __init__(self, model, count, seed, omega, reblur, guidance, total):
+    def __init__(self, model, count, seed, omega, reblur, guidance, total, fine_stride, bf16):
         self.model = model
         self.net = model.net
         self.device = model.device
@@ -250,8 +250,8 @@ class _Sampler:
         self.guidance = guidance
         self.total = total
         self.index = 0
-        self.fine_stride = 1
-        self.bf16 = False
+        self.fine_stride = fine_stride
+        self.bf16 = bf16
 
     def noise(self, height: int, width: int) -> torch.Tensor:
         """(B, 3, H, W) standard normal noise, each sample from its own generator."""

@@ -49,6 +49,10 @@ def test_train_generate_export_reopen_regenerate(qtbot, qapp, tmp_path, tiny_ima
         reopened.generate(2 * width, height, 1, seed=record["seed"])
         _idle(qtbot, reopened)
         np.testing.assert_array_equal(reopened.results[-1].image, first)
+        reopened.generate(2 * width, height, 1, seed=record["seed"], fast=True)
+        _idle(qtbot, reopened)
+        fast = reopened.results[-1]
+        assert fast.image.shape == first.shape and "stride 2" in fast.settings["fast sampling"]
     finally:
         assert reopened.shutdown()
 
