@@ -1,6 +1,7 @@
 """Seconds per training step at each scale and seconds per sample, on the current device.
 
     python -m benchmarks.bench_core --image resources/demo.png --size 250x200 --dim 160 --batch 32
+    python -m benchmarks.bench_core --size 150x112 --dim 32 --batch 8 --bf16   # the cpu preset
 
 The image is resized to --size first (the reference's figures are for a 250×200 image). Speed
 figures belong in docs/benchmarks.md with the device and the command, never in timed tests.
@@ -58,10 +59,13 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: 
     return sorted(times)[len(times) // 2]
 
 
-def make_trainer(image: Image.Image, dim: int, batch: int, device: torch.device) -> Trainer:
+def make_trainer(
+    image: Image.Image, dim: int, batch: int, device: torch.device, bf16: bool = False
+) -> Trainer:
+    """`bf16` trains under bfloat16 autocast where the device has it (ignored elsewhere)."""
     config = ModelConfig(dim=dim)
     pyramid = build_pyramid(image, config.max_pixels, config.scale_factor)
-    return Trainer(pyramid, config, TrainConfig(batch_size=batch), device, seed=0)
+    return Trainer(pyramid, config, TrainConfig(batch_size=batch), device, seed=0, bf16=bf16)
 
 
 def training_step_times(trainer: Trainer, repeats: int, warmup: int = 1) -> StepTimes:
@@ -74,9 +78,15 @@ def training_step_times(trainer: Trainer, repeats: int, warmup: int = 1) -> Step
 
 
 def sampling_seconds(trainer: Trainer, count: int, repeats: int = 1) -> float:
-    """Seconds to make `count` samples at the training size in one batch."""
+    """Seconds to make `count` samples at the training size in one batch (in bf16 when the
+    trainer trains in bf16)."""
     model = trainer.sampling_model()
-    return timed(lambda: sample(model, count=count, seed=0), trainer.device, repeats, warmup=1)
+    return timed(
+        lambda: sample(model, count=count, seed=0, bf16=trainer.bf16),
+        trainer.device,
+        repeats,
+        warmup=1,
+    )
 
 
 def main() -> None:
@@ -88,6 +98,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per scale")
     parser.add_argument("--samples", type=int, default=1, help="samples per timed batch")
+    parser.add_argument(
+        "--bf16", action="store_true", help="bfloat16 autocast where the device has it"
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -96,13 +109,14 @@ def main() -> None:
     if args.size:
         w, h = (int(v) for v in args.size.lower().split("x"))
         image = image.resize((w, h), Image.Resampling.LANCZOS)
-    trainer = make_trainer(image, args.dim, args.batch, device)
+    trainer = make_trainer(image, args.dim, args.batch, device, args.bf16)
     steps = training_step_times(trainer, args.repeats)
     sample_time = sampling_seconds(trainer, args.samples)
 
     print(
         f"device {device} ({_device_name(device)}), torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}, dim {args.dim}, batch {args.batch}"
+        f"threads {torch.get_num_threads()}, dim {args.dim}, batch {args.batch}, "
+        f"bf16 {'on' if trainer.bf16 else 'off'}"
     )
     for s, ((w, h), sec) in enumerate(zip(steps.sizes, steps.seconds_per_step, strict=True)):
         print(f"scale {s}  {w}×{h}  {sec:.4f} s per training step")
@@ -118,6 +132,7 @@ def main() -> None:
                     "device": _device_name(device),
                     "dim": args.dim,
                     "batch": args.batch,
+                    "bf16": trainer.bf16,
                     "sizes": steps.sizes,
                     "seconds_per_step": steps.seconds_per_step,
                     "mean_seconds_per_step": steps.mean_over_scales,
