@@ -9,7 +9,8 @@ import numpy as np
 
 from core import metrics
 
-NIQE_MIN_SIDE = 193
+NIQE_MIN_SIDE = 194
+"""scikit-video's NIQE asserts that each side exceeds two 96-px patches plus one (193 px)."""
 REPORTED_METRICS = (
     "pixel_diversity",
     "patch_distance",
@@ -50,6 +51,11 @@ def bootstrap_diversity(
     return {"mean": value, "std": float(np.std(spread)) if spread else 0.0}
 
 
+def niqe_fits(image: np.ndarray) -> bool:
+    """Whether `image` (H×W×3) is large enough for `niqe`."""
+    return min(image.shape[:2]) >= NIQE_MIN_SIDE
+
+
 def niqe(image: np.ndarray) -> float:
     """NIQE (Mittal et al. 2013) of the luminance, via absolutely-not-scikit-video's port.
 
@@ -86,7 +92,7 @@ def evaluate(
         per_sample["coherence"].append(coherence)
         per_sample["completeness"].append(completeness)
         per_sample["memorised_fraction"].append(metrics.memorised_fraction(sample, reference))
-        if min(sample.shape[:2]) >= NIQE_MIN_SIDE:
+        if niqe_fits(sample):
             niqe_values.append(niqe(sample))
         if on_sample is not None:
             on_sample(index)

@@ -8,7 +8,7 @@ from PIL import Image, ImageFilter
 
 from core import metrics
 from core.cli import main
-from core.evaluation import evaluate
+from core.evaluation import NIQE_MIN_SIDE, evaluate, niqe, niqe_fits
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,16 @@ def test_evaluate_reports_mean_and_std_and_unavailable_metrics(reference):
     for name in ("lpips_diversity", "sifid", "niqe"):  # 80×60 is below NIQE's minimum
         assert report[name]["available"] is False and report[name]["reason"]
     json.dumps(report)
+
+
+def test_niqe_runs_on_the_smallest_size_it_accepts():
+    # A 258×193 sample once crashed `sinddm eval` after all its sampling: 193 is too small.
+    rng = np.random.default_rng(0)
+    assert not niqe_fits(np.zeros((NIQE_MIN_SIDE - 1, 300, 3), np.uint8))
+    assert not niqe_fits(np.zeros((300, NIQE_MIN_SIDE - 1, 3), np.uint8))
+    image = rng.integers(0, 256, (NIQE_MIN_SIDE, NIQE_MIN_SIDE, 3), dtype=np.uint8)
+    assert niqe_fits(image)
+    assert np.isfinite(niqe(image))
 
 
 def test_eval_command_on_a_folder(tmp_path, reference, capsys):
