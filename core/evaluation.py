@@ -86,14 +86,20 @@ def evaluate(
         "memorised_fraction": [],
     }
     niqe_values: list[float] = []
+    niqe_failure = ""
     for index, sample in enumerate(samples):
         per_sample["patch_distance"].append(metrics.patch_distance(sample, reference, seed=seed))
         coherence, completeness = metrics.bidirectional_similarity(sample, reference)
         per_sample["coherence"].append(coherence)
         per_sample["completeness"].append(completeness)
         per_sample["memorised_fraction"].append(metrics.memorised_fraction(sample, reference))
-        if niqe_fits(sample):
-            niqe_values.append(niqe(sample))
+        if niqe_fits(sample) and not niqe_failure:
+            try:
+                niqe_values.append(niqe(sample))
+            except (AssertionError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                # A failing optional metric must not lose the others (and the sampling time).
+                niqe_failure = f"scikit-video's NIQE failed: {exc}"
+                niqe_values.clear()
         if on_sample is not None:
             on_sample(index)
     result: dict = {
@@ -111,7 +117,10 @@ def evaluate(
     result["niqe"] = (
         summarise(niqe_values)
         if niqe_values
-        else {"available": False, "reason": f"images under {NIQE_MIN_SIDE} px on a side"}
+        else {
+            "available": False,
+            "reason": niqe_failure or f"images under {NIQE_MIN_SIDE} px on a side",
+        }
     )
     result.update(_perceptual(samples, reference, weights or PerceptualWeights()))
     return result

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from core import metrics
+from core import evaluation, metrics
 from core.cli import main
 from core.evaluation import NIQE_MIN_SIDE, evaluate, niqe, niqe_fits
 
@@ -102,6 +102,20 @@ def test_niqe_runs_on_the_smallest_size_it_accepts():
     image = rng.integers(0, 256, (NIQE_MIN_SIDE, NIQE_MIN_SIDE, 3), dtype=np.uint8)
     assert niqe_fits(image)
     assert np.isfinite(niqe(image))
+
+
+def test_a_failing_niqe_leaves_the_other_metrics(reference, monkeypatch):
+    def broken(image):
+        raise AssertionError("frame too small")
+
+    monkeypatch.setattr(evaluation, "NIQE_MIN_SIDE", 1)
+    monkeypatch.setattr(evaluation, "niqe", broken)
+    report = evaluation.evaluate([_shuffled(reference, s) for s in range(2)], reference)
+    assert report["niqe"] == {
+        "available": False,
+        "reason": "scikit-video's NIQE failed: frame too small",
+    }
+    assert report["coherence"]["mean"] > 0
 
 
 def test_eval_command_on_a_folder(tmp_path, reference, capsys):
