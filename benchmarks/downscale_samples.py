@@ -24,10 +24,14 @@ def main(argv=None) -> None:
     parser.add_argument("target", type=Path)
     parser.add_argument("--size", type=parse_size, required=True)
     args = parser.parse_args(argv)
+    paths = sorted(args.source.glob("*.png"))
+    if not paths:
+        raise SystemExit(f"No PNG images in {args.source}.")
     args.target.mkdir(parents=True, exist_ok=True)
-    for path in sorted(args.source.glob("*.png")):
+    for path in paths:
         image = load_image(path).resize(args.size, Image.Resampling.LANCZOS)
         save_png(np.asarray(image), args.target / path.name)
+    print(f"{len(paths)} images at {args.size[0]}×{args.size[1]} in {args.target}")
 
 
 if __name__ == "__main__":
