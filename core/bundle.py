@@ -1,8 +1,14 @@
-"""`SinDDMModel`: everything sampling needs, ready on a device."""
+"""The models the sampler draws from: the `DiffusionModel` interface and its trained kind.
+
+Everything outside core that samples or edits goes through `DiffusionModel`: the sampler asks
+it for ε̂ and reads its pyramid and schedule, and never needs to know whether a trained network
+(`SinDDMModel`) or another denoiser answers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -11,6 +17,47 @@ from core.config import ModelConfig
 from core.model import SinDDMNet
 from core.pyramid import Pyramid
 from core.schedule import DiffusionSchedule, make_schedule
+
+
+@runtime_checkable
+class DiffusionModel(Protocol):
+    """A denoiser for every scale of one image's pyramid, with its schedule (docs/method.md §5).
+
+    `kind` names the denoiser for people ('trained', …); `steps_trained` is 0 for a model that
+    was never trained.
+    """
+
+    pyramid: Pyramid
+    schedule: DiffusionSchedule
+    config: ModelConfig
+    steps_trained: int
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def num_scales(self) -> int: ...
+
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]: ...
+
+    @property
+    def parameters(self) -> int: ...
+
+    def to(self, device: torch.device | str) -> DiffusionModel:
+        """Move the denoiser to `device` (in place) and return it."""
+        ...
+
+    def predict_eps(
+        self, x_t: torch.Tensor, t: int, scale: int, blurry: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """ε̂ for x_t (B, 3, H, W) at timestep t of `scale`; `blurry` is x̃^s, the upsampled
+        coarser output (s ≥ 1 with reblurring; None otherwise), which a denoiser may use as
+        evidence. Returns (B, 3, H, W) float32."""
+        ...
 
 
 @dataclass
@@ -24,8 +71,26 @@ class SinDDMModel:
     steps_trained: int = 0
 
     @property
+    def kind(self) -> str:
+        return "trained"
+
+    @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    def to(self, device: torch.device | str) -> SinDDMModel:
+        self.net.to(device)
+        return self
+
+    def predict_eps(
+        self, x_t: torch.Tensor, t: int, scale: int, blurry: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The network's ε̂ (it sees only x_t, t and the scale; `blurry` is unused)."""
+        return self.net(x_t, t, scale).float()
 
     @property
     def num_scales(self) -> int:

@@ -31,3 +31,15 @@ class ConfigError(SinDDMError):
 
 class DeviceUnavailableError(SinDDMError):
     """The requested compute device (cuda, mps) is not available on this machine."""
+
+
+def out_of_memory(exc: BaseException) -> str | None:
+    """'The GPU ran out of memory.' or 'The computer ran out of memory.' when `exc` says so,
+    else None. Front ends add their own advice (a smaller --batch, a smaller canvas, …)."""
+    import torch  # the errors above stay importable without torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return "The GPU ran out of memory."
+    if isinstance(exc, MemoryError):
+        return "The computer ran out of memory."
+    return None

@@ -26,7 +26,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from core.bundle import SinDDMModel
+from core.bundle import DiffusionModel
 from core.device import bf16_supported, make_generator, randn
 from core.errors import ConfigError
 
@@ -116,7 +116,7 @@ def _check_canvas(sizes: list[tuple[int, int]]) -> None:
         )
 
 
-def resolve_start_steps(model: SinDDMModel, start_steps: Sequence[int] | None) -> list[int]:
+def resolve_start_steps(model: DiffusionModel, start_steps: Sequence[int] | None) -> list[int]:
     """T[s] for every scale: the model's own, or the user's list for scales 1..N−1."""
     steps = list(model.schedule.start_steps)
     if start_steps is None:
@@ -171,7 +171,7 @@ def _evaluations(start: int, strided: bool, stride: int) -> int:
 
 
 def iter_sample(
-    model: SinDDMModel,
+    model: DiffusionModel,
     count: int = 1,
     seed: int = 0,
     size: tuple[int, int] | None = None,
@@ -226,7 +226,7 @@ def _check_injection(injection: Injection, num_scales: int, timesteps: int) -> N
         raise ConfigError(f"The injection step t must lie in 1..{timesteps - 1}.")
 
 
-def sample(model: SinDDMModel, **kwargs) -> torch.Tensor:
+def sample(model: DiffusionModel, **kwargs) -> torch.Tensor:
     """Drain `iter_sample` and return the samples, (B, 3, H, W) in [-1, 1]."""
     result = None
     for step in iter_sample(model, **kwargs):
@@ -240,7 +240,6 @@ class _Sampler:
 
     def __init__(self, model, count, seed, omega, reblur, guidance, total, fine_stride, bf16):
         self.model = model
-        self.net = model.net
         self.device = model.device
         self.schedule = model.schedule
         self.alpha_bar = [float(v) for v in model.schedule.alpha_bar]
@@ -288,9 +287,11 @@ class _Sampler:
         self.index += 1
         return SampleStep(scale, t, self.index, self.total, x0_pred)
 
-    def predict_eps(self, x: torch.Tensor, t: int, scale: int) -> torch.Tensor:
+    def predict_eps(
+        self, x: torch.Tensor, t: int, scale: int, blurry: torch.Tensor | None = None
+    ) -> torch.Tensor:
         with torch.no_grad(), torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
-            return self.net(x, t, scale).float()
+            return self.model.predict_eps(x, t, scale, blurry).float()
 
     def guide(self, x0_pred: torch.Tensor, scale: int, t: int) -> torch.Tensor:
         for guidance in self.guidance:
@@ -354,7 +355,7 @@ class _Sampler:
         t_next = t - 1 if t_next is None else t_next
         ab, ab_prev = self.alpha_bar[t], self.schedule.alpha_bar_prev(t_next + 1)
         gamma = 0.0 if zero_gamma else self.schedule.sampling_gamma(scale, t)
-        eps = self.predict_eps(x, t, scale)
+        eps = self.predict_eps(x, t, scale, blurry)
         mixed_pred = math.sqrt(1 / ab) * x - math.sqrt(1 / ab - 1) * eps
         x0_pred = (mixed_pred - gamma * blurry) / (1 - gamma)  # deblur (Alg. 2, line 6)
         x0_pred = self.guide(x0_pred, scale, t)

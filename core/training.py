@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import torch
@@ -182,6 +183,28 @@ class Trainer:
         )
 
 
+def checkpointed_steps(
+    trainer: Trainer,
+    save: Callable[[], None],
+    save_due: Callable[[TrainStep], bool],
+) -> Iterator[TrainStep]:
+    """`trainer.steps()`, calling `save()` after each step for which `save_due(step)` is true
+    and once more when the iterator ends or is closed (the consumer stopped) with steps taken
+    since the last save. The one training driver of the command line and the app."""
+    steps = trainer.steps()
+    saved_at = trainer.state.step
+    try:
+        for step in steps:
+            if save_due(step):
+                save()
+                saved_at = step.step
+            yield step
+    finally:
+        steps.close()
+        if trainer.state.step != saved_at:
+            save()
+
+
 def run_training(
     trainer: Trainer,
     save: Callable[[], None] | None = None,
@@ -194,19 +217,15 @@ def run_training(
     `should_stop` is polled between steps (a GUI's cancel button, a CLI's Ctrl-C flag). Returns
     True when training reached its last step, False when it was stopped early.
     """
-    steps = trainer.steps()
-    saved_at = trainer.state.step
-    try:
+    steps = checkpointed_steps(
+        trainer,
+        save or (lambda: None),
+        lambda step: save is not None and save_every > 0 and step.step % save_every == 0,
+    )
+    with closing(steps):
         for step in steps:
             if on_step is not None:
                 on_step(step)
-            if save is not None and save_every > 0 and step.step % save_every == 0:
-                save()
-                saved_at = step.step
             if should_stop():
                 break
-    finally:
-        steps.close()
-        if save is not None and trainer.state.step != saved_at:
-            save()
     return trainer.finished
