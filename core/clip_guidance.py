@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from core.clip_weights import GuidanceUnavailableError, is_local_file
 from core.errors import SinDDMError
+from core.requests import TEXT_MODES
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -357,7 +358,6 @@ def _norm(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
 
 
-TEXT_MODES = ("content", "style", "style-image", "region")
 REGION_ITERATIONS = 100
 REGION_STEP = 0.1
 REGION_START_STEP = 3

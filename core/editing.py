@@ -19,47 +19,10 @@ from PIL import Image
 from core.bundle import SinDDMModel, image_to_tensor
 from core.errors import ConfigError
 from core.pyramid import capped_size
+from core.requests import DEFAULT_ROI_STRENGTH, HARMONIZATION_STEP, STYLE_TRANSFER_STEP, Box
 from core.sampling import Injection
 
-DEFAULT_ROI_STRENGTH = 0.8
-STYLE_TRANSFER_STEP = 15
-HARMONIZATION_STEP = 5
-
-
-@dataclass(frozen=True)
-class Box:
-    """An axis-aligned box in pixels: left x, top y, width w, height h."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @classmethod
-    def parse(cls, text: str, size_from: Box | None = None) -> Box:
-        """'x,y,w,h', or 'x,y' taking the width and height of `size_from`."""
-        try:
-            values = [int(v) for v in text.split(",")]
-        except ValueError:
-            raise ConfigError(f"'{text}' is not a box like 10,20,64,48.") from None
-        if len(values) == 2 and size_from is not None:
-            values += [size_from.w, size_from.h]
-        if len(values) != 4:
-            raise ConfigError(f"'{text}' needs four numbers x,y,w,h.")
-        return cls(*values)
-
-    def scaled(self, factor: float) -> Box:
-        """Every coordinate multiplied by `factor` and truncated, as the reference does."""
-        return Box(*(int(v * factor) for v in (self.x, self.y, self.w, self.h)))
-
-    def check_inside(self, width: int, height: int, what: str) -> None:
-        if self.w <= 0 or self.h <= 0:
-            raise ConfigError(f"The {what} box {self} is empty.")
-        if self.x < 0 or self.y < 0 or self.x + self.w > width or self.y + self.h > height:
-            raise ConfigError(
-                f"The {what} box (x {self.x}, y {self.y}, {self.w}×{self.h}) does not fit "
-                f"inside the {width}×{height} image."
-            )
+__all__ = ["DEFAULT_ROI_STRENGTH", "HARMONIZATION_STEP", "STYLE_TRANSFER_STEP", "Box"]
 
 
 class RoiGuidance:

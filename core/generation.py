@@ -11,9 +11,9 @@ The model is any `DiffusionModel` (docs/method.md §5): nothing here knows which
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import astuple, dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,16 +21,21 @@ from PIL import Image
 
 from core.bundle import DiffusionModel, tensor_to_images
 from core.device import bf16_supported
-from core.editing import (
-    DEFAULT_ROI_STRENGTH,
-    HARMONIZATION_STEP,
-    STYLE_TRANSFER_STEP,
-    Box,
-    RoiGuidance,
-    harmonization_injection,
-    style_transfer_injection,
-)
+from core.editing import RoiGuidance, harmonization_injection, style_transfer_injection
 from core.errors import ConfigError
+from core.imageio import load_image, load_mask
+from core.requests import (
+    FAST_SAMPLING,
+    PLAIN_SAMPLING,
+    TEXT_MODES,
+    Edit,
+    GenerationRequest,
+    HarmonizeEdit,
+    RegionsEdit,
+    SamplingOptions,
+    StyleTransferEdit,
+    TextEdit,
+)
 from core.sampling import (
     Injection,
     X0Guidance,
@@ -40,144 +45,26 @@ from core.sampling import (
     sampling_work,
 )
 
-TextMode = Literal["content", "style", "style-image", "region"]
-CLIP_MODEL = "ViT-B-32"
-"""The CLIP of docs/method.md §7 (ViT-B/32)."""
-
-
-@dataclass(frozen=True)
-class SamplingOptions:
-    """How the sampler runs (docs/method.md §5), apart from what to make.
-
-    `fine_stride` k > 1 evaluates every k-th step at the scales ≥ 1 and `bf16` autocasts the
-    denoiser where the device has native bf16 (both trade a little exactness for speed);
-    `omega` = 1 is the paper's Algorithm 2 (0: the authors' code); `start_steps` overrides T[s]
-    for the scales 1..N−1.
-    """
-
-    fine_stride: int = 1
-    bf16: bool = False
-    omega: float = 0.0
-    start_steps: tuple[int, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.fine_stride < 1:
-            raise ConfigError(f"The fine-scale stride must be at least 1, not {self.fine_stride}.")
-        if not 0.0 <= self.omega <= 1.0:
-            raise ConfigError(f"omega must lie between 0 and 1, not {self.omega}.")
-
-    def describe_speed(self, device: torch.device, stride: int) -> str:
-        """What the speed options did on `device`, for a result's metadata."""
-        bf16 = self.bf16 and bf16_supported(device)
-        return f"stride {stride} at the finer scales" + (", bf16" if bf16 else "")
-
-
-PLAIN_SAMPLING = SamplingOptions()
-FAST_SAMPLING = SamplingOptions(fine_stride=2, bf16=True)
-"""The app's "Fast sampling": every 2nd step at the finer scales, bf16 where native."""
-
-
-# ------------------------------------------------------------------------------------ edits
-
-
-@dataclass(frozen=True)
-class RegionsEdit:
-    """Regions of the training image placed on the canvas (paper eq. 2; docs/method.md §6).
-
-    `pairs` holds (source box on the training image, target box on the canvas), both in
-    finest-scale pixels; `strength` is η.
-    """
-
-    pairs: tuple[tuple[Box, Box], ...]
-    strength: float = DEFAULT_ROI_STRENGTH
-
-    def describe(self) -> dict:
-        boxes = [[list(astuple(s)), list(astuple(t))] for s, t in self.pairs]
-        return {"edit": "regions", "regions": boxes, "strength": self.strength}
-
-
-@dataclass(frozen=True)
-class TextEdit:
-    """A text prompt through CLIP (docs/method.md §7). `strength` and `fill` None take the
-    mode's defaults; `box` (training-image pixels) is needed by the region mode."""
-
-    prompt: str
-    mode: TextMode = "content"
-    strength: float | None = None
-    fill: float | None = None
-    box: Box | None = None
-    clip_model: str = CLIP_MODEL
-    clip_weights: str = "openai"
-    views: int = 16
-
-    def describe(self) -> dict:
-        return {
-            "edit": "text",
-            "prompt": self.prompt,
-            "mode": self.mode,
-            "strength": self.strength,
-            "fill": self.fill,
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class StyleTransferEdit:
-    """A content image redrawn with the model's textures (docs/method.md §8)."""
-
-    content: Image.Image = field(repr=False)
-    content_name: str = ""
-    start_step: int = STYLE_TRANSFER_STEP
-    scale: int | None = None
-    """Injection scale; None is the finest, as the authors' code."""
-    match: bool = True
-    """Match the content's colour histograms to the training image first."""
-
-    def describe(self) -> dict:
-        settings: dict = {"edit": "style-transfer", "image": self.content_name}
-        if self.scale is not None:
-            settings["scale"] = self.scale
-        return {**settings, "t": self.start_step}
-
-
-@dataclass(frozen=True, eq=False)
-class HarmonizeEdit:
-    """An object pasted on a background, blended in (docs/method.md §8). `mask` marks the
-    object by its alpha channel when it has one, otherwise by its brightness."""
-
-    composite: Image.Image = field(repr=False)
-    mask: Image.Image = field(repr=False)
-    composite_name: str = ""
-    start_step: int = HARMONIZATION_STEP
-
-    def describe(self) -> dict:
-        return {"edit": "harmonize", "image": self.composite_name, "t": self.start_step}
-
-
-Edit = RegionsEdit | TextEdit | StyleTransferEdit | HarmonizeEdit
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What to make: `count` images with seeds seed … seed+count−1, computed `batch` at a time.
-
-    Give the finest canvas as `size` (W, H) or as per-axis `multipliers`; neither means the
-    training size. Style transfer and harmonisation take their size from their image.
-    """
-
-    count: int = 1
-    seed: int = 0
-    size: tuple[int, int] | None = None
-    multipliers: tuple[float, float] | None = None
-    options: SamplingOptions = PLAIN_SAMPLING
-    edit: Edit | None = None
-    batch: int = 8
-
-    def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ConfigError(f"The number of images must be at least 1, not {self.count}.")
-        if self.batch < 1:
-            raise ConfigError(f"The batch size must be at least 1, not {self.batch}.")
-
+__all__ = [
+    "FAST_SAMPLING",
+    "PLAIN_SAMPLING",
+    "ClipLoader",
+    "Edit",
+    "GeneratedImages",
+    "GenerationPlan",
+    "GenerationRequest",
+    "GenerationStep",
+    "HarmonizeEdit",
+    "RegionsEdit",
+    "SamplingOptions",
+    "StyleTransferEdit",
+    "TextEdit",
+    "generate",
+    "generate_images",
+    "guided_region",
+    "plan",
+    "preview_of",
+]
 
 ClipLoader = Callable[[str, str, torch.device], tuple[object, object]]
 """(open_clip model name, weights tag or file, device) -> (CLIP model, tokenizer)."""
@@ -235,8 +122,10 @@ class GenerationPlan:
         """What a result should record so it can be made again (edit and speed options)."""
         settings = self.request.edit.describe() if self.request.edit else {}
         options = self.request.options
-        if options.fine_stride > 1 or options.bf16:
-            settings["fast sampling"] = options.describe_speed(device, self.stride)
+        if options.fast:
+            bf16 = options.bf16 and bf16_supported(device)
+            speed = f"stride {self.stride} at the finer scales" + (", bf16" if bf16 else "")
+            settings["fast sampling"] = speed
         return settings
 
 
@@ -263,16 +152,40 @@ def plan(
 
         return GenerationPlan(request, sizes, starts, make_guidance=regions)
     if isinstance(edit, StyleTransferEdit):
+        content = _image_of(edit.content)
         injection, size = style_transfer_injection(
-            model, edit.content, edit.start_step, edit.scale, edit.match
+            model, content, edit.start_step, edit.scale, edit.match
         )
         return GenerationPlan(request, canvas(size), starts, injection)
     if isinstance(edit, HarmonizeEdit):
-        harmony = harmonization_injection(model, edit.composite, edit.mask, edit.start_step)
+        composite, mask = _image_of(edit.composite), _mask_of(edit.mask)
+        harmony = harmonization_injection(model, composite, mask, edit.start_step)
         return GenerationPlan(
             request, canvas(harmony.size), starts, harmony.injection, finish=harmony.blend
         )
     return _text_plan(model, request, edit, starts, clip_loader or default_clip_loader)
+
+
+def _image_of(source: object) -> Image.Image:
+    """An ImageSource (core.requests) as an RGB PIL image; files are read and checked."""
+    if isinstance(source, str | os.PathLike):
+        return load_image(source)
+    if isinstance(source, np.ndarray):
+        return Image.fromarray(np.ascontiguousarray(source)).convert("RGB")
+    if isinstance(source, Image.Image):
+        return source
+    raise ConfigError(f"Not an image: {type(source).__name__}.")
+
+
+def _mask_of(source: object) -> Image.Image:
+    """A mask ImageSource as a PIL image, alpha kept (it marks the object when present)."""
+    if isinstance(source, str | os.PathLike):
+        return load_mask(source)
+    if isinstance(source, np.ndarray):
+        return Image.fromarray(np.ascontiguousarray(source))
+    if isinstance(source, Image.Image):
+        return source
+    raise ConfigError(f"Not a mask: {type(source).__name__}.")
 
 
 def _text_plan(
@@ -286,8 +199,8 @@ def _text_plan(
 
     if not edit.prompt.strip():
         raise ConfigError("Write a prompt first.")
-    if edit.mode not in clip_guidance.TEXT_MODES:
-        modes = ", ".join(clip_guidance.TEXT_MODES)
+    if edit.mode not in TEXT_MODES:
+        modes = ", ".join(TEXT_MODES)
         raise ConfigError(f"Unknown text mode '{edit.mode}'; choose one of {modes}.")
     clip, tokenizer = clip_loader(edit.clip_model, edit.clip_weights, model.device)
     text = clip_guidance.plan_text_guidance(

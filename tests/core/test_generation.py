@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.bundle import DiffusionModel, tensor_to_images
 from core.editing import Box
-from core.errors import ConfigError
+from core.errors import ConfigError, ImageLoadError
 from core.generation import (
     FAST_SAMPLING,
     GeneratedImages,
@@ -130,3 +130,23 @@ def test_text_edit_refuses_an_empty_prompt_before_loading_clip(tiny_model):
         plan(tiny_model, GenerationRequest(edit=TextEdit("  ")), clip_loader=loader)
     with pytest.raises(ConfigError, match="mode"):
         plan(tiny_model, GenerationRequest(edit=TextEdit("x", mode="poster")), loader)
+
+
+def test_requests_are_plain_data_without_torch():
+    """A GUI builds requests on its own thread: the module must not pull in torch or PIL."""
+    import subprocess
+    import sys
+
+    code = "import sys, core.requests; sys.exit(('torch' in sys.modules) + ('PIL' in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_edits_take_image_files_and_arrays(tiny_model, tmp_path):
+    path = tmp_path / "content.png"
+    Image.new("RGB", (80, 60), (10, 200, 10)).save(path)
+    from_file = plan(tiny_model, GenerationRequest(edit=StyleTransferEdit(path, "content.png")))
+    pixels = np.zeros((60, 80, 3), np.uint8)
+    from_array = plan(tiny_model, GenerationRequest(edit=StyleTransferEdit(pixels)))
+    assert from_file.size == from_array.size == (80, 60)
+    with pytest.raises(ImageLoadError, match="No file at"):
+        plan(tiny_model, GenerationRequest(edit=StyleTransferEdit(tmp_path / "missing.png")))

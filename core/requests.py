@@ -1,0 +1,198 @@
+"""What to generate, as plain data: sampling options, edits and the request that holds them.
+
+These types import neither torch nor PIL, so a GUI can build them on its own thread;
+`core.generation.plan` checks them against a model and loads any image files they name (in the
+thread that generates). Images are given as an `ImageSource`: a file path, a PIL image or an
+H×W×3 (masks: H×W or H×W×4) uint8 array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    pass
+
+ImageSource = "str | os.PathLike[str] | Image.Image | np.ndarray"
+"""A file path, a PIL image or a uint8 array (resolved by `core.generation`)."""
+
+TextMode = Literal["content", "style", "style-image", "region"]
+TEXT_MODES: tuple[str, ...] = ("content", "style", "style-image", "region")
+CLIP_MODEL = "ViT-B-32"
+"""The CLIP of docs/method.md §7 (ViT-B/32)."""
+DEFAULT_ROI_STRENGTH = 0.8
+"""η of paper eq. (2) (hard-coded in the authors' code)."""
+STYLE_TRANSFER_STEP = 15
+HARMONIZATION_STEP = 5
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixels: left x, top y, width w, height h."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @classmethod
+    def parse(cls, text: str, size_from: Box | None = None) -> Box:
+        """'x,y,w,h', or 'x,y' taking the width and height of `size_from`."""
+        try:
+            values = [int(v) for v in text.split(",")]
+        except ValueError:
+            raise ConfigError(f"'{text}' is not a box like 10,20,64,48.") from None
+        if len(values) == 2 and size_from is not None:
+            values += [size_from.w, size_from.h]
+        if len(values) != 4:
+            raise ConfigError(f"'{text}' needs four numbers x,y,w,h.")
+        return cls(*values)
+
+    def scaled(self, factor: float) -> Box:
+        """Every coordinate multiplied by `factor` and truncated, as the reference does."""
+        return Box(*(int(v * factor) for v in (self.x, self.y, self.w, self.h)))
+
+    def check_inside(self, width: int, height: int, what: str) -> None:
+        if self.w <= 0 or self.h <= 0:
+            raise ConfigError(f"The {what} box {self} is empty.")
+        if self.x < 0 or self.y < 0 or self.x + self.w > width or self.y + self.h > height:
+            raise ConfigError(
+                f"The {what} box (x {self.x}, y {self.y}, {self.w}×{self.h}) does not fit "
+                f"inside the {width}×{height} image."
+            )
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How the sampler runs (docs/method.md §5), apart from what to make.
+
+    `fine_stride` k > 1 evaluates every k-th step at the scales ≥ 1 and `bf16` autocasts the
+    denoiser where the device has native bf16 (both trade a little exactness for speed);
+    `omega` = 1 is the paper's Algorithm 2 (0: the authors' code); `start_steps` overrides T[s]
+    for the scales 1..N−1.
+    """
+
+    fine_stride: int = 1
+    bf16: bool = False
+    omega: float = 0.0
+    start_steps: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.fine_stride < 1:
+            raise ConfigError(f"The fine-scale stride must be at least 1, not {self.fine_stride}.")
+        if not 0.0 <= self.omega <= 1.0:
+            raise ConfigError(f"omega must lie between 0 and 1, not {self.omega}.")
+
+    @property
+    def fast(self) -> bool:
+        return self.fine_stride > 1 or self.bf16
+
+
+PLAIN_SAMPLING = SamplingOptions()
+FAST_SAMPLING = SamplingOptions(fine_stride=2, bf16=True)
+"""The app's "Fast sampling": every 2nd step at the finer scales, bf16 where native."""
+
+
+@dataclass(frozen=True)
+class RegionsEdit:
+    """Regions of the training image placed on the canvas (paper eq. 2; docs/method.md §6).
+
+    `pairs` holds (source box on the training image, target box on the canvas), both in
+    finest-scale pixels; `strength` is η.
+    """
+
+    pairs: tuple[tuple[Box, Box], ...]
+    strength: float = DEFAULT_ROI_STRENGTH
+
+    def describe(self) -> dict:
+        boxes = [[list(astuple(s)), list(astuple(t))] for s, t in self.pairs]
+        return {"edit": "regions", "regions": boxes, "strength": self.strength}
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """A text prompt through CLIP (docs/method.md §7). `strength` and `fill` None take the
+    mode's defaults; `box` (training-image pixels) is needed by the region mode."""
+
+    prompt: str
+    mode: TextMode = "content"
+    strength: float | None = None
+    fill: float | None = None
+    box: Box | None = None
+    clip_model: str = CLIP_MODEL
+    clip_weights: str = "openai"
+    views: int = 16
+
+    def describe(self) -> dict:
+        return {
+            "edit": "text",
+            "prompt": self.prompt,
+            "mode": self.mode,
+            "strength": self.strength,
+            "fill": self.fill,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class StyleTransferEdit:
+    """A content image redrawn with the model's textures (docs/method.md §8)."""
+
+    content: Any = field(repr=False)
+    """An ImageSource."""
+    content_name: str = ""
+    start_step: int = STYLE_TRANSFER_STEP
+    scale: int | None = None
+    """Injection scale; None is the finest, as the authors' code."""
+    match: bool = True
+    """Match the content's colour histograms to the training image first."""
+
+    def describe(self) -> dict:
+        settings: dict = {"edit": "style-transfer", "image": self.content_name}
+        if self.scale is not None:
+            settings["scale"] = self.scale
+        return {**settings, "t": self.start_step}
+
+
+@dataclass(frozen=True, eq=False)
+class HarmonizeEdit:
+    """An object pasted on a background, blended in (docs/method.md §8). `mask` marks the
+    object by its alpha channel when it has one, otherwise by its brightness."""
+
+    composite: Any = field(repr=False)
+    """An ImageSource."""
+    mask: Any = field(repr=False)
+    """An ImageSource: alpha or brightness marks the object."""
+    composite_name: str = ""
+    start_step: int = HARMONIZATION_STEP
+
+    def describe(self) -> dict:
+        return {"edit": "harmonize", "image": self.composite_name, "t": self.start_step}
+
+
+Edit = RegionsEdit | TextEdit | StyleTransferEdit | HarmonizeEdit
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What to make: `count` images with seeds seed … seed+count−1, computed `batch` at a time.
+
+    Give the finest canvas as `size` (W, H) or as per-axis `multipliers`; neither means the
+    training size. Style transfer and harmonisation take their size from their image.
+    """
+
+    count: int = 1
+    seed: int = 0
+    size: tuple[int, int] | None = None
+    multipliers: tuple[float, float] | None = None
+    options: SamplingOptions = PLAIN_SAMPLING
+    edit: Edit | None = None
+    batch: int = 8
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ConfigError(f"The number of images must be at least 1, not {self.count}.")
+        if self.batch < 1:
+            raise ConfigError(f"The batch size must be at least 1, not {self.batch}.")
