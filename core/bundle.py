@@ -52,10 +52,17 @@ class DiffusionModel(Protocol):
         ...
 
     def predict_eps(
-        self, x_t: torch.Tensor, t: int, scale: int, blurry: torch.Tensor | None = None
+        self,
+        x_t: torch.Tensor,
+        t: int,
+        scale: int,
+        blurry: torch.Tensor | None = None,
+        gamma: float = 0.0,
     ) -> torch.Tensor:
-        """ε̂ for x_t (B, 3, H, W) at timestep t of `scale`; `blurry` is x̃^s, the upsampled
-        coarser output (s ≥ 1 with reblurring; None otherwise), which a denoiser may use as
+        """ε̂ for x_t (B, 3, H, W) at timestep t of `scale`, where x_t noises the mixture
+        γ·x̃ + (1 − γ)·x (docs/method.md §5). `blurry` is x̃^s, the upsampled coarser output
+        (None at scale 0 and for plain DDPM steps) and `gamma` the mix the sampler assumes at
+        this step (0 where there is no x̃, and at an injection). A denoiser may use both as
         evidence. Returns (B, 3, H, W) float32."""
         ...
 
@@ -87,9 +94,14 @@ class SinDDMModel:
         return self
 
     def predict_eps(
-        self, x_t: torch.Tensor, t: int, scale: int, blurry: torch.Tensor | None = None
+        self,
+        x_t: torch.Tensor,
+        t: int,
+        scale: int,
+        blurry: torch.Tensor | None = None,
+        gamma: float = 0.0,
     ) -> torch.Tensor:
-        """The network's ε̂ (it sees only x_t, t and the scale; `blurry` is unused)."""
+        """The network's ε̂: it sees only x_t, t and the scale (it learned x̃ and γ)."""
         return self.net(x_t, t, scale).float()
 
     @property

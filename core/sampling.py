@@ -1,4 +1,4 @@
-"""Multi-scale sampling as the reference implements it (spec §5, paper Algorithm 2).
+"""Multi-scale sampling as the reference implements it (docs/method.md §5, paper Algorithm 2).
 
 Scale 0 runs the standard 100-step stochastic DDPM. Each finer scale upsamples the previous
 output, noises it once to index T[s] and runs the "reblurring" update from t = T[s] − 1 down to
@@ -44,7 +44,8 @@ class X0Guidance(Protocol):
 
 @dataclass(frozen=True)
 class Injection:
-    """Start sampling from an image instead of noise (spec §8: style transfer, harmonisation).
+    """Start sampling from an image instead of noise (style transfer, harmonisation:
+    docs/method.md §8).
 
     `image` is (1 or B, 3, H, W) in [-1, 1], resized to the canvas at `scale`; it is noised to
     index `start_step` and denoised with γ forced to 0 at that scale (the reference injects at
@@ -272,7 +273,7 @@ class _Sampler:
                 antialias=True,
                 align_corners=False,
             ).expand(len(self.generators), -1, -1, -1)
-            # γ is forced to 0 at the injection scale (spec §8): plain DDIM from the image.
+            # γ is forced to 0 at the injection scale (docs/method.md §8): DDIM from the image.
             yield from self.finer_scale(image, injection.scale, starts[injection.scale], True)
             first = injection.scale + 1
         for scale in range(first, len(sizes)):
@@ -288,10 +289,15 @@ class _Sampler:
         return SampleStep(scale, t, self.index, self.total, x0_pred)
 
     def predict_eps(
-        self, x: torch.Tensor, t: int, scale: int, blurry: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        t: int,
+        scale: int,
+        blurry: torch.Tensor | None = None,
+        gamma: float = 0.0,
     ) -> torch.Tensor:
         with torch.no_grad(), torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
-            return self.model.predict_eps(x, t, scale, blurry).float()
+            return self.model.predict_eps(x, t, scale, blurry, gamma).float()
 
     def guide(self, x0_pred: torch.Tensor, scale: int, t: int) -> torch.Tensor:
         for guidance in self.guidance:
@@ -299,7 +305,7 @@ class _Sampler:
         return x0_pred
 
     def coarsest_scale(self, x: torch.Tensor, start: int) -> Iterator[SampleStep]:
-        """Scale 0: ancestral DDPM from pure noise, t = T[0]−1 .. 0 (spec §5)."""
+        """Scale 0: ancestral DDPM from pure noise, t = T[0]−1 .. 0 (docs/method.md §5)."""
         self.output = x
         for t in range(start - 1, -1, -1):
             x, x0_pred = self.ddpm_step(x, t, 0)
@@ -350,12 +356,13 @@ class _Sampler:
         zero_gamma: bool = False,
         t_next: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The reference's reblurring update (spec §5; Alg. 2, lines 6 and 11-12 with ω), from
-        x_t to x_{t_next}; t_next = t − 1 is the reference, lower values skip steps as DDIM."""
+        """The reference's reblurring update (docs/method.md §5; Alg. 2, lines 6 and 11-12 with
+        ω), from x_t to x_{t_next}; t_next = t − 1 is the reference, lower values skip steps as
+        DDIM."""
         t_next = t - 1 if t_next is None else t_next
         ab, ab_prev = self.alpha_bar[t], self.schedule.alpha_bar_prev(t_next + 1)
         gamma = 0.0 if zero_gamma else self.schedule.sampling_gamma(scale, t)
-        eps = self.predict_eps(x, t, scale, blurry)
+        eps = self.predict_eps(x, t, scale, blurry, gamma)
         mixed_pred = math.sqrt(1 / ab) * x - math.sqrt(1 / ab - 1) * eps
         x0_pred = (mixed_pred - gamma * blurry) / (1 - gamma)  # deblur (Alg. 2, line 6)
         x0_pred = self.guide(x0_pred, scale, t)

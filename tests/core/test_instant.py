@@ -1,0 +1,104 @@
+"""The closed-form patch denoiser: exact against brute force, the right limits, any canvas."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.bundle import DiffusionModel, image_to_tensor, schedule_for
+from core.config import ModelConfig
+from core.errors import ConfigError
+from core.instant import InstantModel, InstantSettings
+from core.pyramid import Pyramid
+from core.sampling import sample
+
+FAST = InstantSettings(patch_sizes=(5, 3))
+
+
+def _one_scale_model(pixels: np.ndarray, settings: InstantSettings) -> InstantModel:
+    height, width = pixels.shape[:2]
+    pyramid = Pyramid((pixels,), (pixels,), ((width, height),), 1.411, (0.0,), (width, height))
+    config = ModelConfig()
+    return InstantModel(pyramid, schedule_for(pyramid, config), config, settings)
+
+
+def _brute_force(query: np.ndarray, clean: np.ndarray, k: int, ab: float, mode: str):
+    """Posterior mean by loops in float64: query (3, H, W) noisy, clean (3, h, w) training."""
+    pad = k // 2
+    q_pad = np.pad(query, ((0, 0), (pad, pad), (pad, pad)))
+    c_pad = np.pad(clean, ((0, 0), (pad, pad), (pad, pad)))
+    _, height, width = query.shape
+    _, h, w = clean.shape
+    keys = np.stack([c_pad[:, y : y + k, x : x + k] for y in range(h) for x in range(w)])
+    estimate = np.zeros((3, height + 2 * pad, width + 2 * pad))
+    count = np.zeros((height + 2 * pad, width + 2 * pad))
+    centre = np.zeros((3, height, width))
+    for y in range(height):
+        for x in range(width):
+            q = q_pad[:, y : y + k, x : x + k]
+            logits = np.array([-np.sum((q - math.sqrt(ab) * p) ** 2) for p in keys])
+            weights = np.exp(logits / (2 * (1 - ab)) - np.max(logits / (2 * (1 - ab))))
+            weights /= weights.sum()
+            patch = np.tensordot(weights, keys, axes=1)
+            centre[:, y, x] = patch[:, pad, pad]
+            estimate[:, y : y + k, x : x + k] += patch
+            count[y : y + k, x : x + k] += 1
+    mean = (estimate / count)[:, pad : pad + height, pad : pad + width]
+    return centre if mode == "centre" else mean
+
+
+@pytest.mark.parametrize("mode", ["centre", "mean"])
+def test_denoiser_equals_brute_force(mode):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
+    model = _one_scale_model(pixels, InstantSettings(patch_sizes=(3,), aggregation=mode))
+    clean = image_to_tensor(pixels)[0].double().numpy()
+    query = rng.normal(size=(3, 5, 9)) * 0.7  # another canvas size than the photo
+    ab = 0.6
+    got = model.predict_mixture(torch.tensor(query, dtype=torch.float32)[None], ab, 0)[0]
+    want = _brute_force(query, clean, 3, ab, mode)
+    np.testing.assert_allclose(got.numpy(), want, atol=2e-5)
+
+
+def test_clean_image_as_noise_vanishes_comes_back(tiny_image):
+    """t → 0: the weights collapse onto the patch at the same place, the image itself."""
+    model = InstantModel.from_image(tiny_image, settings=FAST)
+    for scale in range(model.num_scales):
+        clean = image_to_tensor(model.pyramid.sharp[scale])
+        ab = 1 - 1e-6
+        out = model.predict_mixture(math.sqrt(ab) * clean, ab, scale)
+        torch.testing.assert_close(out, clean, atol=1e-4, rtol=0)
+
+
+def test_very_high_noise_gives_the_mean_patch(tiny_image):
+    model = InstantModel.from_image(tiny_image, settings=FAST)
+    clean = image_to_tensor(model.pyramid.sharp[0])
+    noisy = torch.randn(1, 3, 30, 40, generator=torch.Generator().manual_seed(0))
+    out = model.predict_mixture(1e-8 * clean.mean() + noisy, 1e-8, 0)
+    mean = clean.mean(dim=(2, 3), keepdim=True).expand_as(out)
+    torch.testing.assert_close(out, mean, atol=1e-3, rtol=0)
+
+
+def test_the_mixture_uses_the_blurry_patches(tiny_image):
+    """With γ = 1 the prior is the blurry image's patches: a clean blurry image comes back."""
+    model = InstantModel.from_image(tiny_image, settings=FAST)
+    blurry = image_to_tensor(model.pyramid.blurry[1])
+    ab = 1 - 1e-6
+    out = model.predict_mixture(math.sqrt(ab) * blurry, ab, 1, gamma=1.0)
+    torch.testing.assert_close(out, blurry, atol=1e-4, rtol=0)
+
+
+def test_instant_is_a_diffusion_model_the_sampler_runs(tiny_image):
+    model = InstantModel.from_image(tiny_image, settings=FAST)
+    assert isinstance(model, DiffusionModel)
+    assert (model.kind, model.parameters, model.steps_trained) == ("instant", 0, 0)
+    wide = sample(model, count=2, seed=3, size=(110, 50), fine_stride=3)
+    assert wide.shape == (2, 3, 50, 110) and torch.isfinite(wide).all()
+    again = sample(model, count=1, seed=4, size=(110, 50), fine_stride=3)
+    torch.testing.assert_close(again[0], wide[1])  # sample i uses seed + i
+
+
+def test_settings_refuse_even_patches():
+    with pytest.raises(ConfigError, match="odd"):
+        InstantSettings(patch_sizes=(4,))
