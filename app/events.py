@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from app.results import Result
+
+
+@dataclass(frozen=True, eq=False)
+class ModelHandle:
+    """A model an engine has loaded (opened or trained), opaque to the GUI.
+
+    The view-model keeps the one that came with `ModelOpened` / `TrainFinished` and passes it
+    back to later jobs (generating, resuming); only the engine that made it looks inside.
+    """
+
+    payload: object = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,38 @@ class TrainFinished:
     model: ModelSummary
     completed: bool
     """False when the user stopped it (the checkpoint is saved either way)."""
+    handle: ModelHandle = field(repr=False)
+    """The trained model, for the jobs that use it next (generating, resuming)."""
+
+
+@dataclass(frozen=True)
+class ModelOpened:
+    """A model file was read: what the GUI shows of it, and the engine's handle on it."""
+
+    model: ModelSummary
+    handle: ModelHandle = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ModelSaved:
+    path: str
+
+
+@dataclass(frozen=True)
+class ModelWithResults:
+    """A model that is now open (ModelOpened or TrainFinished) with the results stored beside
+    it, read in the worker thread."""
+
+    event: ModelOpened | TrainFinished
+    results: tuple[Result, ...] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ResultStored:
+    """A generated image as kept beside its model; `error` says why it could not be written."""
+
+    result: Result = field(repr=False)
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +129,53 @@ class DownloadProgress:
     done: int
     total: int
     seconds_left: float | None
+
+
+@dataclass(frozen=True)
+class ClipDownloadFailed:
+    """Sent just before the error of a text run whose CLIP weights could not be downloaded."""
+
+    weights: str
+    reason: str
+
+
+ClipAvailability = Literal["present", "cached", "download", "unavailable", "failed"]
+
+
+@dataclass(frozen=True)
+class ClipStatus:
+    """Where the CLIP weights for text guidance come from, in plain words (`text`).
+
+    `availability`: 'present' (a local file), 'cached' (downloaded earlier), 'download' (the
+    first text run downloads them), 'unavailable' (no such file or tag) or 'failed' (a download
+    failed in this session; `text` says why, and the user may try again).
+    """
+
+    weights: str
+    availability: ClipAvailability
+    text: str
+
+    @property
+    def usable(self) -> bool:
+        """A text run can start (perhaps downloading first)."""
+        return self.availability in ("present", "cached", "download")
+
+    @property
+    def can_retry(self) -> bool:
+        return self.availability == "failed"
+
+    @classmethod
+    def of_check(
+        cls, weights: str, local: bool, ready: bool, downloadable: bool, message: str
+    ) -> ClipStatus:
+        """From core.clip_weights' answers: is_local_file(weights) and check_weights' ready,
+        downloadable and message."""
+        availability: ClipAvailability
+        if ready:
+            availability = "present" if local else "cached"
+        else:
+            availability = "download" if downloadable else "unavailable"
+        return cls(weights, availability, message)
 
 
 @dataclass(frozen=True)

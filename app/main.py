@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-DEMO_IMAGE = RESOURCES / "demo.png"
-DEMO_MODEL = RESOURCES / "demo_model.sinddm"
+from resources import DEMO_IMAGE, DEMO_MODEL
 
 
 def build_window(argv: list[str], models_dir: Path | None = None, settings=None):
     """Create the state and the main window and open the file given, or the bundled demo."""
     from PySide6.QtCore import QStandardPaths
 
-    from app.engine import Engine, available_devices
+    from app.engine import Engine
     from app.main_window import MainWindow
     from app.state import AppState
+    from app.worker import JobRunner
+    from core.device import available_devices
 
     if models_dir is None:
         base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
         models_dir = Path(base) / "models"
-    state = AppState(Engine(), models_dir)
+    state = AppState(Engine(), models_dir, JobRunner())
     window = MainWindow(state, available_devices(), settings)
     if len(argv) > 1:
         window.open_path(argv[1])
@@ -32,30 +31,25 @@ def build_window(argv: list[str], models_dir: Path | None = None, settings=None)
 
 
 def open_demo(state) -> None:
-    """First start: the demo model (Generate works at once) and the demo photo, ready to train."""
+    """First start: the demo model (Generate works once it is read) and the demo photo, ready
+    to train."""
+    photo = str(DEMO_IMAGE) if DEMO_IMAGE.exists() else None
     if DEMO_MODEL.exists():
-        state.open_model(str(DEMO_MODEL))
-    if DEMO_IMAGE.exists():
-        state.open_image(str(DEMO_IMAGE), keep_model=True)
+        state.open_model(str(DEMO_MODEL), then_open_image=photo)
+    elif photo is not None:
+        state.open_image(photo)
 
 
 def main(argv: list[str] | None = None) -> int:
-    import qasync
     from PySide6.QtWidgets import QApplication
 
     argv = list(sys.argv if argv is None else argv)
     app = QApplication(argv)
     app.setApplicationName("SinDDM Studio")
     app.setOrganizationName("SinDDM Studio")
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
     window = build_window(argv)
     window.show()
-    closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
-    with loop:
-        loop.run_until_complete(closed.wait())
-    return 0
+    return app.exec()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.results import BUNDLED_DIR
+from app.results import BUNDLED_DIR, export_name
 from app.state import AppState
 from app.widgets.canvas import ImageCanvas, to_qimage
 from app.widgets.edit_panel import EditPanel
@@ -39,6 +39,9 @@ class MainWindow(QMainWindow):
         self.state = state
         self.settings = settings or QSettings()
         self._close_when_idle = False
+        self._opening: str | None = None
+        """A model file the user asked to open, until it arrives (it is read in the worker)."""
+        self._restore_state_settings()  # before the panels, which show the state's settings
         self.setWindowTitle("SinDDM Studio")
         self.setAcceptDrops(True)
         self.canvas = ImageCanvas()
@@ -83,11 +86,18 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress_text)
         status.addPermanentWidget(self.progress)
 
-    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+    def _action(self, menu, text: str, slot, shortcut=None, checked: bool | None = None) -> QAction:
+        """A menu entry; with `checked` (its first state) a checkable one whose state goes to
+        `slot`."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
+        if checked is None:
+            action.triggered.connect(slot)
+        else:
+            action.setCheckable(True)
+            action.setChecked(checked)
+            action.toggled.connect(slot)
         menu.addAction(action)
         return action
 
@@ -117,19 +127,16 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action(run, "Stop", self.state.cancel, "Esc")
         view = bar.addMenu("&View")
         self.compare_action = self._action(
-            view, "Compare With Training Image", self.toggle_compare, "C"
+            view, "Compare With Training Image", self.canvas.set_comparing, "C", checked=False
         )
-        self.compare_action.setCheckable(True)
         self.guided_action = self._action(
-            view, "Show Guided Region", self.toggle_guided_region, "G"
+            view, "Show Guided Region", self.canvas.set_showing_guided, "G", checked=True
         )
-        self.guided_action.setCheckable(True)
-        self.guided_action.setChecked(True)
         self._rebuild_recent_menu()
 
     def _connect(self) -> None:
         s = self.state
-        s.canvas_changed.connect(self._on_canvas)
+        s.canvas_changed.connect(self.canvas.set_image)
         s.error_raised.connect(self._on_error)
         s.message.connect(self._on_message)
         s.progress_changed.connect(self._on_progress)
@@ -141,11 +148,9 @@ class MainWindow(QMainWindow):
         self.results.export_requested.connect(self.export_dialog_for)
         self.results.copy_requested.connect(self.copy_result)
         self.results.use_seed_requested.connect(self._use_seed_of)
-        self.edit_panel.edit_requested.connect(self._on_edit_requested)
+        s.size_changed.connect(self._update_region_canvas)
         self.edit_panel.centre_changed.connect(self._update_centre)
         self.tabs.currentChanged.connect(self._update_centre)
-        self.generate_panel.width_box.valueChanged.connect(self._update_region_canvas)
-        self.generate_panel.height_box.valueChanged.connect(self._update_region_canvas)
 
     # ------------------------------------------------------------------------ commands
 
@@ -162,15 +167,20 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str) -> bool:
-        """Open an image or a model file, whichever it is."""
+        """Open an image or a model file, whichever it is. A model is read in the worker: True
+        means it is on its way (it joins the recent files, and the Generate tab shows, once it
+        has arrived)."""
         if self.state.busy:
             self._on_error("Busy", "Stop the running job before opening another file.")
             return False
-        is_model = path.lower().endswith(".sinddm")
-        opened = self.state.open_model(path) if is_model else self.state.open_image(path)
+        if path.lower().endswith(".sinddm"):
+            started = self.state.open_model(path)
+            self._opening = path if started else None
+            return started
+        opened = self.state.open_image(path)
         if opened:
             self._remember_recent(path)
-            self.tabs.setCurrentWidget(self.generate_panel if is_model else self.train_panel)
+            self.tabs.setCurrentWidget(self.train_panel)
         return opened
 
     @Slot()
@@ -195,9 +205,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def export_dialog_for(self, index: int) -> None:
-        result = self.state.results[index]
-        name = f"sinddm_seed{result.seed}_{result.size[0]}x{result.size[1]}.png"
-        path = self._ask_save_path(name)
+        path = self._ask_save_path(export_name(self.state.results[index]))
         if path:
             if not path.lower().endswith(".png"):
                 path += ".png"
@@ -225,18 +233,11 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _use_seed_of(self, index: int) -> None:
+        """The next Generate recreates this result (its seed and canvas size)."""
         result = self.state.results[index]
-        self.generate_panel.use_seed(result.seed)
-        self.generate_panel.set_size(*result.size)
+        self.state.set_seed(result.seed)
+        self.state.set_size(*result.size)
         self.tabs.setCurrentWidget(self.generate_panel)
-
-    @Slot(object)
-    def _on_edit_requested(self, edit) -> None:
-        panel = self.generate_panel
-        seed = None if panel.random_seed.isChecked() else panel.seed.value()
-        self.state.generate(
-            panel.width_box.value(), panel.height_box.value(), panel.count.value(), seed, edit
-        )
 
     @Slot()
     def _update_centre(self, *_) -> None:
@@ -251,18 +252,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_region_canvas(self, *_) -> None:
-        panel = self.generate_panel
-        self.regions.set_canvas(
-            panel.width_box.value(), panel.height_box.value(), self.state.canvas
-        )
-
-    @Slot()
-    def toggle_guided_region(self) -> None:
-        self.canvas.set_showing_guided(self.guided_action.isChecked())
-
-    @Slot()
-    def toggle_compare(self) -> None:
-        self.canvas.set_comparing(self.compare_action.isChecked())
+        """The region canvas is the state's canvas size, over the image shown if it fits."""
+        self.regions.set_canvas(*self.state.size, self.state.canvas)
 
     # ------------------------------------------------------------------------ dialogs
 
@@ -283,10 +274,6 @@ class MainWindow(QMainWindow):
         return str(self.settings.value(key, str(Path.home())))
 
     # ------------------------------------------------------------------------ reactions
-
-    @Slot(object, str, object)
-    def _on_canvas(self, image, caption: str, guided) -> None:
-        self.canvas.set_image(image, caption, guided)
 
     @Slot(str, str)
     def _on_error(self, title: str, message: str) -> None:
@@ -313,14 +300,17 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(s.model is not None and not s.busy)
         if kind == "sample":
             self.compare_action.setChecked(False)
-            self.canvas.set_comparing(False)
         self._update_centre()
 
     @Slot()
     def _on_model_changed(self) -> None:
         self.regions.set_source(self.state.model.training_image if self.state.model else None)
         model = self.state.model
-        if model is not None and Path(model.path).resolve().parent != BUNDLED_DIR:
+        if model is not None and model.path == self._opening:
+            self._opening = None
+            self._remember_recent(model.path)
+            self.tabs.setCurrentWidget(self.generate_panel)
+        elif model is not None and Path(model.path).resolve().parent != BUNDLED_DIR:
             self._remember_recent(model.path)  # autosaved trainings are easy to find again
         self.canvas.set_reference(self.state.training_image)
         self._on_job_changed(self.state.job)
@@ -334,6 +324,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_idle(self) -> None:
+        self._opening = None  # it arrived, or could not be opened (an error said why)
         if self._close_when_idle:
             QTimer.singleShot(0, self.close)
         elif (
@@ -385,10 +376,13 @@ class MainWindow(QMainWindow):
         if urls and urls[0].isLocalFile():
             self.open_path(urls[0].toLocalFile())
 
-    def _restore_settings(self) -> None:
-        self.edit_panel.clip_weights.setText(str(self.settings.value("clip_weights", "openai")))
+    def _restore_state_settings(self) -> None:
+        """The CLIP weights and Fast sampling of the last session, into the state."""
+        self.state.set_clip_weights(str(self.settings.value("clip_weights", "openai")))
         fast = str(self.settings.value("fast_sampling", "false")).lower() == "true"
-        self.generate_panel.fast.setChecked(fast)
+        self.state.set_fast(fast)
+
+    def _restore_settings(self) -> None:
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -405,8 +399,9 @@ class MainWindow(QMainWindow):
             event.ignore()  # closes when the job has stopped (and training has saved)
             return
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("clip_weights", self.edit_panel.clip_weights.text() or "openai")
-        self.settings.setValue("fast_sampling", self.generate_panel.fast.isChecked())
+        self.edit_panel.apply_clip_weights()  # typed, perhaps without Enter
+        self.settings.setValue("clip_weights", self.state.clip_weights)
+        self.settings.setValue("fast_sampling", self.state.fast)
         self.state.shutdown()
         event.accept()
 

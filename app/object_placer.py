@@ -13,7 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from core.editing import Box, paste_object
+from core.compositing import paste_object
+from core.requests import Box
 
 Tool = Literal["move", "paint", "erase"]
 HANDLE = 6

@@ -2,6 +2,9 @@
 
 For `photo.sinddm` the results live in `photo.sinddm.results/`, one PNG per image, each with its
 seed, size, model and settings in PNG text chunks so that it can be recreated.
+
+Results are written and read in the worker thread: `storing`, `loading` and `copying` wrap a
+job so that its events arrive with the files already written or read.
 """
 
 from __future__ import annotations
@@ -9,13 +12,26 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from app.engine_api import Events, Job
+from app.events import (
+    ModelOpened,
+    ModelSaved,
+    ModelWithResults,
+    ResultStored,
+    SampleResult,
+    TrainFinished,
+)
+from core.errors import CheckpointWriteError, SinDDMError
 from core.imageio import read_png_metadata, save_png
+from resources import RESOURCES_DIR
 
 METADATA_KEY = "sinddm"
 
@@ -37,7 +53,7 @@ class Result:
         }
 
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "resources"
+BUNDLED_DIR = RESOURCES_DIR
 
 
 def results_folder(model_path: str | os.PathLike, fallback_dir: Path | None = None) -> Path:
@@ -100,5 +116,73 @@ def copy_folder(source: Path, target: Path) -> None:
         shutil.copytree(source, target, dirs_exist_ok=True)
 
 
+def export_name(result: Result) -> str:
+    """The file name an exported result gets (or is offered): seed and size, e.g.
+    `sinddm_seed7_192x72.png`."""
+    return f"sinddm_seed{result.seed}_{result.size[0]}x{result.size[1]}.png"
+
+
 def export(result: Result, path: str | os.PathLike) -> None:
     save_png(result.image, path, result.metadata())
+
+
+# ----------------------------------------------------------------- in the worker thread
+
+
+def _events(job: Job, stop: threading.Event) -> closing[Events]:
+    """The job's events, closed when the wrapper is (so that training's `finally` saves)."""
+    return closing(job(stop))
+
+
+def storing(job: Job, folder: Path) -> Job:
+    """`job` with each SampleResult written into `folder` and sent on as ResultStored (with
+    the reason when it could not be written: the image is kept in memory all the same)."""
+
+    def stored(stop: threading.Event) -> Events:
+        with _events(job, stop) as events:
+            for event in events:
+                if not isinstance(event, SampleResult):
+                    yield event
+                    continue
+                result = Result(event.image, event.seed, event.size, dict(event.settings))
+                try:
+                    store(result, folder, next_index(folder))
+                except (SinDDMError, OSError) as exc:
+                    yield ResultStored(result, str(exc))
+                else:
+                    yield ResultStored(result)
+
+    return stored
+
+
+def loading(job: Job, fallback_dir: Path) -> Job:
+    """`job` with each model it opens or trains sent on as ModelWithResults, holding the
+    results stored beside the model (see `results_folder` for `fallback_dir`)."""
+
+    def loaded(stop: threading.Event) -> Events:
+        with _events(job, stop) as events:
+            for event in events:
+                if isinstance(event, ModelOpened | TrainFinished):
+                    folder = results_folder(event.model.path, fallback_dir)
+                    yield ModelWithResults(event, tuple(load_all(folder)))
+                else:
+                    yield event
+
+    return loaded
+
+
+def copying(job: Job, source: Path, target: Path) -> Job:
+    """`job` (a save) with the results folder `source` copied to `target` once the model is
+    saved; a failed copy is a CheckpointWriteError (the user's disk, not a bug)."""
+
+    def copied(stop: threading.Event) -> Events:
+        with _events(job, stop) as events:
+            for event in events:
+                if isinstance(event, ModelSaved):
+                    try:
+                        copy_folder(source, target)
+                    except OSError as exc:
+                        raise CheckpointWriteError(str(exc)) from exc
+                yield event
+
+    return copied

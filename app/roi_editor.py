@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.editing import Box
+from core.requests import Box
 
 Pane = Literal["source", "canvas"]
 MIN_SIDE = 4

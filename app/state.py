@@ -1,8 +1,9 @@
 """The view-model: one object that owns what the GUI shows and runs the jobs.
 
 Widgets read its properties, call its commands and listen to its `<name>_changed` signals; they
-never call each other or touch torch. The engine (real or a scripted fake in tests) does the work
-in the JobRunner's thread.
+never call each other or touch torch. The engine (real or a scripted fake in tests) makes the
+jobs, which the runner runs in its thread; both are reached only through app.engine_api, so
+this module imports neither torch nor the engine nor the worker.
 """
 
 from __future__ import annotations
@@ -15,26 +16,40 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from app import messages
 from app import results as results_store
-from app.engine import EditRequest, Engine, Job
+from app.engine_api import EngineApi, Job, ModelHandle, Runner
 from app.events import (
+    ClipDownloadFailed,
+    ClipStatus,
     DownloadProgress,
     Estimate,
     ImageSummary,
+    ModelSaved,
     ModelSummary,
+    ModelWithResults,
+    ResultStored,
     SampleProgress,
-    SampleResult,
     TrainFinished,
     TrainPreview,
     TrainProgress,
 )
-from app.worker import JobRunner
-from core.device import resolve_device
 from core.errors import SinDDMError
-from core.presets import PRESETS, default_preset_name
-from core.progress import format_duration
+from core.presets import PRESETS
+from core.requests import (
+    FAST_SAMPLING,
+    PLAIN_SAMPLING,
+    Edit,
+    GenerationRequest,
+    TextEdit,
+)
 
 MAX_SEED = 2**31 - 1
+DEFAULT_SIZE = (16, 16)
+"""The canvas before any model is open (a model sets its own training size)."""
+DEFAULT_CLIP_WEIGHTS = "openai"
+BUSY_JOBS = ("train", "sample", "open", "save")
+"""Jobs that keep the user from starting another (an estimate is abandoned instead)."""
 
 
 class AppState(QObject):
@@ -42,36 +57,62 @@ class AppState(QObject):
     model_changed = Signal()
     estimate_changed = Signal()
     job_changed = Signal(str)
-    """The running job's kind ('estimate', 'train', 'sample') or '' when idle."""
+    """The running job's kind ('estimate', 'train', 'sample', 'open', 'save') or '' when idle."""
     progress_changed = Signal(float, str)
     loss_changed = Signal(object)
     canvas_changed = Signal(object, str, object)
     """(image H×W×3 uint8, caption, guided region H'×W' float in [0, 1] or None)"""
     results_changed = Signal()
+    size_changed = Signal(int, int)
+    seed_changed = Signal(object)
+    """The fixed seed, or None for a random one each run."""
+    count_changed = Signal(int)
+    fast_changed = Signal(bool)
+    clip_status_changed = Signal()
     error_raised = Signal(str, str)
+    """(title, message): user errors say what to do, out-of-memory what to try, bugs say so."""
     message = Signal(str)
     idle = Signal()
 
-    def __init__(self, engine: Engine, models_dir: Path, parent: QObject | None = None):
+    def __init__(
+        self,
+        engine: EngineApi,
+        models_dir: Path,
+        runner: Runner,
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.engine = engine
         self.models_dir = Path(models_dir)
-        self.runner = JobRunner(self)
-        self.runner.event.connect(self._on_event)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
+        self.runner = runner
+        runner.event.connect(self._on_event)
+        runner.failed.connect(self._on_failed)
+        runner.finished.connect(self._on_finished)
         self.image: ImageSummary | None = None
         self.model: ModelSummary | None = None
+        self._handle: ModelHandle | None = None
+        """The engine's handle on `model`, passed back to the jobs that use it."""
         self.estimate: Estimate | None = None
         self.device = "auto"
-        self.preset_name = preset_for_device(self.device)
+        self.preset_name = self.engine.default_preset(self.device)
         self.steps = PRESETS[self.preset_name].steps
         self.loss_history: tuple[float, ...] = ()
         self.results: list[results_store.Result] = []
         self.canvas: np.ndarray | None = None
         self.training_path: str | None = None
         """Where the running (or last) training autosaves its checkpoint."""
-        self._queued: tuple[str, Job] | None = None
+        self._size: tuple[int, int] = DEFAULT_SIZE
+        self._seed: int | None = None
+        self._count = 1
+        self._fast = False
+        self._clip_weights = DEFAULT_CLIP_WEIGHTS
+        self._clip_status: ClipStatus | None = None
+        """Computed when first asked for (it imports open_clip), then kept up to date."""
+        self._clip_failures: dict[str, str] = {}
+        """Weights whose download failed in this session, with the reason."""
+        self._queue: list[tuple[str, Job]] = []
+        self._image_after_open: str | None = None
+        self._text_run = False
         self._guided: np.ndarray | None = None
         """The text-guided region of the current generation, shown over its images."""
 
@@ -83,8 +124,9 @@ class AppState(QObject):
 
     @property
     def busy(self) -> bool:
-        """True while training or generating (an estimate does not count)."""
-        return self.job in ("train", "sample")
+        """True while training, generating, opening or saving (an estimate does not count)."""
+        kinds = [self.job, *(kind for kind, _ in self._queue)]
+        return any(kind in BUSY_JOBS for kind in kinds)
 
     @property
     def can_generate(self) -> bool:
@@ -105,6 +147,104 @@ class AppState(QObject):
             return self.model.training_image
         return self.image.pixels if self.image is not None else None
 
+    # ------------------------------------------------------------- generation settings
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The canvas (width, height) in pixels; opening or training a model resets it to the
+        model's training size."""
+        return self._size
+
+    @property
+    def seed(self) -> int | None:
+        """The seed of the next run's first image (image i uses seed + i); None: random."""
+        return self._seed
+
+    @property
+    def count(self) -> int:
+        """How many images a run makes."""
+        return self._count
+
+    @property
+    def fast(self) -> bool:
+        """Fast sampling (core.requests.FAST_SAMPLING) for plain and edit runs alike."""
+        return self._fast
+
+    def set_size(self, width: int, height: int) -> None:
+        size = (int(width), int(height))
+        if min(size) < 1:
+            raise ValueError(f"a canvas needs a positive size, not {size[0]}×{size[1]}")
+        if size != self._size:
+            self._size = size
+            self.size_changed.emit(*size)
+
+    def set_seed(self, seed: int | None) -> None:
+        if seed is not None and not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"a seed lies between 0 and {MAX_SEED}, not {seed}")
+        if seed != self._seed:
+            self._seed = seed
+            self.seed_changed.emit(seed)
+
+    def set_count(self, count: int) -> None:
+        if count < 1:
+            raise ValueError(f"a run makes at least one image, not {count}")
+        if count != self._count:
+            self._count = count
+            self.count_changed.emit(count)
+
+    def set_fast(self, on: bool) -> None:
+        if bool(on) != self._fast:
+            self._fast = bool(on)
+            self.fast_changed.emit(self._fast)
+
+    # ---------------------------------------------------------------------- CLIP weights
+
+    @property
+    def clip_weights(self) -> str:
+        """The CLIP weights text runs use: an open_clip tag ('openai') or a local file."""
+        return self._clip_weights
+
+    @property
+    def clip_status(self) -> ClipStatus:
+        """Where those weights come from, and whether a text run can use them. The first
+        call imports open_clip (a second or two): ask when text guidance is wanted."""
+        if self._clip_status is None:
+            self._clip_status = self._check_clip()
+        return self._clip_status
+
+    def set_clip_weights(self, weights: str) -> None:
+        weights = weights.strip() or DEFAULT_CLIP_WEIGHTS
+        if weights != self._clip_weights:
+            self._clip_weights = weights
+            self._update_clip_status()
+
+    def refresh_clip_status(self) -> None:
+        """Look again (a weights file may have appeared since)."""
+        self._update_clip_status(force=True)
+
+    def retry_clip_download(self) -> None:
+        """Forget that the download of the current weights failed, so a text run tries again."""
+        if self._clip_failures.pop(self._clip_weights, None) is not None:
+            self._update_clip_status(force=True)
+
+    def _check_clip(self) -> ClipStatus:
+        weights = self._clip_weights
+        status = self.engine.clip_status(weights)
+        failure = self._clip_failures.get(weights)
+        if failure is not None and status.availability not in ("present", "cached"):
+            text = f"{failure} Text guidance stays off until the weights can be had."
+            return ClipStatus(weights, "failed", text)
+        return status
+
+    def _update_clip_status(self, force: bool = False) -> None:
+        """Recompute the status if anyone has seen it (or `force`), and say if it changed."""
+        old = self._clip_status
+        if old is None and not force:
+            return  # nobody asked yet: it is computed when first read
+        self._clip_status = self._check_clip()
+        if self._clip_status != old:
+            self.clip_status_changed.emit()
+
     # -------------------------------------------------------------------------- commands
 
     def open_image(self, path: str, keep_model: bool = False) -> bool:
@@ -117,7 +257,7 @@ class AppState(QObject):
             return False
         self.image = summary
         if not keep_model:
-            self._set_model(None)
+            self._set_model(None, None, ())
         self.image_changed.emit()
         self._show(summary.pixels, f"Training image · {Path(path).name}")
         if summary.capped:
@@ -129,37 +269,27 @@ class AppState(QObject):
         self.request_estimate()
         return True
 
-    def open_model(self, path: str) -> bool:
-        """Open a trained model to generate from (or to resume training)."""
+    def open_model(self, path: str, then_open_image: str | None = None) -> bool:
+        """Open a trained model to generate from (or to resume training), reading it in the
+        worker: it arrives with `model_changed`, or a failure with `error_raised`. False when
+        busy. `then_open_image` is opened beside it afterwards, as with `keep_model` (the
+        demo at first start), even if the model cannot be opened."""
         if self.busy:
             return False
-        try:
-            summary = self.engine.open_model(path)
-        except SinDDMError as exc:
-            self.error_raised.emit("Cannot open the model", str(exc))
-            return False
-        self.image = None
-        self.image_changed.emit()
-        self._set_model(summary)
-        if summary.preset in PRESETS:
-            self.preset_name = summary.preset
-        if summary.can_resume:
-            self.steps = max(summary.total_steps, 1)
-        self._show(summary.training_image, f"Training image of {Path(path).name}")
+        self._image_after_open = then_open_image
+        job = self.engine.open_job(str(path))
+        self._start("open", results_store.loading(job, self.models_dir))
         return True
 
     def save_model(self, path: str) -> bool:
+        """Save the model (and copy its results) under `path`, in the worker; `model_changed`
+        and a message follow, or `error_raised`. False when there is nothing to save or busy."""
         if self.model is None or self.busy:
             return False
-        try:
-            self.engine.save_model(path)
-            results_store.copy_folder(self._results_dir(self.model.path), self._results_dir(path))
-        except (SinDDMError, OSError) as exc:
-            self.error_raised.emit("Cannot save the model", str(exc))
-            return False
-        self.model = replace(self.model, path=str(path))
-        self.model_changed.emit()
-        self.message.emit(f"Saved {path}")
+        source, target = self.model.path, str(path)
+        job = self.engine.save_job(source, target)
+        copying = results_store.copying(job, self._results_dir(source), self._results_dir(target))
+        self._start("save", copying)
         return True
 
     def set_training_options(self, preset_name: str, steps: int, device: str) -> None:
@@ -168,12 +298,14 @@ class AppState(QObject):
 
         Choosing another device while the preset is the old device's default switches to the
         new device's default (fast on a GPU, cpu elsewhere) with its step count."""
+        old_default = self.engine.default_preset(self.device)
+        new_default = self.engine.default_preset(device)
         if (
             device != self.device
-            and preset_name == self.preset_name == preset_for_device(self.device)
-            and preset_for_device(device) != preset_name
+            and preset_name == self.preset_name == old_default
+            and new_default != preset_name
         ):
-            preset_name = preset_for_device(device)
+            preset_name = new_default
             steps = PRESETS[preset_name].steps
         changed_preset = preset_name != self.preset_name
         remeasure = changed_preset or device != self.device
@@ -197,44 +329,55 @@ class AppState(QObject):
         """Start training the open image, or resume the open model."""
         if not self.can_train:
             return
-        if self.can_resume and self.image is None:
-            path, resume, image_path = self.model.path, True, None
+        if self.model is not None and self.can_resume and self.image is None:
+            path = self.model.path
+            job = self.engine.train_job(
+                path, self.preset_name, self.steps, self.device, resume=self._handle
+            )
+        elif self.image is not None:
+            path = str(self._autosave_path())
+            job = self.engine.train_job(
+                path, self.preset_name, self.steps, self.device, image_path=self.image.path
+            )
         else:
-            path, resume, image_path = str(self._autosave_path()), False, self.image.path
+            return
         self.loss_history = ()
         self.training_path = path
-        job = self.engine.train_job(
-            image_path, self.preset_name, self.steps, self.device, path, resume
-        )
-        self._start("train", job)
+        self._start("train", results_store.loading(job, self.models_dir))
 
-    def generate(
-        self,
-        width: int,
-        height: int,
-        count: int,
-        seed: int | None,
-        edit: EditRequest | None = None,
-        fast: bool = False,
+    def generate(self, edit: Edit | None = None) -> None:
+        """Make `count` images of `size` with `seed` (None: a random one) and Fast sampling as
+        set; `edit` guides them or starts them from an image (the Edit tab)."""
+        self._generate(self.size, self.count, self.seed, self.fast, edit)
+
+    def _generate(
+        self, size: tuple[int, int], count: int, seed: int | None, fast: bool, edit: Edit | None
     ) -> None:
-        """Make `count` images of width×height; seed None picks a random one; `edit` guides
-        them or starts them from an image (the Edit tab); `fast` trades a little quality for
-        speed (the Generate tab's Fast sampling)."""
-        if not self.can_generate:
+        if not self.can_generate or self.model is None or self._handle is None:
             return
         seed = random.randint(0, MAX_SEED - count) if seed is None else seed
         try:
-            job = self.engine.sample_job(count, seed, (width, height), self.device, edit, fast)
-        except (SinDDMError, ValueError) as exc:
+            request = GenerationRequest(
+                count=count,
+                seed=seed,
+                size=size,
+                options=FAST_SAMPLING if fast else PLAIN_SAMPLING,
+                edit=edit,
+                batch=count,
+            )
+        except SinDDMError as exc:
             self.error_raised.emit("Cannot generate", str(exc))
             return
-        self.message.emit(f"Generating {count} × {width}×{height}, seed {seed}…")
+        name = Path(self.model.path).name
+        job = self.engine.sample_job(self._handle, request, self.device, name)
+        self.message.emit(f"Generating {count} × {size[0]}×{size[1]}, seed {seed}…")
         self._guided = None
-        self._start("sample", job)
+        self._text_run = isinstance(edit, TextEdit)
+        self._start("sample", results_store.storing(job, self._results_dir(self.model.path)))
 
     def cancel(self) -> None:
         if self.job:
-            self._queued = None
+            self._queue.clear()
             self.runner.request_stop()
             self.message.emit("Stopping…")
 
@@ -253,10 +396,12 @@ class AppState(QObject):
         return True
 
     def export_all(self, folder: str) -> int:
+        """Export every result into `folder` under its `results.export_name`; how many were
+        written."""
         written = 0
-        for result in self.results:
-            name = f"sinddm_seed{result.seed}_{result.size[0]}x{result.size[1]}.png"
-            written += self.export_result(self.results.index(result), str(Path(folder) / name))
+        for index, result in enumerate(self.results):
+            path = Path(folder) / results_store.export_name(result)
+            written += self.export_result(index, str(path))
         return written
 
     def show_result(self, index: int) -> None:
@@ -269,12 +414,18 @@ class AppState(QObject):
     # ----------------------------------------------------------------------- job plumbing
 
     def _start(self, kind: str, job: Job) -> None:
-        if self.runner.running == "estimate":
-            self._queued = (kind, job)  # the estimate is cheap to abandon
+        running = self.runner.running
+        if running is None:
+            self._run(kind, job)
+        elif running == "estimate":  # cheap to abandon: stop it and run this next
+            self._queue = [queued for queued in self._queue if queued[0] != "estimate"]
+            self._queue.append((kind, job))
             self.runner.request_stop()
-            return
-        if self.runner.running:
-            return
+        elif running in ("open", "save"):  # quick: this waits for it
+            self._queue.append((kind, job))
+        # While training or generating the GUI offers nothing else to start.
+
+    def _run(self, kind: str, job: Job) -> None:
         self.runner.start(kind, job)
         self.job_changed.emit(kind)
 
@@ -285,88 +436,102 @@ class AppState(QObject):
         elif isinstance(event, SampleProgress):
             self._on_sample_progress(event)
         elif isinstance(event, DownloadProgress):
-            self._on_download_progress(event)
-        elif isinstance(event, SampleResult):
-            self._on_sample_result(event)
+            self.progress_changed.emit(*messages.download_progress(event))
+        elif isinstance(event, ResultStored):
+            self._on_result_stored(event)
         elif isinstance(event, TrainPreview):
             self._show(event.image, f"Preview at step {event.step:,} (coarsest scale)")
-        elif isinstance(event, TrainFinished):
-            self._on_train_finished(event)
+        elif isinstance(event, ModelWithResults):
+            self._on_model_arrived(event)
+        elif isinstance(event, ModelSaved):
+            self._on_model_saved(event)
         elif isinstance(event, Estimate):
             self.estimate = event
             self.estimate_changed.emit()
+        elif isinstance(event, ClipDownloadFailed):
+            self._clip_failures[event.weights] = event.reason
+            self._update_clip_status(force=True)
 
     def _on_train_progress(self, event: TrainProgress) -> None:
         self.loss_history = event.loss_history
-        text = (
-            f"Training step {event.step:,} of {event.total:,} · loss {event.loss:.4f} · "
-            f"{format_duration(event.seconds_left)} left"
-        )
-        self.progress_changed.emit(event.step / max(event.total, 1), text)
+        self.progress_changed.emit(*messages.train_progress(event))
         self.loss_changed.emit(event)
 
     def _on_sample_progress(self, event: SampleProgress) -> None:
         caption = f"Scale {event.scale + 1} of {event.num_scales} · step t = {event.t}"
         self._guided = event.guided if event.guided is not None else self._guided
         self._show(event.image, caption, self._guided)
-        text = f"Generating: scale {event.scale + 1}/{event.num_scales}, " + (
-            f"{format_duration(event.seconds_left)} left"
-        )
-        self.progress_changed.emit(event.index / max(event.total, 1), text)
+        self.progress_changed.emit(*messages.sample_progress(event))
 
-    def _on_download_progress(self, event: DownloadProgress) -> None:
-        megabytes = event.done / 1e6
-        if event.total:
-            text = (
-                f"Downloading CLIP weights (once): {megabytes:,.0f} of {event.total / 1e6:,.0f} "
-                f"MB, {format_duration(event.seconds_left)} left"
-            )
-        else:
-            text = f"Downloading CLIP weights (once): {megabytes:,.0f} MB"
-        self.progress_changed.emit(event.done / event.total if event.total else 0.0, text)
-
-    def _on_sample_result(self, event: SampleResult) -> None:
-        result = results_store.Result(event.image, event.seed, event.size, dict(event.settings))
-        if self.model is not None:
-            folder = self._results_dir(self.model.path)
-            try:
-                results_store.store(result, folder, results_store.next_index(folder))
-            except SinDDMError as exc:
-                self.error_raised.emit("Cannot keep the result", str(exc))
+    def _on_result_stored(self, event: ResultStored) -> None:
+        if event.error is not None:
+            self.error_raised.emit("Cannot keep the result", event.error)
+        result = event.result
         self.results.append(result)
         self.results_changed.emit()
-        caption = f"Seed {event.seed} · {event.size[0]}×{event.size[1]}"
-        self._show(event.image, caption, self._guided)
+        caption = f"Seed {result.seed} · {result.size[0]}×{result.size[1]}"
+        self._show(result.image, caption, self._guided)
 
-    def _on_train_finished(self, event: TrainFinished) -> None:
-        self._set_model(event.model)
+    def _on_model_arrived(self, event: ModelWithResults) -> None:
+        arrived = event.event
+        if isinstance(arrived, TrainFinished):
+            self._set_model(arrived.model, arrived.handle, event.results)
+            self.image = None
+            self.image_changed.emit()
+            verb = "finished" if arrived.completed else "stopped"
+            self.message.emit(
+                f"Training {verb} at step {arrived.model.steps_trained:,}; "
+                f"saved {arrived.model.path}"
+            )
+            return
+        summary = arrived.model
         self.image = None
         self.image_changed.emit()
-        verb = "finished" if event.completed else "stopped"
-        self.message.emit(
-            f"Training {verb} at step {event.model.steps_trained:,}; saved {event.model.path}"
-        )
+        self._set_model(summary, arrived.handle, event.results)
+        if summary.preset in PRESETS:
+            self.preset_name = summary.preset
+        if summary.can_resume:
+            self.steps = max(summary.total_steps, 1)
+        self._show(summary.training_image, f"Training image of {Path(summary.path).name}")
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.error_raised.emit("Something went wrong", message)
+    def _on_model_saved(self, event: ModelSaved) -> None:
+        if self.model is not None:
+            self.model = replace(self.model, path=event.path)
+            self.model_changed.emit()
+        self.message.emit(f"Saved {event.path}")
+
+    @Slot(object)
+    def _on_failed(self, exc: BaseException) -> None:
+        """A job's exception, in the words its kind calls for (app.messages)."""
+        self.error_raised.emit(*messages.describe_failure(exc, self.job))
 
     @Slot(str)
     def _on_finished(self, kind: str) -> None:
         self.progress_changed.emit(0.0, "")
-        queued, self._queued = self._queued, None
-        if queued is not None:
-            self.runner.start(*queued)
-            self.job_changed.emit(queued[0])
-            return
-        self.job_changed.emit("")
-        self.idle.emit()
+        if kind == "sample" and self._text_run:
+            self._text_run = False
+            self._update_clip_status()  # the weights may have been downloaded
+        if kind == "open" and self._image_after_open is not None:
+            path, self._image_after_open = self._image_after_open, None
+            self.open_image(path, keep_model=True)
+        if self.runner.running is None and self._queue:
+            self._run(*self._queue.pop(0))
+        if self.runner.running is None:
+            self.job_changed.emit("")
+            self.idle.emit()
 
     # --------------------------------------------------------------------------- helpers
 
-    def _set_model(self, model: ModelSummary | None) -> None:
-        self.model = model
-        self.results = results_store.load_all(self._results_dir(model.path)) if model else []
+    def _set_model(
+        self,
+        model: ModelSummary | None,
+        handle: ModelHandle | None,
+        results: tuple[results_store.Result, ...],
+    ) -> None:
+        self.model, self._handle = model, handle
+        self.results = list(results)
+        if model is not None:
+            self.set_size(*model.sizes[-1])
         self.results_changed.emit()
         self.model_changed.emit()
 
@@ -382,11 +547,3 @@ class AppState(QObject):
         stem = Path(self.image.path).stem if self.image else "model"
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return self.models_dir / f"{stem}-{stamp}.sinddm"
-
-
-def preset_for_device(device: str) -> str:
-    """The preset to offer for a device choice ('auto', 'cpu', 'cuda', …)."""
-    try:
-        return default_preset_name(resolve_device(device))
-    except SinDDMError:  # a device that went away: offer what any machine can run
-        return "cpu"

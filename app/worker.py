@@ -1,9 +1,13 @@
 """One background QThread that runs jobs (generators of plain-data events) one at a time.
 
 The contract (after superqt's thread workers): the GUI asks for a job; the worker pulls events
-from it, emitting `event` for each; a stop request sets an event the job checks between steps,
-and the worker closes the generator so its `finally` blocks free memory. Errors arrive as plain
-words through `failed`. Connect these signals to @Slot methods of GUI-thread objects.
+from it, emitting `event` for each; a stop request sets an event the job checks between steps
+(jobs end themselves when it is set, so that training can save and report), and the worker
+closes the generator so its `finally` blocks free memory. A job's exception crosses to the GUI
+as the exception object, through `failed`, for the view-model to put into words. Connect these
+signals to @Slot methods of GUI-thread objects.
+
+No torch here: the jobs bring their own (app.engine).
 """
 
 from __future__ import annotations
@@ -12,35 +16,19 @@ import threading
 import weakref
 from typing import ClassVar
 
-import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.engine import Job
-from core.errors import SinDDMError
-
-
-def describe_error(exc: BaseException) -> str:
-    """A plain-worded message for any failure inside a job."""
-    if isinstance(exc, SinDDMError):
-        return str(exc)
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return (
-            "The GPU ran out of memory. Choose a smaller preset or canvas, fewer samples at "
-            "once, or the CPU."
-        )
-    if isinstance(exc, MemoryError):
-        return "The computer ran out of memory. Choose a smaller preset, canvas or sample count."
-    return f"Something went wrong: {type(exc).__name__}: {exc}"
+from app.engine_api import Job
 
 
 class _JobWorker(QObject):
     """Lives in the worker thread."""
 
     event = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)
     finished = Signal(str)
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.stop = threading.Event()
 
@@ -51,23 +39,25 @@ class _JobWorker(QObject):
             events = job(self.stop)
             for event in events:
                 self.event.emit(event)
-                if self.stop.is_set() and kind != "train":
-                    break  # training ends itself on stop, so that it saves and reports
         except BaseException as exc:
-            self.failed.emit(describe_error(exc))
+            self.failed.emit(exc)
         finally:
             if events is not None:
-                events.close()
+                events.close()  # runs the job's `finally` blocks
             self.finished.emit(kind)
 
 
 class JobRunner(QObject):
-    """GUI-thread handle on the worker thread: start, stop, and know what is running."""
+    """GUI-thread handle on the worker thread: start, stop, and know what is running.
+
+    `event(object)`, `failed(object)` (the exception) and `finished(str)` (the job's kind) are
+    re-emitted in the GUI thread, in the order the worker sent them.
+    """
 
     _instances: ClassVar[weakref.WeakSet[JobRunner]] = weakref.WeakSet()
 
     event = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)
     finished = Signal(str)
     _run_requested = Signal(str, object)
 
@@ -79,8 +69,9 @@ class JobRunner(QObject):
         self._worker = _JobWorker()
         self._worker.moveToThread(self._thread)
         self._run_requested.connect(self._worker.run)
-        self._worker.event.connect(self._on_event)
-        self._worker.failed.connect(self._on_failed)
+        # Signal to signal: queued into this (GUI-thread) object, so re-emitted there.
+        self._worker.event.connect(self.event)
+        self._worker.failed.connect(self.failed)
         self._worker.finished.connect(self._on_finished)
         self._thread.start()
         JobRunner._instances.add(self)
@@ -108,14 +99,6 @@ class JobRunner(QObject):
         self.request_stop()
         self._thread.quit()
         return self._thread.wait(timeout_ms)
-
-    @Slot(object)
-    def _on_event(self, event: object) -> None:
-        self.event.emit(event)
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.failed.emit(message)
 
     @Slot(str)
     def _on_finished(self, kind: str) -> None:

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from benchmarks.bench_core import synchronize
+from cli.arguments import parse_size
 from core.bundle import SinDDMModel, tensor_to_images
-from core.cli_common import parse_size
 from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
 from core.evaluation import compare_to_baseline, evaluate
 from core.imageio import load_image, save_png

@@ -22,9 +22,9 @@ import torch
 
 from benchmarks.bench_core import synchronize
 from benchmarks.bench_presets import TABLE_METRICS, metric_cell
+from cli.arguments import parse_size
 from core.bundle import SinDDMModel, tensor_to_images
 from core.checkpoint import load_model
-from core.cli_common import parse_size
 from core.device import bf16_supported, resolve_device
 from core.evaluation import compare_to_baseline, evaluate
 from core.sampling import canvas_sizes, resolve_start_steps, sample, sampling_work

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.cli_common import parse_size
+from cli.arguments import parse_size
 from core.imageio import load_image, save_png
 
 

@@ -1,4 +1,4 @@
-"""The `.sinddm` model file: one self-describing, atomically written torch file (DESIGN §7).
+"""The `.sinddm` model file: one self-describing, atomically written torch file (docs/method.md §4).
 
 It holds only tensors and primitives, so it loads with `torch.load(weights_only=True)`: the
 format tag and version, both configs, the pyramid (sharp and blurry uint8 images of every scale,
@@ -123,6 +123,30 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if missing:
         raise CheckpointFormatError(f"{path.name} is incomplete: it lacks {', '.join(missing)}.")
     return data
+
+
+def model_info(path: str | os.PathLike) -> dict:
+    """What a model file holds, as JSON-ready primitives (`sinddm info` prints it): sizes (W, H)
+    coarsest first, start steps, parameter count, steps trained, both configs, last loss."""
+    data = read_checkpoint(path)
+    config = ModelConfig.from_dict(data["model_config"])
+    pyramid = data["pyramid"]
+    return {
+        "file": str(path),
+        "format_version": data["format_version"],
+        "created_by": data.get("created_by"),
+        "parameters": sum(int(v.numel()) for v in data["ema"].values()),
+        "sizes": [[int(w), int(h)] for w, h in pyramid["sizes"]],
+        "source_size": [int(v) for v in pyramid["source_size"]],
+        "scale_factor": float(pyramid["scale_factor"]),
+        "rescale_losses": [float(v) for v in pyramid["rescale_losses"]],
+        "start_steps": [int(v) for v in data["start_steps"]],
+        "steps_trained": int(data["step"]),
+        "has_training_state": bool(data.get("has_training_state", False)),
+        "config": config.to_dict(),
+        "train_config": data.get("train_config", {}),
+        "last_loss": data["loss_history"][-1] if data.get("loss_history") else None,
+    }
 
 
 def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> SinDDMModel:

@@ -1,4 +1,4 @@
-"""Text guidance with CLIP (spec §7; paper §3.3, eq. 3), through open_clip.
+"""Text guidance with CLIP (docs/method.md §7; paper §3.3, eq. 3), through open_clip.
 
 `ClipScorer` turns x̂₀ into 16 augmented views and measures their cosine distance to prompt
 templates. `ClipGuidance` is the per-step update: a mask from the first gradient's top-f
@@ -97,7 +97,7 @@ class ViewSettings:
 
 
 class ClipScorer:
-    """The CLIP loss of spec §7 for a batch of images in [0, 1]."""
+    """The CLIP loss of docs/method.md §7 for a batch of images in [0, 1]."""
 
     def __init__(
         self,
@@ -122,7 +122,7 @@ class ClipScorer:
         self.std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
 
     def view_size(self, height: int, width: int) -> tuple[int, int]:
-        """Short side 224 unless the long side would pass 320 (spec §7, view 1)."""
+        """Short side 224 unless the long side would pass 320 (docs/method.md §7, view 1)."""
         scale = self.views.short_side / min(height, width)
         if max(height, width) * scale > self.views.long_side_max:
             scale = self.views.long_side_max / max(height, width)
@@ -282,7 +282,7 @@ def encode_any_size(visual, views: torch.Tensor) -> torch.Tensor:
 
 
 class ClipGuidance:
-    """The guided step of spec §7, applied to x̂₀ inside each diffusion step."""
+    """The guided step of docs/method.md §7, applied to x̂₀ inside each diffusion step."""
 
     def __init__(
         self,
@@ -386,7 +386,8 @@ def plan_text_guidance(
     seed: int = 0,
     size: tuple[int, int] | None = None,
 ) -> TextPlan:
-    """Spec §7's per-mode settings. All modes sample with reblurring off (plain DDPM steps)."""
+    """The per-mode settings of docs/method.md §7. All modes sample with reblurring off (plain
+    DDPM steps)."""
     from core.bundle import image_to_tensor
     from core.sampling import Injection
 
@@ -426,8 +427,8 @@ def plan_text_guidance(
 
 
 def edit_region(model, clip, tokenizer, prompt, box, views, seed) -> torch.Tensor:
-    """clip_roi (spec §7): 100 CLIP steps on the boxed crop of the training image, pasted back.
-    Returns (1, 3, H, W) in [-1, 1]."""
+    """clip_roi (docs/method.md §7): 100 CLIP steps on the boxed crop of the training image,
+    pasted back. Returns (1, 3, H, W) in [-1, 1]."""
     from core.bundle import image_to_tensor
 
     if box is None:

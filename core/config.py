@@ -1,6 +1,7 @@
 """Typed, validated settings. `ModelConfig` defines a trained model; `TrainConfig` how to train it.
 
-Defaults are the reference code's (spec §1-§4). Run-time choices (device, seed) live elsewhere.
+Defaults are the reference code's (docs/method.md §1–§4). Run-time choices (device, seed) live
+elsewhere.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ class ModelConfig:
     timesteps: int = 100
     """Diffusion steps T at the coarsest scale."""
     scale_factor: float = 1.411
-    """Target pyramid factor; the actual factor r is re-fitted to the image (spec §1.5)."""
+    """Target pyramid factor; the actual factor r is re-fitted to the image (docs/method.md §1)."""
     max_pixels: int = 50_000
     """Pixel cap: larger images are shrunk to about this many pixels before training."""
     loss_factor: float = 1.0
-    """λ_L in T[s] and γ (spec §2); the reference's dev option --loss_factor."""
+    """λ_L in T[s] and γ (docs/method.md §2); the reference's dev option --loss_factor."""
 
     def __post_init__(self) -> None:
         _require(
@@ -52,7 +53,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: the reference's schedule by default (spec §4)."""
+    """How to train: the reference's schedule by default (docs/method.md §4)."""
 
     steps: int = 120_001
     """Total optimiser steps (the reference loop runs steps 0 .. 120,000)."""

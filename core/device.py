@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from core.errors import DeviceUnavailableError
 
-DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
+
+def available_devices() -> list[str]:
+    """The device choices on this machine, 'auto' first: what `resolve_device` accepts here."""
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if _mps_available():
+        devices.append("mps")
+    return devices
 
 
 def resolve_device(choice: str = "auto") -> torch.device:

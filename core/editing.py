@@ -1,4 +1,4 @@
-"""Image-guided generation and editing (spec §6 and §8; paper §3.3 and eq. 2).
+"""Image-guided generation and editing (docs/method.md §6 and §8; paper §3.3 and eq. 2).
 
 * `RoiGuidance`: regions of the training image placed on the canvas; each diffusion step pulls
   x̂₀ inside the target boxes towards the source content (eq. 2), at every scale but the finest.
@@ -17,16 +17,24 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.bundle import SinDDMModel, image_to_tensor
+from core.compositing import object_mask_from, paste_object
 from core.errors import ConfigError
 from core.pyramid import capped_size
 from core.requests import DEFAULT_ROI_STRENGTH, HARMONIZATION_STEP, STYLE_TRANSFER_STEP, Box
 from core.sampling import Injection
 
-__all__ = ["DEFAULT_ROI_STRENGTH", "HARMONIZATION_STEP", "STYLE_TRANSFER_STEP", "Box"]
+__all__ = [
+    "DEFAULT_ROI_STRENGTH",
+    "HARMONIZATION_STEP",
+    "STYLE_TRANSFER_STEP",
+    "Box",
+    "object_mask_from",
+    "paste_object",
+]
 
 
 class RoiGuidance:
-    """Eq. (2): x̂₀[box] ← η·target + (1 − η)·x̂₀[box] at scales 0 .. N−2 (spec §6).
+    """Eq. (2): x̂₀[box] ← η·target + (1 − η)·x̂₀[box] at scales 0 .. N−2 (docs/method.md §6).
 
     `pairs` holds (source box on the training image, target box on the canvas), both in
     finest-scale pixels. The source patch is cut from the sharp training image of each scale
@@ -97,8 +105,9 @@ def match_histograms(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def harmonization_mask(mask: np.ndarray, radius: int = 7, sigma: float = 5.0) -> np.ndarray:
-    """Soft mask around a pasted object (spec §8): binary dilation with a disk of `radius`, a
-    Gaussian blur of `sigma`, then min-max scaling to [0, 1]. `mask`: H×W, non-zero = object."""
+    """Soft mask around a pasted object (docs/method.md §8): binary dilation with a disk of
+    `radius`, a Gaussian blur of `sigma`, then min-max scaling to [0, 1]. `mask`: H×W, non-zero =
+    object."""
     from scipy import ndimage
 
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
@@ -109,48 +118,6 @@ def harmonization_mask(mask: np.ndarray, radius: int = 7, sigma: float = 5.0) ->
     if span <= 0:
         raise ConfigError("The mask is empty: paint or load the object's outline.")
     return ((soft - soft.min()) / span).astype(np.float32)
-
-
-def object_mask_from(image: Image.Image) -> np.ndarray:
-    """The object's shape from its alpha channel (opaque above half), or the whole image when it
-    has none: h×w bool."""
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA"):
-        return np.asarray(image.getchannel("A")) >= 128
-    return np.ones((image.height, image.width), bool)
-
-
-def paste_object(
-    background: np.ndarray, obj: np.ndarray, object_mask: np.ndarray, box: Box
-) -> tuple[np.ndarray, np.ndarray]:
-    """Paste an object onto a background, as the user placed it, for harmonisation (spec §8).
-
-    `background`: H×W×3 uint8; `obj`: h×w×3 uint8; `object_mask`: h×w bool, True on the object;
-    `box`: where the object lands in background pixels (it may reach past the edges; what lies
-    outside is cut off). Object and mask are resized to the box (Lanczos for the pixels, nearest
-    for the mask so it stays binary). Returns the composite (H×W×3 uint8) and the mask
-    (H×W uint8, 255 on the object), ready for `harmonization_injection`.
-    """
-    if box.w <= 0 or box.h <= 0:
-        raise ConfigError(f"The object's box {box} is empty.")
-    height, width = background.shape[:2]
-    left, top = max(box.x, 0), max(box.y, 0)
-    right, bottom = min(box.x + box.w, width), min(box.y + box.h, height)
-    if right <= left or bottom <= top:
-        raise ConfigError("The object lies outside the image; move it back onto the canvas.")
-    pixels = np.asarray(Image.fromarray(obj).resize((box.w, box.h), Image.Resampling.LANCZOS))
-    shape = Image.fromarray(object_mask.astype(np.uint8) * 255)
-    shape = np.asarray(shape.resize((box.w, box.h), Image.Resampling.NEAREST)) > 0
-    visible = (slice(top - box.y, bottom - box.y), slice(left - box.x, right - box.x))
-    mask = np.zeros((height, width), np.uint8)
-    mask[top:bottom, left:right] = shape[visible] * 255
-    if not mask.any():
-        raise ConfigError("The object's mask is empty: paint over the object, or reset the mask.")
-    composite = background.copy()
-    region = composite[top:bottom, left:right]
-    region[shape[visible]] = pixels[visible][shape[visible]]
-    return composite, mask
 
 
 def _capped(image: Image.Image, model: SinDDMModel) -> Image.Image:
@@ -188,7 +155,7 @@ class Harmonization:
     size: tuple[int, int]
 
     def blend(self, sample: torch.Tensor) -> torch.Tensor:
-        """mask·sample + (1 − mask)·composite (spec §8)."""
+        """mask·sample + (1 − mask)·composite (docs/method.md §8)."""
         return self.mask * sample + (1 - self.mask) * self.composite
 
 

@@ -1,5 +1,7 @@
 """Typed errors raised by core, each with a message meant to be shown to the user as is."""
 
+import sys
+
 
 class SinDDMError(Exception):
     """Base class: the message is plain words that say what went wrong and how to fix it."""
@@ -36,9 +38,10 @@ class DeviceUnavailableError(SinDDMError):
 def out_of_memory(exc: BaseException) -> str | None:
     """'The GPU ran out of memory.' or 'The computer ran out of memory.' when `exc` says so,
     else None. Front ends add their own advice (a smaller --batch, a smaller canvas, …)."""
-    import torch  # the errors above stay importable without torch
-
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    # torch is not imported here: core.errors stays torch-free for GUIs (an import-linter
+    # contract), and an exception can only be torch's if torch is already loaded.
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
         return "The GPU ran out of memory."
     if isinstance(exc, MemoryError):
         return "The computer ran out of memory."

@@ -21,6 +21,9 @@ REPORTED_METRICS = (
     "lpips_diversity",
     "sifid",
 )
+NIQE_MISSING = (
+    "needs the optional package absolutely-not-scikit-video (pip install 'sinddm-studio[niqe]')"
+)
 UNAVAILABLE_WEIGHTS = (
     "needs pretrained {net} weights, which no package ships and this tool does not download"
 )
@@ -60,6 +63,7 @@ def niqe(image: np.ndarray) -> float:
     """NIQE (Mittal et al. 2013) of the luminance, via absolutely-not-scikit-video's port.
 
     Its values are not MATLAB's, and with 96×96 patches it is unstable below about 400×400 px.
+    Raises ImportError when the optional `niqe` extra is not installed.
     """
     import skvideo.measure  # optional heavy import, only when asked for
 
@@ -96,6 +100,10 @@ def evaluate(
         if niqe_fits(sample) and not niqe_failure:
             try:
                 niqe_values.append(niqe(sample))
+            except ImportError:
+                # NIQE is an optional extra (pyproject `niqe`): say so rather than crash.
+                niqe_failure = NIQE_MISSING
+                niqe_values.clear()
             except (AssertionError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
                 # A failing optional metric must not lose the others (and the sampling time).
                 niqe_failure = f"scikit-video's NIQE failed: {exc}"

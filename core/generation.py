@@ -12,7 +12,7 @@ The model is any `DiffusionModel` (docs/method.md §5): nothing here knows which
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,7 +116,8 @@ class GenerationPlan:
 
     def work_per_sample(self) -> list[float]:
         """Pixel-steps of one sample per scale: progress and ETAs weight steps by them."""
-        return sampling_work(self.sizes, self.starts, self.injection, self.stride)
+        coarse = self.request.options.coarse_stride
+        return sampling_work(self.sizes, self.starts, self.injection, self.stride, coarse)
 
     def settings(self, device: torch.device) -> dict:
         """What a result should record so it can be made again (edit and speed options)."""
@@ -124,7 +125,10 @@ class GenerationPlan:
         options = self.request.options
         if options.fast:
             bf16 = options.bf16 and bf16_supported(device)
-            speed = f"stride {self.stride} at the finer scales" + (", bf16" if bf16 else "")
+            speed = f"stride {self.stride} at the finer scales"
+            if options.coarse_stride > 1:
+                speed += f", {options.coarse_stride} at the coarsest"
+            speed += ", bf16" if bf16 else ""
             settings["fast sampling"] = speed
         return settings
 
@@ -264,7 +268,7 @@ class GeneratedImages:
 
 def generate(
     model: DiffusionModel, plan: GenerationPlan
-) -> Iterator[GenerationStep | GeneratedImages]:
+) -> Generator[GenerationStep | GeneratedImages, None, None]:
     """Run `plan` batch by batch, yielding after every denoiser evaluation and after each batch.
 
     Image i uses its own generator seeded seed + i, so batching never changes an image.
@@ -289,6 +293,7 @@ def generate(
             reblur=plan.reblur,
             fine_stride=plan.stride,
             bf16=options.bf16,
+            coarse_stride=options.coarse_stride,
         ):
             width, height = plan.sizes[step.scale]
             work_done += width * height * count

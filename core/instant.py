@@ -20,7 +20,7 @@ exactly as they use a trained network.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -30,6 +30,13 @@ from PIL import Image
 from core.bundle import image_to_tensor, schedule_for
 from core.config import ModelConfig
 from core.errors import ConfigError
+from core.patch_index import (
+    NeighbourIndex,
+    PatchSpace,
+    candidate_posterior_mean,
+    nearest_in_pool,
+    propagate_candidates,
+)
 from core.pyramid import Pyramid, build_pyramid
 from core.schedule import DiffusionSchedule
 
@@ -42,17 +49,38 @@ QUERY_CHUNK_ELEMENTS = 2**24
 class InstantSettings:
     """How the closed-form denoiser reads the photo (docs/method.md §9).
 
-    `patch_sizes[s]` is k at scale s (odd); scales past the list use its last value.
+    `patch_sizes[s]` is k at scale s (odd); scales past the list use its last value. Scales
+    below `exact_scales` weigh every training patch (exact). The finer ones weigh only
+    `candidates` patches per pixel: the nearest, among the training image's blurry patches,
+    to the canvas' blurry patch x̃ (found once per scale with an approximate index that
+    searches `probes` of its lists). Distances are taken in the `components` leading principal
+    components of the patches (0: all of them). `position_sigma` > 0 adds a prior on where a
+    patch may go at the exact scales: a Gaussian in the distance between the canvas position
+    and the training position (both as fractions of their image's height and width), so
+    that sky stays near the top however the noise falls (docs/method.md §9).
     """
 
     patch_sizes: tuple[int, ...] = (15, 11, 7)
     aggregation: Aggregation = "centre"
+    exact_scales: int = 1
+    candidates: int = 16
+    components: int = 24
+    probes: int = 8
+    position_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.patch_sizes or any(k < 1 or k % 2 == 0 for k in self.patch_sizes):
             raise ConfigError(f"Patch sizes must be odd and positive, not {self.patch_sizes}.")
         if self.aggregation not in ("centre", "mean"):
             raise ConfigError(f"Unknown aggregation '{self.aggregation}'.")
+        if self.exact_scales < 0 or self.candidates < 1 or self.components < 0:
+            raise ConfigError("exact_scales ≥ 0, candidates ≥ 1 and components ≥ 0, please.")
+        if self.position_sigma < 0:
+            raise ConfigError(
+                f"position_sigma must be 0 (off) or positive, not {self.position_sigma}."
+            )
+        if self.probes < 1:
+            raise ConfigError(f"probes must be at least 1, not {self.probes}.")
 
     def patch_size(self, scale: int) -> int:
         return self.patch_sizes[min(scale, len(self.patch_sizes) - 1)]
@@ -60,11 +88,34 @@ class InstantSettings:
 
 @dataclass
 class _ScalePatches:
-    """One scale's training patches, zero-padded: (N, 3k²) for the sharp and blurry images."""
+    """One scale's training patches, zero-padded: (N, 3k²) for the sharp and blurry images;
+    at the candidate scales also their principal components and the index over the blurry
+    ones (built on first use)."""
 
     size: int
     sharp: torch.Tensor
     blurry: torch.Tensor
+    space: PatchSpace
+    indexes: dict[str, NeighbourIndex] = field(default_factory=dict)
+    """'blurry' and 'sharp': searched with x̃ when the sampler gives it, else with x_t."""
+
+
+@dataclass
+class _Candidates:
+    """Each pixel's candidates (B, H, W, K) at one scale, kept and refined from step to step
+    while the sampler stays on that scale with the same x̃ (`evidence`; None without one)."""
+
+    scale: int
+    evidence: torch.Tensor | None
+    indices: torch.Tensor
+    refinements: int = 0
+
+    def continues(self, scale: int, evidence: torch.Tensor | None, shape: tuple) -> bool:
+        return (
+            self.scale == scale
+            and self.evidence is evidence
+            and tuple(self.indices.shape[:3]) == shape
+        )
 
 
 def patches_of(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -74,13 +125,29 @@ def patches_of(image: torch.Tensor, size: int) -> torch.Tensor:
     return columns.transpose(1, 2)
 
 
+@dataclass(frozen=True)
+class PositionPrior:
+    """log p(position) = −‖canvas position − training position‖² / (2σ²), positions (Q, 2)
+    and (N, 2) as fractions of their image's height and width."""
+
+    queries: torch.Tensor
+    keys: torch.Tensor
+    sigma: float
+
+    def logits(self, start: int, stop: int) -> torch.Tensor:
+        distance = torch.cdist(self.queries[start:stop], self.keys).square()
+        return distance * (-0.5 / self.sigma**2)
+
+
 def posterior_mean(
     queries: torch.Tensor,
     keys: torch.Tensor,
     values: torch.Tensor,
     alpha_bar: float,
+    prior: PositionPrior | None = None,
 ) -> torch.Tensor:
-    """Σ_i w_i·values_i with w = softmax_i(−‖q − sqrt(ᾱ)·k_i‖² / (2(1 − ᾱ))) for every query.
+    """Σ_i w_i·values_i with w = softmax_i(−‖q − sqrt(ᾱ)·k_i‖² / (2(1 − ᾱ))) for every query
+    (times the position prior, if given).
 
     queries (Q, D) are noisy patches, keys (N, D) clean ones, values (N, V) what each clean
     patch contributes (its centre pixel or the whole patch). Returns (Q, V). ‖q‖² is the same
@@ -91,9 +158,20 @@ def posterior_mean(
     chunk = max(1, QUERY_CHUNK_ELEMENTS // max(1, keys.shape[0]))
     out = []
     for start in range(0, queries.shape[0], chunk):
-        logits = torch.addmm(key_bias, queries[start : start + chunk], keys.T, alpha=scale)
+        stop = min(start + chunk, queries.shape[0])
+        logits = torch.addmm(key_bias, queries[start:stop], keys.T, alpha=scale)
+        if prior is not None:
+            logits += prior.logits(start, stop)
         out.append(torch.softmax(logits, dim=1) @ values)
     return torch.cat(out)
+
+
+def grid_positions(height: int, width: int, batch: int = 1) -> torch.Tensor:
+    """(batch·H·W, 2) pixel centres (y, x) as fractions of the height and width, raster order."""
+    y = (torch.arange(height) + 0.5) / height
+    x = (torch.arange(width) + 0.5) / width
+    grid = torch.stack(torch.meshgrid(y, x, indexing="ij"), dim=-1).reshape(-1, 2)
+    return grid.repeat(batch, 1)
 
 
 class InstantModel:
@@ -115,6 +193,7 @@ class InstantModel:
         self.steps_trained = 0
         self._device = torch.device(device)
         self._scales = [self._scale_patches(s) for s in range(pyramid.num_scales)]
+        self._candidates: _Candidates | None = None
 
     @classmethod
     def from_image(
@@ -152,10 +231,10 @@ class InstantModel:
         return 0
 
     def to(self, device: torch.device | str) -> InstantModel:
-        self._device = torch.device(device)
-        for patches in self._scales:
-            patches.sharp = patches.sharp.to(self._device)
-            patches.blurry = patches.blurry.to(self._device)
+        if torch.device(device) != self._device:
+            self._device = torch.device(device)
+            self._scales = [self._scale_patches(s) for s in range(self.pyramid.num_scales)]
+            self._candidates = None
         return self
 
     def predict_eps(
@@ -169,31 +248,103 @@ class InstantModel:
         """ε̂ = (x_t − sqrt(ᾱ_t)·m̂) / sqrt(1 − ᾱ_t) with m̂ the closed-form posterior mean of
         the mixture (module docstring). x_t (B, 3, H, W) at any canvas size."""
         alpha_bar = float(self.schedule.alpha_bar[t])
-        mixed = self.predict_mixture(x_t.float(), alpha_bar, scale, gamma)
+        mixed = self.predict_mixture(x_t.float(), alpha_bar, scale, gamma, blurry)
         return (x_t.float() - math.sqrt(alpha_bar) * mixed) / math.sqrt(1 - alpha_bar)
 
     # ------------------------------------------------------------------------ closed form
 
     def predict_mixture(
-        self, x_t: torch.Tensor, alpha_bar: float, scale: int, gamma: float = 0.0
+        self,
+        x_t: torch.Tensor,
+        alpha_bar: float,
+        scale: int,
+        gamma: float = 0.0,
+        blurry: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """E[γ·x̃ + (1 − γ)·x | x_t] at `scale`: (B, 3, H, W) in about [-1, 1]."""
+        """E[γ·x̃ + (1 − γ)·x | x_t] at `scale`: (B, 3, H, W) in about [-1, 1]. Exact below
+        `settings.exact_scales`; above, over each pixel's candidates, found from `blurry`
+        (x̃, (B, 3, H, W)) when given, else from x_t itself."""
         patches = self._scales[scale]
-        keys = gamma * patches.blurry + (1 - gamma) * patches.sharp if gamma else patches.sharp
         batch, _, height, width = x_t.shape
         queries = patches_of(x_t, patches.size).reshape(batch * height * width, -1)
-        if self.settings.aggregation == "centre":
-            values = _centres(keys, patches.size)
-            estimate = posterior_mean(queries, keys, values, alpha_bar)
+        space = patches.space
+        projected = space.project(queries, math.sqrt(alpha_bar))
+        keys = gamma * space.blurry + (1 - gamma) * space.sharp
+        full = gamma * patches.blurry + (1 - gamma) * patches.sharp
+        values = _centres(full, patches.size) if self._centre else full
+        if scale < self.settings.exact_scales:
+            prior = self._position_prior(scale, batch, height, width)
+            estimate = posterior_mean(projected, keys, values, alpha_bar, prior)
+        else:
+            candidates = self._refined_candidates(scale, x_t, blurry, projected, keys, alpha_bar)
+            estimate = candidate_posterior_mean(projected, keys, values, candidates, alpha_bar)
+        if self._centre:
             return estimate.reshape(batch, height, width, 3).permute(0, 3, 1, 2)
-        estimate = posterior_mean(queries, keys, keys, alpha_bar)
         return _fold_mean(estimate.reshape(batch, height * width, -1), height, width, patches.size)
+
+    @property
+    def _centre(self) -> bool:
+        return self.settings.aggregation == "centre"
+
+    def _refined_candidates(
+        self,
+        scale: int,
+        x_t: torch.Tensor,
+        blurry: torch.Tensor | None,
+        projected: torch.Tensor,
+        keys: torch.Tensor,
+        alpha_bar: float,
+    ) -> torch.Tensor:
+        """(B·H·W, K) candidates for this step: the previous step's (or, on entering a scale,
+        the nearest to x̃, else to x_t/sqrt(ᾱ)) refined by propagation towards the patches
+        nearest to the noisy query itself, which dominate the posterior at low noise."""
+        batch, _, height, width = x_t.shape
+        count = self.settings.candidates
+        state = self._candidates
+        if state is None or not state.continues(scale, blurry, (batch, height, width)):
+            evidence, kind = (blurry, "blurry") if blurry is not None else (x_t, "sharp")
+            if blurry is None:
+                evidence = x_t / math.sqrt(alpha_bar)
+            first = self._search(scale, evidence, kind).reshape(batch, height, width, -1)
+            state = self._candidates = _Candidates(scale, blurry, first)
+        generator = torch.Generator().manual_seed(1009 * scale + state.refinements)
+        pool = propagate_candidates(state.indices, self.sizes[scale], generator)
+        chosen = nearest_in_pool(projected, keys, pool.flatten(0, 2), alpha_bar, count)
+        state.indices = chosen.reshape(batch, height, width, -1)
+        state.refinements += 1
+        return chosen
+
+    def _search(self, scale: int, evidence: torch.Tensor, kind: str) -> torch.Tensor:
+        """(B·H·W, K) training-patch indices whose `kind` ('blurry' or 'sharp') patch is
+        nearest to each pixel's patch of `evidence` (B, 3, H, W); −1 where none was found."""
+        patches = self._scales[scale]
+        space = patches.space
+        if kind not in patches.indexes:
+            keys = space.blurry if kind == "blurry" else space.sharp
+            patches.indexes[kind] = NeighbourIndex(keys, self.settings.probes)
+        batch, _, height, width = evidence.shape
+        queries = patches_of(evidence.float(), patches.size).reshape(batch * height * width, -1)
+        return patches.indexes[kind].search(space.project(queries), self.settings.candidates)
+
+    def _position_prior(
+        self, scale: int, batch: int, height: int, width: int
+    ) -> PositionPrior | None:
+        sigma = self.settings.position_sigma
+        if sigma <= 0:
+            return None
+        train_w, train_h = self.sizes[scale]
+        return PositionPrior(
+            grid_positions(height, width, batch).to(self._device),
+            grid_positions(train_h, train_w).to(self._device),
+            sigma,
+        )
 
     def _scale_patches(self, scale: int) -> _ScalePatches:
         size = self.settings.patch_size(scale)
-        sharp = image_to_tensor(self.pyramid.sharp[scale], self._device)
-        blurry = image_to_tensor(self.pyramid.blurry[scale], self._device)
-        return _ScalePatches(size, patches_of(sharp, size)[0], patches_of(blurry, size)[0])
+        sharp = patches_of(image_to_tensor(self.pyramid.sharp[scale], self._device), size)[0]
+        blurry = patches_of(image_to_tensor(self.pyramid.blurry[scale], self._device), size)[0]
+        space = PatchSpace(sharp, blurry, self.settings.components)
+        return _ScalePatches(size, sharp, blurry, space)
 
 
 def _centres(keys: torch.Tensor, size: int) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""The SinDDM denoiser: a small fully convolutional ε-predictor conditioned on (t, s) (spec §3).
+"""The SinDDM denoiser: a small fully convolutional ε-predictor conditioned on (t, s).
+
+See docs/method.md §3 and the paper's Fig. 4.
 
 At the default width (dim = 160) it has 1,106,772 parameters and a 33×33 receptive field (the
 paper says 35×35; the reference's own code measures 33). There is no normalisation, attention or

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from core.config import REFERENCE_MILESTONES, ModelConfig, TrainConfig
 
 REFERENCE_STEPS = 120_001
@@ -112,7 +110,9 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def default_preset_name(device: torch.device | str) -> str:
-    """The preset to offer first on `device`: `fast` on a CUDA GPU, `cpu` anywhere else (an
-    Apple GPU runs the width-160 network far slower than a CUDA card)."""
-    return "fast" if torch.device(device).type == "cuda" else "cpu"
+def default_preset_name(device: object) -> str:
+    """The preset to offer first on `device` (a torch.device or its name, 'cuda:1'): `fast` on a
+    CUDA GPU, `cpu` anywhere else (an Apple GPU runs the width-160 network far slower than a
+    CUDA card). No torch import: the GUI's view-model reads the presets."""
+    kind = getattr(device, "type", None) or str(device).split(":")[0]
+    return "fast" if kind == "cuda" else "cpu"

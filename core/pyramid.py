@@ -1,4 +1,5 @@
-"""The sharp and blurry image pyramids and the rescale losses L_s (spec §1, paper §3.1)."""
+"""The sharp and blurry image pyramids and the rescale losses L_s (docs/method.md §1; paper
+§3.1)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class Pyramid:
 
 
 def capped_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
-    """Working size under the pixel cap: scale by k = sqrt(W·H/cap) and truncate (spec §1.2)."""
+    """Working size under the pixel cap (docs/method.md §1): scale by k = sqrt(W·H/cap) and
+    truncate."""
     if width * height <= max_pixels:
         return width, height
     k = math.sqrt(width * height / max_pixels)
@@ -52,7 +54,7 @@ def capped_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
 
 
 def coarsest_short_side(width: int, height: int) -> int:
-    """d0 = round(sqrt(3110 · short/long)) clamped to [42, 55] (spec §1.3)."""
+    """d0 = round(sqrt(3110 · short/long)) clamped to [42, 55] (docs/method.md §1)."""
     short, long = min(width, height), max(width, height)
     d0 = round(math.sqrt(COARSE_AREA_CONSTANT * short / long))
     return min(max(d0, MIN_COARSE_SIDE), MAX_COARSE_SIDE)
@@ -61,7 +63,7 @@ def coarsest_short_side(width: int, height: int) -> int:
 def pyramid_geometry(
     width: int, height: int, target_factor: float = DEFAULT_SCALE_FACTOR
 ) -> tuple[list[tuple[int, int]], float]:
-    """Sizes (W, H) of every scale, coarsest first, and the re-fitted factor r (spec §1.3-1.6).
+    """Sizes (W, H) of every scale, coarsest first, and the re-fitted factor r (docs/method.md §1).
 
     `width`×`height` is the working (already capped) size. Raises `ImageTooSmallError` when the
     short side is below the smallest coarsest side (42 px).
@@ -86,7 +88,8 @@ def pyramid_geometry(
 
 
 def rescale_loss(sharp: np.ndarray, blurry: np.ndarray) -> float:
-    """L_s = ||(x^s − x̃^s) mod 256||₂ / numel, exactly as the reference computes it (spec §1.8).
+    """L_s = ||(x^s − x̃^s) mod 256||₂ / numel, exactly as the reference computes it
+    (docs/method.md §1).
 
     DELIBERATE QUIRK: the reference subtracts two uint8 arrays, so negative differences wrap
     around (−3 becomes 253). Those wrapped values make L_s 20–30× larger than a true RMS error,
@@ -103,7 +106,7 @@ def build_pyramid(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     target_factor: float = DEFAULT_SCALE_FACTOR,
 ) -> Pyramid:
-    """Build both pyramids from an RGB image (spec §1).
+    """Build both pyramids from an RGB image (docs/method.md §1).
 
     Every sharp level is a Lanczos downsample of the *original* image (not a cascade), the finest
     one being the pixel-capped image. Each blurry level x̃^s is a bilinear upsample of the sharp

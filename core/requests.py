@@ -69,26 +69,31 @@ class Box:
 class SamplingOptions:
     """How the sampler runs (docs/method.md §5), apart from what to make.
 
-    `fine_stride` k > 1 evaluates every k-th step at the scales ≥ 1 and `bf16` autocasts the
-    denoiser where the device has native bf16 (both trade a little exactness for speed);
-    `omega` = 1 is the paper's Algorithm 2 (0: the authors' code); `start_steps` overrides T[s]
-    for the scales 1..N−1.
+    `fine_stride` k > 1 evaluates every k-th step at the scales ≥ 1, `coarse_stride` every k-th
+    at scale 0 (respaced DDPM), and `bf16` autocasts the denoiser where the device has native
+    bf16 (all three trade a little exactness for speed); `omega` = 1 is the paper's
+    Algorithm 2 (0: the authors' code); `start_steps` overrides T[s] for the scales 1..N−1.
     """
 
     fine_stride: int = 1
     bf16: bool = False
     omega: float = 0.0
     start_steps: tuple[int, ...] | None = None
+    coarse_stride: int = 1
 
     def __post_init__(self) -> None:
         if self.fine_stride < 1:
             raise ConfigError(f"The fine-scale stride must be at least 1, not {self.fine_stride}.")
+        if self.coarse_stride < 1:
+            raise ConfigError(
+                f"The coarse-scale stride must be at least 1, not {self.coarse_stride}."
+            )
         if not 0.0 <= self.omega <= 1.0:
             raise ConfigError(f"omega must lie between 0 and 1, not {self.omega}.")
 
     @property
     def fast(self) -> bool:
-        return self.fine_stride > 1 or self.bf16
+        return self.fine_stride > 1 or self.coarse_stride > 1 or self.bf16
 
 
 PLAIN_SAMPLING = SamplingOptions()
@@ -196,3 +201,5 @@ class GenerationRequest:
             raise ConfigError(f"The number of images must be at least 1, not {self.count}.")
         if self.batch < 1:
             raise ConfigError(f"The batch size must be at least 1, not {self.batch}.")
+        if self.size is not None and self.multipliers is not None:
+            raise ConfigError("Give either an output size or multipliers, not both.")

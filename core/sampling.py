@@ -9,10 +9,11 @@ output, noises it once to index T[s] and runs the "reblurring" update from t = T
 * γ is clamped to 0.55 while sampling (training uses it unclamped).
 * The initial noise uses index T[s] while the first network call uses T[s] − 1.
 
-Two speed options, both off by default: `fine_stride` k > 1 evaluates every k-th timestep at the
-scales ≥ 1 (the reblurring update is DDIM's, so it steps from t to t − k exactly as DDIM skips
-steps; scale 0 keeps its 100 stochastic steps), and `bf16` runs the network under bfloat16
-autocast where the device has native bf16. `benchmarks/bench_sampling.py` measures both against
+Three speed options, all off by default: `fine_stride` k > 1 evaluates every k-th timestep at
+the scales ≥ 1 (the reblurring update is DDIM's, so it steps from t to t − k exactly as DDIM
+skips steps), `coarse_stride` does the same at scale 0 with respaced DDPM steps (still
+stochastic), and `bf16` runs the network under bfloat16 autocast where the device has native
+bf16. `benchmarks/bench_sampling.py` measures both against
 the plain sampler with the metrics of `sinddm eval`.
 """
 
@@ -148,6 +149,7 @@ def sampling_work(
     starts: Sequence[int],
     injection: Injection | None = None,
     fine_stride: int = 1,
+    coarse_stride: int = 1,
 ) -> list[float]:
     """Work of one sample's steps, scale by scale (steps × pixels; 0 before an injection).
 
@@ -159,16 +161,17 @@ def sampling_work(
     if injection is not None:
         first, starts[injection.scale] = injection.scale, injection.start_step
     return [
-        float(_evaluations(t, s > 0 or injection is not None, fine_stride) * w * h)
+        float(_evaluations(t, s > 0 or injection is not None, fine_stride, coarse_stride) * w * h)
         if s >= first
         else 0.0
         for s, (t, (w, h)) in enumerate(zip(starts, sizes, strict=True))
     ]
 
 
-def _evaluations(start: int, strided: bool, stride: int) -> int:
-    """Network calls at a scale entered at T[s] = `start`; scale 0 from noise is never strided."""
-    return len(fine_timesteps(start, stride)) if strided else start
+def _evaluations(start: int, fine: bool, stride: int, coarse_stride: int = 1) -> int:
+    """Denoiser calls at a scale entered at T[s] = `start`: the fine stride at scales ≥ 1 and
+    injections, the coarse stride at scale 0 from noise."""
+    return len(fine_timesteps(start, stride if fine else coarse_stride))
 
 
 def iter_sample(
@@ -185,6 +188,7 @@ def iter_sample(
     injection: Injection | None = None,
     fine_stride: int = 1,
     bf16: bool = False,
+    coarse_stride: int = 1,
 ) -> Iterator[SampleStep]:
     """Generate `count` samples, yielding after every network evaluation.
 
@@ -192,7 +196,8 @@ def iter_sample(
     made alone or in a batch. `reblur=False` uses plain DDPM steps at every scale (as the
     reference's CLIP modes do). `last_scale` stops early (e.g. 0 for a quick coarse preview
     while training). `injection` starts from an image at one scale instead of from noise.
-    `fine_stride` and `bf16` trade exactness for speed (module docstring); plain DDPM steps
+    `fine_stride`, `coarse_stride` and `bf16` trade exactness for speed (module docstring);
+    plain DDPM steps at the finer scales
     (`reblur=False`) always take every step.
     No autograd graph is built unless guidance builds its own.
     """
@@ -210,13 +215,15 @@ def iter_sample(
         first = injection.scale
         starts[first] = injection.start_step
     stride = fine_stride if reblur else 1
+    fine_timesteps(1, coarse_stride)  # refuses a stride below 1
     total = sum(
-        _evaluations(start, s > 0 or injection is not None, stride)
+        _evaluations(start, s > 0 or injection is not None, stride, coarse_stride)
         for s, start in enumerate(starts)
         if s >= first
     )
     bf16 = bf16 and bf16_supported(model.device)
     runner = _Sampler(model, count, seed, omega, reblur, list(guidance), total, stride, bf16)
+    runner.coarse_stride = coarse_stride
     yield from runner.run(sizes, starts, injection)
 
 
@@ -251,6 +258,7 @@ class _Sampler:
         self.total = total
         self.index = 0
         self.fine_stride = fine_stride
+        self.coarse_stride = 1
         self.bf16 = bf16
 
     def noise(self, height: int, width: int) -> torch.Tensor:
@@ -305,17 +313,24 @@ class _Sampler:
         return x0_pred
 
     def coarsest_scale(self, x: torch.Tensor, start: int) -> Iterator[SampleStep]:
-        """Scale 0: ancestral DDPM from pure noise, t = T[0]−1 .. 0 (docs/method.md §5)."""
+        """Scale 0: ancestral DDPM from pure noise, t = T[0]−1 .. 0 (docs/method.md §5), every
+        `coarse_stride`-th step (respaced DDPM) when that is above 1."""
         self.output = x
-        for t in range(start - 1, -1, -1):
-            x, x0_pred = self.ddpm_step(x, t, 0)
+        timesteps = fine_timesteps(start, self.coarse_stride)
+        for t, t_next in zip(timesteps, [*timesteps[1:], -1], strict=True):
+            x, x0_pred = self.ddpm_step(x, t, 0, t_next)
             self.output = x0_pred
             yield self.step(0, t, x0_pred)
 
-    def ddpm_step(self, x: torch.Tensor, t: int, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """x_t -> x_{t−1} by the DDPM posterior q(x_{t−1} | x_t, x̂₀); returns (x_{t−1}, x̂₀)."""
-        ab, ab_prev = self.alpha_bar[t], self.schedule.alpha_bar_prev(t)
-        beta = float(self.schedule.betas[t])
+    def ddpm_step(
+        self, x: torch.Tensor, t: int, scale: int, t_next: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_t -> x_{t_next} by the DDPM posterior q(x_{t_next} | x_t, x̂₀); returns
+        (x_{t_next}, x̂₀). t_next = t − 1 is the reference; lower values respace the chain
+        (Nichol & Dhariwal 2021): β becomes 1 − ᾱ_t/ᾱ_{t_next}."""
+        t_next = t - 1 if t_next is None else t_next
+        ab, ab_prev = self.alpha_bar[t], self.schedule.alpha_bar_prev(t_next + 1)
+        beta = float(self.schedule.betas[t]) if t_next == t - 1 else 1 - ab / ab_prev
         eps = self.predict_eps(x, t, scale)
         x0_pred = (math.sqrt(1 / ab) * x - math.sqrt(1 / ab - 1) * eps).clamp(-1, 1)
         x0_pred = self.guide(x0_pred, scale, t)

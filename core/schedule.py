@@ -1,4 +1,7 @@
-"""Noise schedule ᾱ, the per-scale start steps T[s] and the blur-mix schedule γ (spec §2)."""
+"""Noise schedule ᾱ, the per-scale start steps T[s] and the blur-mix schedule γ.
+
+See docs/method.md §2 and the paper's eq. (1).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from dataclasses import dataclass
 import torch
 
 SAMPLING_GAMMA_CLAMP = 0.55
-"""Sampling uses min(γ, 0.55) so that the deblurring division by (1 − γ) stays tame (spec §2)."""
+"""Sampling uses min(γ, 0.55) so that the deblurring division by (1 − γ) stays tame
+(docs/method.md §2)."""
 
 
 def cosine_betas(
@@ -57,7 +61,7 @@ def noise_to_signal(alpha_bar: torch.Tensor) -> torch.Tensor:
 
 
 def start_step(sigma: torch.Tensor, rescale_loss: float, loss_factor: float = 1.0) -> int:
-    """T[s] = first t with σ_t > λ_L·L_s, or 0 if none (spec §2; paper §3.2, "∝ MSE")."""
+    """T[s] = first t with σ_t > λ_L·L_s, or 0 if none (docs/method.md §2; paper §3.2, "∝ MSE")."""
     above = sigma > loss_factor * rescale_loss
     return int(torch.argmax(above.to(torch.int64))) if bool(above.any()) else 0
 
@@ -74,7 +78,7 @@ def make_schedule(
     starts = [timesteps]
     for s in range(1, num_scales):
         scaled_loss = loss_factor * rescale_losses[s]
-        # γ_s[t] = clip(σ_t / (λ_L·L_s), 0, 1): reaches 1 at about t = T[s] (spec §2).
+        # γ_s[t] = clip(σ_t / (λ_L·L_s), 0, 1): reaches 1 at about t = T[s] (docs/method.md §2).
         gamma[s] = torch.clamp(sigma / scaled_loss, 0.0, 1.0)
         starts.append(start_step(sigma, rescale_losses[s], loss_factor))
     return DiffusionSchedule(betas, alpha_bar, gamma, tuple(starts))

@@ -1,4 +1,4 @@
-"""Training as the reference does it (spec §4, paper Algorithm 1), as a generator of steps."""
+"""Training as the reference does it, as a generator of steps (docs/method.md §4; Algorithm 1)."""
 
 from __future__ import annotations
 

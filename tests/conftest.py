@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from resources import DEMO_IMAGE, DEMO_MODEL
+
+__all__ = ["DEMO_IMAGE", "DEMO_MODEL", "ROOT"]  # tests import these from here
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_IMAGE = ROOT / "resources" / "demo.png"
-DEMO_MODEL = ROOT / "resources" / "demo_model.sinddm"
+"""The repository root (the working folder of subprocess tests)."""
 
 
 @pytest.fixture(scope="session")

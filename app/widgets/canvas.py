@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -48,6 +48,7 @@ class ImageCanvas(QWidget):
         self.comparing = False
         self.showing_guided = True
 
+    @Slot(object, str, object)
     def set_image(
         self, image: np.ndarray | None, caption: str = "", guided: np.ndarray | None = None
     ) -> None:
@@ -57,6 +58,7 @@ class ImageCanvas(QWidget):
         self.caption = caption
         self.update()
 
+    @Slot(bool)
     def set_showing_guided(self, on: bool) -> None:
         self.showing_guided = on
         self.update()
@@ -69,6 +71,7 @@ class ImageCanvas(QWidget):
         self._reference = to_qimage(image) if image is not None else None
         self.update()
 
+    @Slot(bool)
     def set_comparing(self, on: bool) -> None:
         self.comparing = on
         self.update()

@@ -1,33 +1,43 @@
-"""The Edit tab: regions, text prompts (CLIP), style transfer and harmonisation."""
+"""The Edit tab: regions, text prompts (CLIP), style transfer and harmonisation.
+
+Each page builds a core.requests edit (plain data) and hands it to `AppState.generate`, which
+adds the Generate tab's size, seed, count and Fast sampling (the state's settings).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.engine import CLIP_MODEL, EditRequest
 from app.state import AppState
 from app.widgets.file_field import FileField
 from app.widgets.harmonize_page import HarmonizePage
 from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
-from core.clip_guidance import TEXT_MODES
-from core.clip_weights import check_weights
-from core.editing import DEFAULT_ROI_STRENGTH, STYLE_TRANSFER_STEP
+from app.widgets.slider_field import SliderField
+from core.requests import (
+    DEFAULT_ROI_STRENGTH,
+    STYLE_TRANSFER_STEP,
+    TEXT_MODES,
+    Edit,
+    RegionsEdit,
+    StyleTransferEdit,
+    TextEdit,
+)
 
 MODES = ("Regions", "Text", "Style transfer", "Harmonize")
 
@@ -38,13 +48,12 @@ def _hint(text: str) -> QLabel:
     return label
 
 
-def _strength(value: float) -> QDoubleSpinBox:
-    return QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=value)
+def _strength(value: float) -> SliderField:
+    """η or f in [0, 1], in steps of 0.05."""
+    return SliderField(0.0, 1.0, 0.05, decimals=2, value=value)
 
 
 class EditPanel(QWidget):
-    edit_requested = Signal(object)
-    """An EditRequest for the main window, which adds size, seed and count."""
     centre_changed = Signal()
     """The view in the middle should change (see `centre_tool`)."""
 
@@ -67,12 +76,11 @@ class EditPanel(QWidget):
         self.text_mode.addItems(TEXT_MODES)
         self.text_strength = _strength(0.3)
         self.fill = _strength(0.3)
-        self.clip_weights = QLineEdit("openai")
+        self.clip_weights = QLineEdit(state.clip_weights)
         self.clip_status = _hint("")
         self.clip_retry = QPushButton("Try the download again", visible=False)
-        self._clip_usable = True
         self.content = FileField("Content image")
-        self.style_t = QSpinBox(minimum=1, maximum=99, value=STYLE_TRANSFER_STEP)
+        self.style_t = SliderField(1, 99, 1, decimals=0, value=STYLE_TRANSFER_STEP)
         self.style_scale = QComboBox()
         self.style_scale.setToolTip(
             "Where the content is injected: the finest scale keeps its layout and redraws "
@@ -87,7 +95,8 @@ class EditPanel(QWidget):
         self.run_button.clicked.connect(self.request)
         self.regions.changed.connect(self.refresh)
         state.model_changed.connect(self.refresh)
-        state.job_changed.connect(self._after_job)
+        state.job_changed.connect(self.refresh)
+        state.clip_status_changed.connect(self._show_clip_status)
         self.harmonize.placing_changed.connect(self.centre_changed)
         self.harmonize.status_changed.connect(self.status.setText)
         state.model_changed.connect(self.harmonize.refresh_background)
@@ -148,8 +157,8 @@ class EditPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.clip_weights, 1)
         row.addWidget(choose)
-        self.clip_weights.editingFinished.connect(self.check_clip)
-        self.clip_retry.clicked.connect(self._retry_clip)
+        self.clip_weights.editingFinished.connect(self.apply_clip_weights)
+        self.clip_retry.clicked.connect(self.state.retry_clip_download)
         return self._form(
             ("Prompt", self.prompt),
             ("Mode", self.text_mode),
@@ -160,37 +169,28 @@ class EditPanel(QWidget):
             ("", self.clip_retry),
         )
 
+    # ------------------------------------------------------------------ CLIP weights
+
+    @Slot()
+    def apply_clip_weights(self) -> None:
+        """The weights typed (or chosen) become the state's; its status follows by signal."""
+        self.state.set_clip_weights(self.clip_weights.text())
+
     @Slot()
     def check_clip(self) -> None:
-        """Say where the CLIP weights will come from, and keep the text tools disabled when they
-        cannot be had (a missing file, an unknown tag, a download that failed)."""
-        weights = self.clip_weights.text().strip() or "openai"
-        failure = getattr(self.state.engine, "clip_failures", {}).get(weights)
-        check = check_weights(CLIP_MODEL, weights)
-        if failure is not None and not check.ready:
-            self._clip_usable = False
-            self.clip_status.setText(
-                f"{failure} Text guidance stays off until the weights can be had."
-            )
-        else:
-            self._clip_usable = check.ready or check.downloadable
-            self.clip_status.setText(check.message)
-        self.clip_retry.setVisible(failure is not None and not check.ready)
-        self.refresh()
-
-    @Slot(str)
-    def _after_job(self, job: str) -> None:
-        """A text run that could not download the weights leaves its reason to show."""
-        if not job and MODES[self.mode.currentIndex()] == "Text":
-            self.check_clip()
-        else:
-            self.refresh()
+        """Say where the CLIP weights will come from, looking afresh (a file may have appeared
+        since), and keep the text tools disabled when they cannot be had (a missing file, an
+        unknown tag, a download that failed)."""
+        self.apply_clip_weights()
+        self.state.refresh_clip_status()
+        self._show_clip_status()
 
     @Slot()
-    def _retry_clip(self) -> None:
-        weights = self.clip_weights.text().strip() or "openai"
-        getattr(self.state.engine, "clip_failures", {}).pop(weights, None)
-        self.check_clip()
+    def _show_clip_status(self) -> None:
+        status = self.state.clip_status
+        self.clip_status.setText(status.text)
+        self.clip_retry.setVisible(status.can_retry)
+        self.refresh()
 
     @staticmethod
     def _form(*rows) -> QWidget:
@@ -218,7 +218,7 @@ class EditPanel(QWidget):
         )
         if path:
             self.clip_weights.setText(path)
-            self.check_clip()
+            self.apply_clip_weights()
 
     @Slot(int)
     def _on_mode(self, index: int) -> None:
@@ -243,36 +243,23 @@ class EditPanel(QWidget):
             return "object"
         return None
 
-    def current_request(self) -> EditRequest | None:
-        """The request for the chosen mode, or None with the reason in `status`."""
+    def current_request(self) -> Edit | None:
+        """The edit for the chosen mode, or None with the reason in `status`."""
         mode = MODES[self.mode.currentIndex()]
         if mode == "Regions":
             pairs = tuple(self.regions.editor.placed)
             if not pairs:
                 return self._missing("Place at least one region on the canvas first.")
-            return EditRequest("regions", pairs, strength=self.region_strength.value())
+            return RegionsEdit(pairs, strength=self.region_strength.value())
         if mode == "Text":
-            if not self.prompt.text().strip():
-                return self._missing("Type a prompt first.")
-            self.check_clip()
-            if not self._clip_usable:
-                return self._missing(self.clip_status.text())
-            sources = [p.source for p in self.regions.editor.pairs]
-            return EditRequest(
-                "text",
-                prompt=self.prompt.text().strip(),
-                text_mode=self.text_mode.currentText(),
-                strength=self.text_strength.value(),
-                fill=self.fill.value(),
-                clip_weights=self.clip_weights.text().strip() or "openai",
-                box=sources[0] if sources else None,
-            )
+            return self._text_request()
         if mode == "Style transfer":
-            if not self.content.value():
+            path = self.content.value()
+            if not path:
                 return self._missing("Choose a content image first.")
-            return EditRequest(
-                "style-transfer",
-                image_path=self.content.value(),
+            return StyleTransferEdit(
+                content=path,
+                content_name=Path(path).name,
                 start_step=self.style_t.value(),
                 scale=self.style_scale.currentData(),
                 match=self.match.isChecked(),
@@ -280,20 +267,42 @@ class EditPanel(QWidget):
         request = self.harmonize.request()
         return self._missing(request) if isinstance(request, str) else request
 
+    def _text_request(self) -> TextEdit | None:
+        """The prompt with its settings; the region mode edits the first region picked."""
+        if not self.prompt.text().strip():
+            return self._missing("Type a prompt first.")
+        self.check_clip()
+        status = self.state.clip_status
+        if not status.usable:
+            return self._missing(status.text)
+        sources = [p.source for p in self.regions.editor.pairs]
+        return TextEdit(
+            self.prompt.text().strip(),
+            mode=self.text_mode.currentText(),
+            strength=self.text_strength.value(),
+            fill=self.fill.value(),
+            box=sources[0] if sources else None,
+            clip_weights=self.state.clip_weights,
+        )
+
     def _missing(self, reason: str) -> None:
         self.status.setText(reason)
         return None
 
     @Slot()
     def request(self) -> None:
+        """Generate with the chosen edit (size, seed, count and speed are the state's)."""
         edit = self.current_request()
         if edit is not None:
             self.status.setText("")
-            self.edit_requested.emit(edit)
+            self.state.generate(edit)
 
     @Slot()
     def refresh(self, *_) -> None:
-        text_blocked = MODES[self.mode.currentIndex()] == "Text" and not self._clip_usable
+        # The CLIP status is looked up only on the Text page: the first look imports open_clip.
+        text_blocked = (
+            MODES[self.mode.currentIndex()] == "Text" and not self.state.clip_status.usable
+        )
         self.run_button.setEnabled(self.state.can_generate and not text_blocked)
         if self.state.model is None:
             self.status.setText("Open or train a model to edit with it.")

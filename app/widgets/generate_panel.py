@@ -1,8 +1,13 @@
-"""Generating: canvas size (with aspect lock and quick choices), seed, number of samples."""
+"""Generating: canvas size (with aspect lock and quick choices), seed, number of samples.
+
+The settings are the view-model's (AppState.size, seed, count, fast): the widgets write them
+through its setters and follow its `<name>_changed` signals, so the Edit tab and a result's
+"Use this seed" share them.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QSignalBlocker, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -18,6 +23,9 @@ from PySide6.QtWidgets import (
 from app.state import MAX_SEED, AppState
 
 MAX_SIDE = 4096
+MAX_COUNT = 64
+QUICK_SIZES = {"1×": (1, 1), "2× wide": (2, 1), "2× tall": (1, 2), "2×": (2, 2)}
+"""Quick canvas sizes as multiples of the training size (width, height)."""
 
 
 class GeneratePanel(QWidget):
@@ -27,11 +35,10 @@ class GeneratePanel(QWidget):
         self.width_box = QSpinBox(minimum=16, maximum=MAX_SIDE, suffix=" px")
         self.height_box = QSpinBox(minimum=16, maximum=MAX_SIDE, suffix=" px")
         self.lock_aspect = QCheckBox("Lock aspect ratio")
-        self.quick = {label: QPushButton(label) for label in ("1×", "2× wide", "2× tall", "2×")}
+        self.quick = {label: QPushButton(label) for label in QUICK_SIZES}
         self.seed = QSpinBox(minimum=0, maximum=MAX_SEED)
         self.random_seed = QCheckBox("Random seed")
-        self.random_seed.setChecked(True)
-        self.count = QSpinBox(minimum=1, maximum=64, value=1)
+        self.count = QSpinBox(minimum=1, maximum=MAX_COUNT)
         self.fast = QCheckBox("Fast sampling")
         self.fast.setToolTip(
             "Every second step at the finer scales, and bfloat16 where the processor has it: "
@@ -45,8 +52,13 @@ class GeneratePanel(QWidget):
         self.hint = QLabel(wordWrap=True)
         self.hint.setStyleSheet("color: palette(mid);")
         self._aspect = 1.0
+        self._editing_size = False
         self._build()
         self._connect()
+        self._show_size(*state.size)
+        self._show_seed(state.seed)
+        self._show_count(state.count)
+        self._show_fast(state.fast)
         self.refresh()
 
     def _build(self) -> None:
@@ -74,44 +86,32 @@ class GeneratePanel(QWidget):
         layout.addStretch(1)
 
     def _connect(self) -> None:
+        state = self.state
         self.width_box.valueChanged.connect(self._on_width)
         self.height_box.valueChanged.connect(self._on_height)
         self.lock_aspect.toggled.connect(self._remember_aspect)
         for label, button in self.quick.items():
             button.clicked.connect(self._on_quick_size)
-            button.setProperty(
-                "factor", {"1×": (1, 1), "2× wide": (2, 1), "2× tall": (1, 2), "2×": (2, 2)}[label]
-            )
-        self.random_seed.toggled.connect(self.seed.setDisabled)
-        self.seed.setDisabled(True)
+            button.setProperty("factor", QUICK_SIZES[label])
+        self.random_seed.toggled.connect(self._on_seed_edited)
+        self.seed.valueChanged.connect(self._on_seed_edited)
+        self.count.valueChanged.connect(state.set_count)
+        self.fast.toggled.connect(state.set_fast)
         self.generate_button.clicked.connect(self.generate)
-        self.cancel_button.clicked.connect(self.state.cancel)
-        self.state.model_changed.connect(self._on_model)
-        self.state.job_changed.connect(self._on_job_changed)
+        self.cancel_button.clicked.connect(state.cancel)
+        state.size_changed.connect(self._show_size)
+        state.seed_changed.connect(self._show_seed)
+        state.count_changed.connect(self._show_count)
+        state.fast_changed.connect(self._show_fast)
+        state.model_changed.connect(self.refresh)
+        state.job_changed.connect(self.refresh)
 
     @Slot()
     def generate(self) -> None:
-        seed = None if self.random_seed.isChecked() else self.seed.value()
-        self.state.generate(
-            self.width_box.value(),
-            self.height_box.value(),
-            self.count.value(),
-            seed,
-            fast=self.fast.isChecked(),
-        )
+        """Generate with the settings shown (they are the state's)."""
+        self.state.generate()
 
-    def use_seed(self, seed: int) -> None:
-        """Fix the seed (e.g. copied from a result) so the next Generate recreates it."""
-        self.random_seed.setChecked(False)
-        self.seed.setValue(seed)
-
-    def set_size(self, width: int, height: int) -> None:
-        locked = self.lock_aspect.isChecked()
-        self.lock_aspect.setChecked(False)
-        self.width_box.setValue(width)
-        self.height_box.setValue(height)
-        self.lock_aspect.setChecked(locked)
-        self._remember_aspect()
+    # ------------------------------------------------------------ widgets -> state
 
     @Slot()
     def _on_quick_size(self) -> None:
@@ -120,37 +120,68 @@ class GeneratePanel(QWidget):
             return
         fx, fy = self.sender().property("factor")
         width, height = model.sizes[-1]
-        self.set_size(width * fx, height * fy)
+        self.state.set_size(width * fx, height * fy)
 
     @Slot(int)
-    def _on_width(self, value: int) -> None:
+    def _on_width(self, width: int) -> None:
+        height = self.height_box.value()
         if self.lock_aspect.isChecked():
-            self.height_box.blockSignals(True)
-            self.height_box.setValue(max(16, round(value / self._aspect)))
-            self.height_box.blockSignals(False)
+            height = max(16, round(width / self._aspect))
+        self._edit_size(width, height)
 
     @Slot(int)
-    def _on_height(self, value: int) -> None:
+    def _on_height(self, height: int) -> None:
+        width = self.width_box.value()
         if self.lock_aspect.isChecked():
-            self.width_box.blockSignals(True)
-            self.width_box.setValue(max(16, round(value * self._aspect)))
-            self.width_box.blockSignals(False)
+            width = max(16, round(height * self._aspect))
+        self._edit_size(width, height)
+
+    def _edit_size(self, width: int, height: int) -> None:
+        self._editing_size = True  # typed: the locked aspect stays what it was
+        try:
+            self.state.set_size(width, height)
+        finally:
+            self._editing_size = False
 
     @Slot()
-    def _remember_aspect(self) -> None:
+    def _on_seed_edited(self, *_) -> None:
+        self.state.set_seed(None if self.random_seed.isChecked() else self.seed.value())
+
+    @Slot()
+    def _remember_aspect(self, *_) -> None:
         self._aspect = self.width_box.value() / max(self.height_box.value(), 1)
 
+    # ------------------------------------------------------------ state -> widgets
+
+    @Slot(int, int)
+    def _show_size(self, width: int, height: int) -> None:
+        """The boxes follow the state; a size set from elsewhere (a model, a quick size, a
+        result's seed) becomes the aspect the lock keeps."""
+        with QSignalBlocker(self.width_box), QSignalBlocker(self.height_box):
+            self.width_box.setValue(width)
+            self.height_box.setValue(height)
+        if not self._editing_size:
+            self._remember_aspect()
+
+    @Slot(object)
+    def _show_seed(self, seed: int | None) -> None:
+        with QSignalBlocker(self.seed), QSignalBlocker(self.random_seed):
+            self.random_seed.setChecked(seed is None)
+            if seed is not None:
+                self.seed.setValue(seed)
+        self.seed.setDisabled(seed is None)
+
+    @Slot(int)
+    def _show_count(self, count: int) -> None:
+        with QSignalBlocker(self.count):
+            self.count.setValue(count)
+
+    @Slot(bool)
+    def _show_fast(self, on: bool) -> None:
+        with QSignalBlocker(self.fast):
+            self.fast.setChecked(on)
+
     @Slot()
-    def _on_model(self) -> None:
-        model = self.state.model
-        if model is not None:
-            self.set_size(*model.sizes[-1])
-        self.refresh()
-
-    @Slot(str)
-    def _on_job_changed(self, kind: str) -> None:
-        self.refresh()
-
     def refresh(self) -> None:
         state = self.state
         self.generate_button.setEnabled(state.can_generate)

@@ -27,14 +27,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine import EditRequest
 from app.state import AppState
 from app.widgets.file_field import FileField
 from app.widgets.filters import IMAGE_FILTER
 from app.widgets.object_canvas import ObjectCanvas
-from core.editing import HARMONIZATION_STEP, object_mask_from
+from app.widgets.slider_field import SliderField
+from core.compositing import object_mask_from
 from core.errors import SinDDMError
 from core.imageio import load_mask, to_rgb
+from core.requests import HARMONIZATION_STEP, HarmonizeEdit
 
 BACKGROUNDS = ("Training image", "Image shown")
 MAX_OBJECT_SIDE = 1024
@@ -58,7 +59,7 @@ class HarmonizePage(QWidget):
         self.background.addItems(BACKGROUNDS)
         self.tools = QButtonGroup(self)
         self.brush = QSpinBox(minimum=1, maximum=64, value=6, suffix=" px")
-        self.start_step = QSpinBox(minimum=1, maximum=99, value=HARMONIZATION_STEP)
+        self.start_step = SliderField(1, 99, 1, decimals=0, value=HARMONIZATION_STEP)
         self.use_files = QGroupBox("Use a ready composite and mask instead", checkable=True)
         self.use_files.setChecked(False)
         self.composite = FileField("Image with the pasted object")
@@ -199,30 +200,22 @@ class HarmonizePage(QWidget):
 
     # ---------------------------------------------------------------- request
 
-    def request(self) -> EditRequest | str:
+    def request(self) -> HarmonizeEdit | str:
         """The harmonisation to run, or the reason it cannot run yet."""
         if not self.placing:
-            if not self.composite.value() or not self.mask.value():
+            path, mask_path = self.composite.value(), self.mask.value()
+            if not path or not mask_path:
                 return "Choose the image and its mask first."
-            return EditRequest(
-                "harmonize",
-                image_path=self.composite.value(),
-                mask_path=self.mask.value(),
-                start_step=self.start_step.value(),
-            )
-        if self.canvas.placer is None:
-            return "Choose an object (or paste one) and place it on the image first."
+            return HarmonizeEdit(path, mask_path, Path(path).name, self.start_step.value())
         try:
-            composite, mask = self.canvas.compose()
+            composed = self.canvas.compose()
         except SinDDMError as exc:
             return str(exc)
-        return EditRequest(
-            "harmonize",
-            image_path=self._object_source,
-            start_step=self.start_step.value(),
-            composite=composite,
-            mask=mask,
-        )
+        if composed is None:
+            return "Choose an object (or paste one) and place it on the image first."
+        composite, mask = composed  # H×W×3 uint8 and H×W uint8, 255 on the object
+        name = Path(self._object_source).name
+        return HarmonizeEdit(composite, mask, name, self.start_step.value())
 
     def _fail(self, message: str) -> bool:
         self.status_changed.emit(message)

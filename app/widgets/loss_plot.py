@@ -6,19 +6,23 @@ from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
+from core.config import TrainConfig
+
+WINDOW = TrainConfig.loss_window
+"""Training steps per plotted value (no preset changes TrainConfig's default)."""
+
 
 class LossPlot(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.values: tuple[float, ...] = ()
-        self.window = 100
         self.setMinimumHeight(90)
 
     def sizeHint(self) -> QSize:
         return QSize(260, 110)
 
-    def set_values(self, values: tuple[float, ...], window: int = 100) -> None:
-        self.values, self.window = tuple(values), window
+    def set_values(self, values: tuple[float, ...]) -> None:
+        self.values = tuple(values)
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -46,7 +50,7 @@ class LossPlot(QWidget):
         )
         painter.drawText(2, top + 10, f"{high:.3f}")
         painter.drawText(2, top + height, f"{low:.3f}")
-        painter.drawText(left, self.height() - 4, f"loss, {len(self.values) * self.window:,} steps")
+        painter.drawText(left, self.height() - 4, f"loss, {len(self.values) * WINDOW:,} steps")
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor(40, 110, 200), 1.6))
         painter.drawPolyline(points)

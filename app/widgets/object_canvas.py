@@ -47,10 +47,6 @@ class ObjectCanvas(QWidget):
     def background(self) -> np.ndarray | None:
         return self._background
 
-    @property
-    def object_pixels(self) -> np.ndarray | None:
-        return self._object
-
     def set_background(self, image: np.ndarray | None) -> None:
         """H×W×3 uint8; the object stays where it was, kept on the new canvas."""
         self._background = image

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.roi_editor import RoiEditor
 from app.widgets.canvas import to_qimage
-from core.editing import Box
+from core.requests import Box
 
 SOURCE_COLOUR = QColor(230, 70, 60)
 TARGET_COLOUR = QColor(70, 200, 90)

@@ -79,7 +79,7 @@ class TrainPanel(QWidget):
             self.state.estimate_changed,
         ):
             signal.connect(self.refresh)
-        self.state.job_changed.connect(self._on_job_changed)
+        self.state.job_changed.connect(self.refresh)
         self.state.loss_changed.connect(self._on_loss)
 
     @Slot()
@@ -92,10 +92,6 @@ class TrainPanel(QWidget):
         self.state.set_training_options(
             self.preset.currentData(), self.steps.value(), self.device.currentText()
         )
-        self.refresh()
-
-    @Slot(str)
-    def _on_job_changed(self, kind: str) -> None:
         self.refresh()
 
     @Slot(object)

@@ -32,7 +32,14 @@ def wait_until(app: QApplication, condition, timeout: float = 600.0) -> None:
         time.sleep(0.02)
 
 
+def open_model(app: QApplication, window, state, path: str) -> None:
+    """Open a model and wait until it has been read (that happens in the worker)."""
+    window.open_path(path)
+    wait_until(app, lambda: not state.job and state.model is not None)
+
+
 def grab(window, name: str) -> None:
+    QApplication.processEvents()  # pending layout (a label's new text) first
     window.grab().save(str(HERE / name))
     print("saved", name)
 
@@ -64,9 +71,9 @@ def harmonize_states(app, window, state, scratch: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    from core.editing import Box
+    from core.requests import Box
 
-    window.open_path(str(DEMO_MODEL))
+    open_model(app, window, state, str(DEMO_MODEL))
     crop = np.asarray(Image.open(HERE.parent.parent / "resources" / "demo.png").convert("RGB"))
     crop = crop[40:90, 150:220]
     rows, cols = np.mgrid[: crop.shape[0], : crop.shape[1]]
@@ -81,8 +88,8 @@ def harmonize_states(app, window, state, scratch: Path) -> None:
     window.objects.update()
     app.processEvents()
     grab(window, "08_harmonize_place.png")
-    window.generate_panel.use_seed(1)
-    window.generate_panel.count.setValue(1)
+    state.set_seed(1)
+    state.set_count(1)
     window.edit_panel.run_button.click()
     wait_until(app, lambda: not state.job)
     window.tabs.setCurrentWidget(window.generate_panel)
@@ -92,9 +99,9 @@ def harmonize_states(app, window, state, scratch: Path) -> None:
 def edit_states(app, window, state) -> None:
     """The Edit tab: regions placed on a canvas, the result, and the text page."""
     from app.roi_editor import Pair
-    from core.editing import Box
+    from core.requests import Box
 
-    window.open_path(str(DEMO_MODEL))
+    open_model(app, window, state, str(DEMO_MODEL))
     window.generate_panel.quick["2× wide"].click()
     window.tabs.setCurrentWidget(window.edit_panel)
     editor = window.regions.editor
@@ -103,7 +110,7 @@ def edit_states(app, window, state) -> None:
     window.regions.update()
     app.processEvents()
     grab(window, "05_regions.png")
-    window.generate_panel.use_seed(3)
+    state.set_seed(3)
     window.edit_panel.run_button.click()
     wait_until(app, lambda: not state.job)
     window.tabs.setCurrentWidget(window.generate_panel)
@@ -129,23 +136,21 @@ def main_states(app, window, state) -> None:
     grab(window, "02_training.png")
     wait_until(app, lambda: not state.job)
 
-    window.open_path(str(DEMO_MODEL))
+    open_model(app, window, state, str(DEMO_MODEL))
     window.generate_panel.quick["2× wide"].click()
-    window.generate_panel.use_seed(7)
+    state.set_seed(7)
     window.generate_panel.generate()
     wait_until(app, lambda: "Scale 4" in window.canvas.caption)
     grab(window, "03_generating.png")
     wait_until(app, lambda: not state.job)
     window.generate_panel.quick["1×"].click()
     window.generate_panel.count.setValue(3)
-    window.generate_panel.use_seed(20)
+    state.set_seed(20)
     window.generate_panel.generate()
     wait_until(app, lambda: not state.job)
     window.compare_action.setChecked(True)
-    window.toggle_compare()
     grab(window, "04_results.png")
     window.compare_action.setChecked(False)
-    window.toggle_compare()
 
 
 if __name__ == "__main__":

@@ -35,9 +35,23 @@ def settings(tmp_path):
 
 @pytest.fixture
 def fake_state(qapp, tmp_path):
-    state = AppState(FakeEngine(), tmp_path / "models")
+    state = AppState(FakeEngine(), tmp_path / "models", JobRunner())
     yield state
     assert state.shutdown()
+
+
+@pytest.fixture
+def few_views():
+    """A planner for Engine: core.generation.plan with 2 CLIP views instead of 16 (the
+    mechanics of text guidance, faster)."""
+    from dataclasses import replace
+
+    from core.generation import plan
+
+    def planner(model, request, clip_loader):
+        return plan(model, replace(request, edit=replace(request.edit, views=2)), clip_loader)
+
+    return planner
 
 
 def pytest_collection_modifyitems(items):

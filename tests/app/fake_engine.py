@@ -1,4 +1,8 @@
-"""A scriptable stand-in for app.engine.Engine: instant, deterministic, no torch."""
+"""A scriptable stand-in for app.engine.Engine: instant, deterministic, no torch work.
+
+It satisfies app.engine_api.EngineApi (mypy checks tests/app/engine_conformance.py) and records
+what it was asked: `requests` (GenerationRequest per generation), `saved` (save targets).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from app.engine_api import Events, Job
 from app.events import (
+    ClipDownloadFailed,
+    ClipStatus,
     Estimate,
     ImageSummary,
+    ModelHandle,
+    ModelOpened,
+    ModelSaved,
     ModelSummary,
     SampleProgress,
     SampleResult,
@@ -18,7 +28,9 @@ from app.events import (
     TrainPreview,
     TrainProgress,
 )
+from core.clip_weights import GuidanceUnavailableError
 from core.errors import CheckpointFormatError, ImageLoadError
+from core.requests import GenerationRequest, TextEdit
 
 
 def pattern(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -27,14 +39,23 @@ def pattern(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 
 class FakeEngine:
+    """Files named '*bad*' fail to open; `failure` (an exception) ends the next sampling
+    job; `download_failure` (a reason) makes text runs fail their CLIP download."""
+
     def __init__(self, step_delay: float = 0.0):
         self.step_delay = step_delay
+        """Seconds each training or sampling step takes (simulated work)."""
         self.saved: list[str] = []
-        self.sample_calls: list[tuple] = []
-        self.fast_calls: list[bool] = []
-        self.edits: list = []
-        self.model_path: str | None = None
-        self.has_model = False
+        self.requests: list[GenerationRequest] = []
+        self.devices: list[str] = []
+        self.gpus: tuple[str, ...] = ()
+        """Devices that count as CUDA GPUs here ('cuda', 'cuda:1')."""
+        self.clip_statuses: dict[str, ClipStatus] = {}
+        """Scripted clip_status answers; other weights ask core.clip_weights."""
+        self.failure: BaseException | None = None
+        self.download_failure: str | None = None
+
+    # ------------------------------------------------------------------ descriptions
 
     def describe_image(self, path: str, preset_name: str) -> ImageSummary:
         if "bad" in Path(path).name:
@@ -49,11 +70,18 @@ class FakeEngine:
             pixels=pattern(96, 72),
         )
 
-    def open_model(self, path: str) -> ModelSummary:
-        if "bad" in Path(path).name:
-            raise CheckpointFormatError(f"{Path(path).name} is not a SinDDM Studio model.")
-        self.has_model, self.model_path = True, path
-        return self.summary(path, steps=50, total=50, can_resume=False)
+    def default_preset(self, device: str) -> str:
+        on_gpu = device in self.gpus or (device == "auto" and bool(self.gpus))
+        return "fast" if on_gpu else "cpu"
+
+    def clip_status(self, weights: str) -> ClipStatus:
+        if weights in self.clip_statuses:
+            return self.clip_statuses[weights]
+        from core.clip_weights import check_weights, is_local_file
+
+        check = check_weights("ViT-B-32", weights)
+        local = is_local_file(weights)
+        return ClipStatus.of_check(weights, local, check.ready, check.downloadable, check.message)
 
     @staticmethod
     def summary(path: str, steps: int, total: int, can_resume: bool) -> ModelSummary:
@@ -70,18 +98,58 @@ class FakeEngine:
             training_image=pattern(96, 72),
         )
 
-    def save_model(self, path: str) -> None:
-        self.saved.append(path)
-        Path(path).write_bytes(b"fake model")
+    @property
+    def edits(self) -> list:
+        """The edit of every generation asked for (None for plain ones)."""
+        return [request.edit for request in self.requests]
 
-    def estimate_job(self, image_path, preset_name, steps, device):
-        def job(stop: threading.Event):
+    @property
+    def fast_calls(self) -> list[bool]:
+        return [request.options.fast for request in self.requests]
+
+    @property
+    def sample_calls(self) -> list[tuple]:
+        """(count, seed, size, device) of every generation asked for."""
+        return [
+            (r.count, r.seed, r.size, d) for r, d in zip(self.requests, self.devices, strict=True)
+        ]
+
+    # -------------------------------------------------------------------------- jobs
+
+    def open_job(self, path: str) -> Job:
+        def job(stop: threading.Event) -> Events:
+            if "bad" in Path(path).name:
+                raise CheckpointFormatError(f"{Path(path).name} is not a SinDDM Studio model.")
+            summary = self.summary(path, steps=50, total=50, can_resume=False)
+            yield ModelOpened(summary, ModelHandle(("opened", path)))
+
+        return job
+
+    def save_job(self, source: str, target: str) -> Job:
+        def job(stop: threading.Event) -> Events:
+            self.saved.append(target)
+            Path(target).write_bytes(b"fake model")
+            yield ModelSaved(target)
+
+        return job
+
+    def estimate_job(self, image_path: str, preset_name: str, steps: int, device: str) -> Job:
+        def job(stop: threading.Event) -> Events:
             yield Estimate(0.01, 0.01 * steps, "cpu")
 
         return job
 
-    def train_job(self, image_path, preset_name, steps, device, path, resume, seed=0):
-        def job(stop: threading.Event):
+    def train_job(
+        self,
+        checkpoint_path: str,
+        preset_name: str,
+        steps: int,
+        device: str,
+        image_path: str | None = None,
+        resume: ModelHandle | None = None,
+        seed: int = 0,
+    ) -> Job:
+        def job(stop: threading.Event) -> Events:
             done = 0
             for done in range(1, steps + 1):
                 time.sleep(self.step_delay)
@@ -91,27 +159,36 @@ class FakeEngine:
                     yield TrainPreview(done, pattern(64, 48, done))
                 if stop.is_set():
                     break
-            Path(path).write_bytes(b"fake checkpoint")
-            self.has_model, self.model_path = True, path
-            yield TrainFinished(self.summary(path, done, steps, True), done == steps)
+            Path(checkpoint_path).write_bytes(b"fake checkpoint")
+            summary = self.summary(checkpoint_path, done, steps, True)
+            handle = ModelHandle(("trained", checkpoint_path))
+            yield TrainFinished(summary, done == steps, handle)
 
         return job
 
-    def sample_job(self, count, seed, size, device, edit=None, fast=False):
-        if not self.has_model:
-            raise ValueError("no model to sample from")
-        self.sample_calls.append((count, seed, size, device))
-        self.fast_calls.append(fast)
-        self.edits.append(edit)
-        width, height = size
+    def sample_job(
+        self, model: ModelHandle, request: GenerationRequest, device: str, model_name: str
+    ) -> Job:
+        self.requests.append(request)
+        self.devices.append(device)
+        width, height = request.size or (96, 72)
 
-        def job(stop: threading.Event):
+        def job(stop: threading.Event) -> Events:
+            if isinstance(request.edit, TextEdit) and self.download_failure is not None:
+                yield ClipDownloadFailed(request.edit.clip_weights, self.download_failure)
+                raise GuidanceUnavailableError(self.download_failure)
+            if self.failure is not None:
+                failure, self.failure = self.failure, None
+                raise failure
             for index in range(1, 4):
                 time.sleep(self.step_delay)
-                yield SampleProgress(index, 3, index - 1, 3, 0, 0.5, pattern(width, height, index))
+                image = pattern(width, height, index)
+                yield SampleProgress(index, 3, index - 1, 3, 0, 0.5, image)
                 if stop.is_set():
                     return
-            for i in range(count):
-                yield SampleResult(pattern(width, height, seed + i), seed + i, size, {"m": "x"})
+            settings = {"model": model_name, "fast": request.options.fast}
+            for i in range(request.count):
+                seed = request.seed + i
+                yield SampleResult(pattern(width, height, seed), seed, (width, height), settings)
 
         return job

@@ -8,11 +8,13 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.engine import EditRequest, Engine
+from app.engine import Engine
 from app.main_window import MainWindow
 from app.roi_editor import Pair
 from app.state import AppState
-from core.editing import Box, paste_object
+from app.worker import JobRunner
+from core.requests import Box, HarmonizeEdit, RegionsEdit, StyleTransferEdit, TextEdit
+from tests.app.slider_drag import drag_slider
 
 
 @pytest.fixture
@@ -22,6 +24,7 @@ def window(qtbot, fake_state, settings, monkeypatch, tmp_path):
     qtbot.addWidget(win)
     win.show()
     fake_state.open_model(str(tmp_path / "m.sinddm"))
+    qtbot.waitUntil(lambda: not fake_state.job, timeout=10_000)  # read in the worker
     win.tabs.setCurrentWidget(win.edit_panel)
     return win
 
@@ -48,11 +51,11 @@ def test_regions_are_drawn_with_the_mouse_and_sent_with_the_canvas_size(qtbot, w
     qtbot.mouseMove(canvas, _screen(canvas, "canvas", 60, 40))
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_screen(canvas, "canvas", 60, 40))
     assert len(canvas.editor.placed) == 1
-    window.generate_panel.use_seed(9)
+    fake_state.set_seed(9)
     window.edit_panel.run_button.click()
     _idle(qtbot, fake_state)
     edit = fake_state.engine.edits[-1]
-    assert edit.kind == "regions" and edit.pairs == tuple(canvas.editor.placed)
+    assert isinstance(edit, RegionsEdit) and edit.pairs == tuple(canvas.editor.placed)
     assert window.tabs.currentWidget() is window.edit_panel, "an edit run keeps the Edit tab"
     assert fake_state.engine.sample_calls[-1][1:3] == (9, (96, 72))
 
@@ -82,7 +85,8 @@ def test_style_transfer_offers_every_scale_finest_first(qtbot, window, fake_stat
     panel.run_button.click()
     _idle(qtbot, fake_state)
     edit = fake_state.engine.edits[-1]
-    assert (edit.kind, edit.scale, edit.start_step) == ("style-transfer", len(sizes) - 2, 30)
+    assert isinstance(edit, StyleTransferEdit)
+    assert (edit.scale, edit.start_step) == (len(sizes) - 2, 30)
     assert edit.describe()["scale"] == len(sizes) - 2
 
 
@@ -95,53 +99,20 @@ def test_text_request_carries_prompt_settings_and_first_region(qtbot, window, fa
     panel.run_button.click()
     _idle(qtbot, fake_state)
     edit = fake_state.engine.edits[-1]
-    assert (edit.kind, edit.prompt, edit.text_mode, edit.box) == (
-        "text",
-        "fire",
-        "region",
-        Box(1, 2, 20, 10),
-    )
-
-
-def test_real_engine_regions_and_style_transfer(qtbot, qapp, tmp_path, tiny_trainer):
-    from core.checkpoint import save_trainer
-
-    path = tmp_path / "m.sinddm"
-    save_trainer(tiny_trainer, path)
-    state = AppState(Engine(), tmp_path / "models")
-    try:
-        assert state.open_model(str(path))
-        pairs = ((Box(0, 0, 40, 30), Box(50, 30, 40, 30)),)
-        state.generate(120, 72, 1, 5, EditRequest("regions", pairs, strength=0.8))
-        _idle(qtbot, state, 120_000)
-        assert state.results[-1].size == (120, 72)
-        assert state.results[-1].settings["edit"] == "regions"
-        content = tmp_path / "content.png"
-        Image.fromarray(np.full((50, 70, 3), 90, np.uint8)).save(content)
-        state.generate(0, 0, 1, 1, EditRequest("style-transfer", image_path=str(content)))
-        _idle(qtbot, state, 120_000)
-        assert state.results[-1].image.shape == (50, 70, 3)
-        background = state.training_image
-        obj = np.full((12, 16, 3), 250, np.uint8)
-        composite, mask = paste_object(background, obj, np.ones((12, 16), bool), Box(8, 6, 16, 12))
-        edit = EditRequest("harmonize", image_path="pasted image", composite=composite, mask=mask)
-        state.generate(0, 0, 1, 2, edit)
-        _idle(qtbot, state, 120_000)
-        result = state.results[-1]
-        assert result.image.shape == background.shape and result.settings["edit"] == "harmonize"
-        far = np.s_[40:, 60:]  # well outside the soft mask: the background, blended back
-        assert np.abs(result.image[far].astype(int) - background[far]).max() <= 1
-    finally:
-        assert state.shutdown()
+    assert isinstance(edit, TextEdit)
+    assert (edit.prompt, edit.mode, edit.box) == ("fire", "region", Box(1, 2, 20, 10))
 
 
 def test_clip_weights_choice_is_remembered(qtbot, fake_state, settings, tmp_path):
     first = MainWindow(fake_state, ["cpu"], settings)
     qtbot.addWidget(first)
-    first.edit_panel.clip_weights.setText(str(tmp_path / "clip.pt"))
+    first.edit_panel.clip_weights.setText(str(tmp_path / "clip.pt"))  # no Enter before quitting
     first.close()
+    assert fake_state.clip_weights == str(tmp_path / "clip.pt")
+    fake_state.set_clip_weights("openai")
     second = MainWindow(fake_state, ["cpu"], settings)
     qtbot.addWidget(second)
+    assert fake_state.clip_weights == str(tmp_path / "clip.pt")
     assert second.edit_panel.clip_weights.text() == str(tmp_path / "clip.pt")
 
 
@@ -186,7 +157,7 @@ def test_harmonize_object_is_placed_with_its_alpha_and_sent(qtbot, window, fake_
     panel.run_button.click()
     _idle(qtbot, fake_state)
     edit = fake_state.engine.edits[-1]
-    assert edit.kind == "harmonize" and edit.composite.shape == (72, 96, 3)
+    assert isinstance(edit, HarmonizeEdit) and edit.composite.shape == (72, 96, 3)
     placed = np.argwhere(edit.mask > 0)
     assert placed.min(0).tolist() == [11, 18] and placed.max(0).tolist() == [20, 27]
     assert (edit.composite[11:21, 18:28, 0] == 220).all()
@@ -231,37 +202,31 @@ def test_harmonize_object_can_be_pasted_and_files_used_instead(qtbot, window, fa
 
 
 def test_text_guided_region_is_shown_over_the_forming_image(
-    qtbot, qapp, tmp_path, tiny_trainer, tiny_clip, monkeypatch, settings
+    qtbot, qapp, tmp_path, tiny_trainer, tiny_clip, few_views, monkeypatch, settings
 ):
     """A real text-guided run (tiny random CLIP): its mask reaches the canvas as an overlay,
     which View ▸ Show Guided Region hides."""
-    from functools import partial
-
-    import app.engine as engine_module
     from core.checkpoint import save_trainer
-    from core.clip_guidance import ViewSettings, plan_text_guidance
 
     path = tmp_path / "m.sinddm"
     save_trainer(tiny_trainer, path)
 
-    monkeypatch.setattr(Engine, "_clip", lambda self, weights, device: tiny_clip)
-    small = ViewSettings(count=2, short_side=32, long_side_max=48)
-    monkeypatch.setattr(
-        engine_module, "plan_text_guidance", partial(plan_text_guidance, views=small)
-    )
     errors = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a: errors.append(a[2])))
-    state = AppState(Engine(), tmp_path / "models")
+    engine = Engine(clip_loader=lambda name, weights, device: tiny_clip, planner=few_views)
+    state = AppState(engine, tmp_path / "models", JobRunner())
     window = MainWindow(state, ["cpu"], settings)
     qtbot.addWidget(window)
     guided = []
     state.canvas_changed.connect(lambda image, caption, region: guided.append(region))
     try:
         assert state.open_model(str(path))
-        weights = tmp_path / "clip.pt"  # a local file: nothing to download (_clip is stubbed)
+        _idle(qtbot, state)
+        weights = tmp_path / "clip.pt"  # a local file: nothing to download (CLIP is the tiny one)
         weights.write_bytes(b"stub")
-        edit = EditRequest("text", prompt="fire", strength=1.0, fill=0.3, clip_weights=str(weights))
-        state.generate(96, 72, 1, 4, edit)
+        state.set_size(96, 72)
+        state.set_seed(4)
+        state.generate(TextEdit("fire", strength=1.0, fill=0.3, clip_weights=str(weights)))
         _idle(qtbot, state, 120_000)
         assert errors == []
         region = next(r for r in reversed(guided) if r is not None)
@@ -281,62 +246,110 @@ def test_text_tools_say_where_clip_weights_come_from(qtbot, window, fake_state, 
     panel.mode.setCurrentIndex(1)
     assert "not on this computer yet" in panel.clip_status.text()
     assert panel.run_button.isEnabled()  # the first run downloads them
-    panel.clip_weights.setText("no-such-tag")
-    panel.check_clip()
+    qtbot.keyClicks(panel.clip_weights, "-and-no-such-tag")
+    qtbot.keyClick(panel.clip_weights, Qt.Key.Key_Return)
+    assert fake_state.clip_weights == "openai-and-no-such-tag"
     assert "no weights called" in panel.clip_status.text() and not panel.run_button.isEnabled()
-    fake_state.engine.clip_failures = {"openai": "The download failed (offline)."}
     panel.clip_weights.setText("openai")
     panel.check_clip()
+    assert panel.run_button.isEnabled()
+    fake_state.engine.download_failure = "The download failed (offline)."
+    panel.prompt.setText("fire")
+    panel.run_button.click()  # the run tries the download, which fails
+    _idle(qtbot, fake_state)
     assert "offline" in panel.clip_status.text() and not panel.run_button.isEnabled()
     assert panel.clip_retry.isVisibleTo(panel)
     panel.clip_retry.click()
     assert panel.run_button.isEnabled() and not panel.clip_retry.isVisibleTo(panel)
+    assert "not on this computer yet" in panel.clip_status.text()
 
 
-def test_first_text_run_downloads_weights_with_progress_or_says_why_not(
-    qtbot, qapp, tmp_path, tiny_trainer, tiny_clip, monkeypatch, empty_clip_cache
+def _type(qtbot, field, text: str) -> None:
+    """Type a value into a SliderField's box, as a user does."""
+    field.spin.lineEdit().selectAll()
+    qtbot.keyClicks(field.spin, text)
+    qtbot.keyClick(field.spin, Qt.Key.Key_Return)
+
+
+def _run(qtbot, window, state):
+    window.edit_panel.run_button.click()
+    _idle(qtbot, state)
+    return state.engine.edits[-1]
+
+
+def test_region_strength_slider_reaches_the_request(qtbot, qapp, window, fake_state):
+    panel = window.edit_panel
+    assert panel.region_strength.value() == pytest.approx(0.8)  # η's default
+    window.regions.editor.pairs.append(Pair(Box(0, 0, 20, 10), Box(5, 5, 20, 10)))
+    qapp.processEvents()  # lay the page out, so the slider has its size
+    drag_slider(qtbot, panel.region_strength.slider, 1.0)
+    assert _run(qtbot, window, fake_state).strength == pytest.approx(1.0)
+    _type(qtbot, panel.region_strength, "0.35")
+    assert panel.region_strength.slider.value() == 7
+    assert _run(qtbot, window, fake_state).strength == pytest.approx(0.35)
+
+
+def test_text_strength_and_fill_sliders_reach_the_request(
+    qtbot, qapp, window, fake_state, tmp_path
 ):
-    import time
-    from functools import partial
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(1)
+    weights = tmp_path / "clip.pt"  # a local file: usable at once
+    weights.write_bytes(b"stub")
+    panel.clip_weights.setText(str(weights))
+    panel.prompt.setText("fire")
+    qapp.processEvents()
+    assert (panel.text_strength.value(), panel.fill.value()) == (0.3, 0.3)
+    drag_slider(qtbot, panel.text_strength.slider, 0.0)
+    _type(qtbot, panel.fill, "0.45")
+    edit = _run(qtbot, window, fake_state)
+    assert isinstance(edit, TextEdit) and edit.clip_weights == str(weights)
+    assert (edit.strength, edit.fill) == (0.0, pytest.approx(0.45))
+    drag_slider(qtbot, panel.fill.slider, 1.0)
+    _type(qtbot, panel.text_strength, "0.6")
+    edit = _run(qtbot, window, fake_state)
+    assert (edit.strength, edit.fill) == (pytest.approx(0.6), pytest.approx(1.0))
 
-    import app.engine as engine_module
-    from core.checkpoint import save_trainer
-    from core.clip_guidance import ViewSettings, plan_text_guidance
-    from core.clip_weights import GuidanceUnavailableError
 
-    def slow_download(model, tag, on_progress):
-        for done in (0, 300_000_000, 600_000_000):
-            on_progress(done, 600_000_000)
-            time.sleep(0.6)  # several 0.25 s progress polls per value
-        return "/cache/clip.safetensors"
-
-    monkeypatch.setattr(engine_module, "download_weights", slow_download)
-    monkeypatch.setattr(Engine, "_clip", lambda self, weights, device: tiny_clip)
-    small = ViewSettings(count=2, short_side=32, long_side_max=48)
-    monkeypatch.setattr(
-        engine_module, "plan_text_guidance", partial(plan_text_guidance, views=small)
+def test_style_transfer_and_harmonize_t_sliders_reach_the_request(
+    qtbot, qapp, window, fake_state, tmp_path
+):
+    panel = window.edit_panel
+    panel.mode.setCurrentIndex(2)
+    panel.content.path.setText(str(tmp_path / "content.png"))
+    qapp.processEvents()
+    assert panel.style_t.value() == 15  # STYLE_TRANSFER_STEP
+    drag_slider(qtbot, panel.style_t.slider, 1.0)
+    assert _run(qtbot, window, fake_state).start_step == 99
+    _type(qtbot, panel.style_t, "42")
+    edit = _run(qtbot, window, fake_state)
+    assert edit.start_step == 42 and isinstance(edit.start_step, int)
+    panel.mode.setCurrentIndex(3)
+    harmonize = panel.harmonize
+    harmonize.use_files.setChecked(True)
+    harmonize.composite.path.setText(str(tmp_path / "composite.png"))
+    harmonize.mask.path.setText(str(tmp_path / "mask.png"))
+    qapp.processEvents()
+    assert harmonize.start_step.value() == 5  # HARMONIZATION_STEP
+    _type(qtbot, harmonize.start_step, "12")
+    edit = _run(qtbot, window, fake_state)
+    assert isinstance(edit, HarmonizeEdit) and edit.start_step == 12
+    assert (edit.composite, edit.mask) == (
+        str(tmp_path / "composite.png"),
+        str(tmp_path / "mask.png"),
     )
-    path = tmp_path / "m.sinddm"
-    save_trainer(tiny_trainer, path)
-    state = AppState(Engine(), tmp_path / "models")
-    texts, errors = [], []
-    state.progress_changed.connect(lambda fraction, text: texts.append(text))
-    state.error_raised.connect(lambda title, message: errors.append(message))
-    edit = EditRequest("text", prompt="fire", strength=1.0, fill=0.3)
-    try:
-        assert state.open_model(str(path))
-        state.generate(96, 72, 1, 0, edit)
-        _idle(qtbot, state, 120_000)
-        assert errors == [] and len(state.results) == 1
-        assert any("Downloading CLIP weights (once): 300 of 600 MB" in t for t in texts)
+    drag_slider(qtbot, harmonize.start_step.slider, 0.0)
+    assert _run(qtbot, window, fake_state).start_step == 1
 
-        def offline(model, tag, on_progress):
-            raise GuidanceUnavailableError("The CLIP weights 'openai' could not be downloaded.")
 
-        monkeypatch.setattr(engine_module, "download_weights", offline)
-        state.generate(96, 72, 1, 0, edit)
-        _idle(qtbot, state, 120_000)
-        assert "could not be downloaded" in errors[-1]
-        assert "openai" in state.engine.clip_failures and len(state.results) == 1
-    finally:
-        assert state.shutdown()
+def test_edits_use_the_states_size_seed_count_and_speed(qtbot, window, fake_state):
+    window.regions.editor.pairs.append(Pair(Box(0, 0, 20, 10), Box(5, 5, 20, 10)))
+    fake_state.set_size(150, 60)
+    assert window.regions.editor.canvas_size == (150, 60), "the region canvas follows"
+    fake_state.set_seed(3)
+    fake_state.set_count(2)
+    fake_state.set_fast(True)
+    _run(qtbot, window, fake_state)
+    assert fake_state.engine.sample_calls[-1][:3] == (2, 3, (150, 60))
+    assert fake_state.engine.fast_calls[-1]
+    assert len(fake_state.results) == 2

@@ -18,7 +18,7 @@ def trainer(tiny_image):
 
 
 def test_every_scale_is_timed_when_steps_are_quick(trainer):
-    seconds = engine._seconds_per_step(trainer, threading.Event())
+    seconds = engine.seconds_per_step(trainer, threading.Event())
     assert seconds > 0 and trainer.state.step == 2 * trainer.pyramid.num_scales
 
 
@@ -26,7 +26,7 @@ def test_slow_scales_are_extrapolated_by_pixels(trainer, monkeypatch):
     monkeypatch.setattr(engine, "MEASURE_SECONDS", 0.0)
     clock = iter([10.0, 11.0, 12.0, 13.0])  # two timed steps of 1 s each
     monkeypatch.setattr(engine, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
-    seconds = engine._seconds_per_step(trainer, threading.Event())
+    seconds = engine.seconds_per_step(trainer, threading.Event())
     assert trainer.state.step == 2  # the coarsest scale only
     (w0, h0), (w1, h1) = trainer.pyramid.sizes
     assert seconds == pytest.approx((1.0 + 1.0 * w1 * h1 / (w0 * h0)) / 2)
@@ -35,4 +35,4 @@ def test_slow_scales_are_extrapolated_by_pixels(trainer, monkeypatch):
 def test_a_stopped_estimate_yields_nothing(trainer):
     stop = threading.Event()
     stop.set()
-    assert engine._seconds_per_step(trainer, stop) is None
+    assert engine.seconds_per_step(trainer, stop) is None

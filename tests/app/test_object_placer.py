@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.object_placer import KEEP_VISIBLE, ObjectPlacer
-from core.editing import Box
+from core.requests import Box
 
 
 def _drag(placer, start, end):

@@ -1,7 +1,7 @@
 """The region tool's state machine, driven by plain events (no widgets)."""
 
 from app.roi_editor import RoiEditor
-from core.editing import Box
+from core.requests import Box
 
 
 def _draw(editor, a, b):

@@ -1,16 +1,32 @@
-"""The view-model against the fake engine: opening, training, generating, results."""
+"""The view-model against the fake engine: opening, training, generating, results, errors."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 
 from app import results as results_store
+from app.events import ClipStatus
+from app.messages import BUG_TITLE
+from app.state import DEFAULT_SIZE, AppState
+from app.worker import JobRunner
+from core.errors import ConfigError
+from core.presets import PRESETS
+from core.requests import FAST_SAMPLING, PLAIN_SAMPLING, Box, RegionsEdit, TextEdit
+from tests.app.fake_engine import FakeEngine
 
 
 def _wait_idle(qtbot, state, timeout=10_000):
     qtbot.waitUntil(lambda: not state.job, timeout=timeout)
+
+
+def _open_model(qtbot, state, path) -> None:
+    """Open a model and wait until it has arrived (it is read in the worker)."""
+    with qtbot.waitSignal(state.model_changed, timeout=5000):
+        assert state.open_model(str(path))
+    _wait_idle(qtbot, state)
 
 
 def test_open_image_shows_it_and_measures_speed(qtbot, fake_state):
@@ -44,6 +60,7 @@ def test_training_reports_progress_and_yields_a_model(qtbot, fake_state):
     assert fake_state.image is None and fake_state.can_generate
     assert any("Training step" in text for text in progress)
     assert fake_state.loss_history and fake_state.model.path.endswith(".sinddm")
+    assert fake_state.size == (96, 72), "the canvas starts at the model's training size"
 
 
 def test_stop_training_keeps_checkpoint_and_allows_resume(qtbot, fake_state):
@@ -51,21 +68,25 @@ def test_stop_training_keeps_checkpoint_and_allows_resume(qtbot, fake_state):
     fake_state.open_image("/photos/photo.png")
     fake_state.set_training_options("tiny", 10_000, "cpu")
     _wait_idle(qtbot, fake_state)
+    steps = []
+    fake_state.loss_changed.connect(lambda event: steps.append(event.step))
     fake_state.train()
-    qtbot.waitUntil(lambda: fake_state.job == "train", timeout=5000)
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: len(steps) >= 3, timeout=5000)
     with qtbot.waitSignal(fake_state.message, check_params_cb=lambda m: "stopped" in m):
         fake_state.cancel()
     _wait_idle(qtbot, fake_state)
-    assert fake_state.model.steps_trained < 10_000
+    assert 3 <= fake_state.model.steps_trained < 10_000
     assert fake_state.can_resume and fake_state.can_train
 
 
 def test_generate_stores_results_with_metadata(qtbot, fake_state, tmp_path):
     model_path = tmp_path / "m.sinddm"
     model_path.write_bytes(b"x")
-    assert fake_state.open_model(str(model_path))
-    fake_state.generate(192, 72, 2, seed=41)
+    _open_model(qtbot, fake_state, model_path)
+    fake_state.set_size(192, 72)
+    fake_state.set_count(2)
+    fake_state.set_seed(41)
+    fake_state.generate()
     _wait_idle(qtbot, fake_state)
     assert [r.seed for r in fake_state.results] == [41, 42]
     stored = sorted(results_store.results_folder(model_path).glob("*.png"))
@@ -73,46 +94,138 @@ def test_generate_stores_results_with_metadata(qtbot, fake_state, tmp_path):
     with Image.open(stored[0]) as im:
         assert im.size == (192, 72)
         record = json.loads(im.text["sinddm"])
-    assert record["seed"] == 41 and record["size"] == [192, 72]
+    assert record["seed"] == 41 and record["size"] == [192, 72] and record["model"] == "m.sinddm"
     # Reopening the model brings its results back.
-    fake_state.open_model(str(model_path))
+    _open_model(qtbot, fake_state, model_path)
     assert [r.seed for r in fake_state.results] == [41, 42]
     fake_state.delete_result(0)
     assert len(list(results_store.results_folder(model_path).glob("*.png"))) == 1
 
 
+def test_generation_settings_signal_real_changes_only(qtbot, fake_state):
+    seen = []
+    fake_state.size_changed.connect(lambda w, h: seen.append(("size", w, h)))
+    fake_state.seed_changed.connect(lambda seed: seen.append(("seed", seed)))
+    fake_state.count_changed.connect(lambda count: seen.append(("count", count)))
+    fake_state.fast_changed.connect(lambda on: seen.append(("fast", on)))
+    assert (fake_state.size, fake_state.seed, fake_state.count, fake_state.fast) == (
+        DEFAULT_SIZE,
+        None,
+        1,
+        False,
+    )
+    fake_state.set_size(*DEFAULT_SIZE)
+    fake_state.set_seed(None)
+    fake_state.set_count(1)
+    fake_state.set_fast(False)
+    assert seen == []
+    fake_state.set_size(120, 80)
+    fake_state.set_seed(0)
+    fake_state.set_count(4)
+    fake_state.set_fast(True)
+    fake_state.set_seed(None)
+    assert seen == [("size", 120, 80), ("seed", 0), ("count", 4), ("fast", True), ("seed", None)]
+    with pytest.raises(ValueError):
+        fake_state.set_count(0)
+    with pytest.raises(ValueError):
+        fake_state.set_size(0, 10)
+
+
+def test_generate_sends_the_settings_as_one_request(qtbot, fake_state, tmp_path):
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    fake_state.set_size(128, 64)
+    fake_state.set_count(3)
+    fake_state.set_seed(5)
+    fake_state.generate()
+    _wait_idle(qtbot, fake_state)
+    request = fake_state.engine.requests[-1]
+    assert (request.size, request.count, request.seed, request.batch) == ((128, 64), 3, 5, 3)
+    assert request.options == PLAIN_SAMPLING and request.edit is None
+
+
+def test_fast_sampling_reaches_edit_runs(qtbot, fake_state, tmp_path):
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    fake_state.set_fast(True)
+    edit = RegionsEdit(((Box(0, 0, 10, 10), Box(20, 20, 10, 10)),))
+    fake_state.generate(edit)
+    _wait_idle(qtbot, fake_state)
+    request = fake_state.engine.requests[-1]
+    assert request.edit is edit and request.options == FAST_SAMPLING
+    assert len(fake_state.results) == 1
+
+
 def test_export_writes_png_with_seed(qtbot, fake_state, tmp_path):
-    fake_state.open_model(str(tmp_path / "m.sinddm"))
-    fake_state.generate(96, 72, 1, seed=7)
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    fake_state.set_seed(7)
+    fake_state.generate()
     _wait_idle(qtbot, fake_state)
     out = tmp_path / "export.png"
     assert fake_state.export_result(0, str(out))
     with Image.open(out) as im:
         assert json.loads(im.text["sinddm"])["seed"] == 7
-    assert fake_state.export_all(str(tmp_path)) == 1
+
+
+def test_export_all_writes_every_result_under_its_name(qtbot, fake_state, tmp_path):
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    fake_state.set_size(96, 72)
+    fake_state.set_count(3)
+    fake_state.set_seed(10)
+    fake_state.generate()
+    _wait_idle(qtbot, fake_state)
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    assert fake_state.export_all(str(folder)) == 3
+    names = sorted(p.name for p in folder.glob("*.png"))
+    assert names == [f"sinddm_seed{seed}_96x72.png" for seed in (10, 11, 12)]
+    assert results_store.export_name(fake_state.results[0]) == names[0]
 
 
 def test_random_seed_is_chosen_when_none_given(qtbot, fake_state, tmp_path):
-    fake_state.open_model(str(tmp_path / "m.sinddm"))
-    fake_state.generate(96, 72, 3, seed=None)
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    fake_state.set_count(3)
+    fake_state.generate()
     _wait_idle(qtbot, fake_state)
-    count, seed, size, _ = fake_state.engine.sample_calls[-1]
-    assert count == 3 and seed >= 0 and size == (96, 72)
-    assert [r.seed for r in fake_state.results] == [seed, seed + 1, seed + 2]
+    request = fake_state.engine.requests[-1]
+    assert request.count == 3 and request.seed >= 0 and fake_state.seed is None
+    assert [r.seed for r in fake_state.results] == [request.seed + i for i in range(3)]
 
 
 def test_corrupt_model_is_a_plain_error(qtbot, fake_state):
     with qtbot.waitSignal(fake_state.error_raised) as blocker:
-        assert not fake_state.open_model("/models/bad.sinddm")
-    assert "not a SinDDM Studio model" in blocker.args[1]
+        assert fake_state.open_model("/models/bad.sinddm")
+    assert blocker.args == ["Cannot open the model", "bad.sinddm is not a SinDDM Studio model."]
+    _wait_idle(qtbot, fake_state)
     assert fake_state.model is None
 
 
+def test_a_demo_photo_opens_beside_the_model_once_it_is_read(qtbot, fake_state, tmp_path):
+    assert fake_state.open_model(str(tmp_path / "demo.sinddm"), then_open_image="/p/demo.png")
+    assert fake_state.model is None and fake_state.busy  # read in the worker
+    qtbot.waitUntil(lambda: fake_state.image is not None, timeout=5000)
+    assert fake_state.model is not None and fake_state.image.path == "/p/demo.png"
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.estimate is not None and fake_state.can_generate
+
+
+def test_save_model_copies_results_and_moves_the_model(qtbot, fake_state, tmp_path):
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    fake_state.generate()
+    _wait_idle(qtbot, fake_state)
+    target = tmp_path / "saved" / "copy.sinddm"
+    target.parent.mkdir()
+    with qtbot.waitSignal(fake_state.message, check_params_cb=lambda m: m.startswith("Saved")):
+        assert fake_state.save_model(str(target))
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.engine.saved == [str(target)] and fake_state.model.path == str(target)
+    assert len(list(results_store.results_folder(target).glob("*.png"))) == 1
+
+
 def test_starting_a_job_replaces_a_running_estimate(qtbot, fake_state, tmp_path):
-    fake_state.open_model(str(tmp_path / "m.sinddm"))
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
     fake_state.open_image("/photos/photo.png", keep_model=True)
     assert fake_state.job == "estimate"
-    fake_state.generate(96, 72, 1, seed=3)
+    fake_state.set_seed(3)
+    fake_state.generate()
     _wait_idle(qtbot, fake_state)
     assert [r.seed for r in fake_state.results] == [3]
 
@@ -121,21 +234,16 @@ def test_results_of_bundled_models_go_to_the_app_folder(qtbot, fake_state, tmp_p
     bundled = tmp_path / "bundled"
     bundled.mkdir()
     monkeypatch.setattr(results_store, "BUNDLED_DIR", bundled.resolve())
-    fake_state.open_model(str(bundled / "demo.sinddm"))
-    fake_state.generate(96, 72, 1, seed=1)
+    _open_model(qtbot, fake_state, bundled / "demo.sinddm")
+    fake_state.generate()
     _wait_idle(qtbot, fake_state)
     assert not (bundled / "demo.sinddm.results").exists()
     assert len(list((fake_state.models_dir / "demo.sinddm.results").glob("*.png"))) == 1
 
 
-def test_preset_follows_the_device_until_the_user_picks_one(qtbot, fake_state, monkeypatch):
-    from app import state as state_module
-    from core.presets import PRESETS
-
-    monkeypatch.setattr(
-        state_module, "preset_for_device", lambda device: "fast" if device == "cuda" else "cpu"
-    )
-    fake_state.preset_name, fake_state.device = "cpu", "auto"
+def test_preset_follows_the_device_until_the_user_picks_one(qtbot, fake_state):
+    fake_state.engine.gpus = ("cuda",)
+    fake_state.set_training_options("cpu", 3000, "cpu")
     fake_state.set_training_options("cpu", 3000, "cuda")
     assert (fake_state.preset_name, fake_state.steps) == ("fast", PRESETS["fast"].steps)
     fake_state.set_training_options("fast", 10_000, "cpu")
@@ -146,9 +254,117 @@ def test_preset_follows_the_device_until_the_user_picks_one(qtbot, fake_state, m
     _wait_idle(qtbot, fake_state)
 
 
-def test_a_new_window_offers_the_preset_of_this_machine(fake_state):
-    from app.state import preset_for_device
+@pytest.mark.parametrize(("gpus", "preset"), [((), "cpu"), (("cuda",), "fast")])
+def test_a_new_window_offers_the_preset_of_this_machine(qapp, tmp_path, gpus, preset):
+    engine = FakeEngine()
+    engine.gpus = gpus
+    state = AppState(engine, tmp_path / "models", JobRunner())
+    try:
+        assert (state.preset_name, state.steps) == (preset, PRESETS[preset].steps)
+    finally:
+        assert state.shutdown()
 
-    assert fake_state.preset_name == preset_for_device("auto")
-    assert preset_for_device("cpu") == "cpu"
-    assert preset_for_device("cuda:7") in ("fast", "cpu")  # no such GPU here: a plain fallback
+
+# ----------------------------------------------------------------------------- errors
+
+
+def _failing_run(qtbot, state, tmp_path, failure: BaseException) -> list:
+    _open_model(qtbot, state, tmp_path / "m.sinddm")
+    state.engine.failure = failure
+    with qtbot.waitSignal(state.error_raised) as blocker:
+        state.generate()
+    _wait_idle(qtbot, state)
+    assert state.results == []
+    return blocker.args
+
+
+def test_a_user_error_is_shown_as_is(qtbot, fake_state, tmp_path):
+    message = "The region box is empty."
+    title, text = _failing_run(qtbot, fake_state, tmp_path, ConfigError(message))
+    assert (title, text) == ("Cannot generate", message)
+
+
+def test_running_out_of_memory_says_what_to_try(qtbot, fake_state, tmp_path):
+    title, text = _failing_run(qtbot, fake_state, tmp_path, MemoryError())
+    assert title == "Out of memory"
+    assert text == (
+        "The computer ran out of memory. Choose a smaller preset, canvas or sample count."
+    )
+
+
+def test_a_bug_says_it_is_one(qtbot, fake_state, tmp_path):
+    title, text = _failing_run(qtbot, fake_state, tmp_path, ZeroDivisionError("division by zero"))
+    assert title == BUG_TITLE and "bug" in title
+    assert "ZeroDivisionError: division by zero" in text
+
+
+# ------------------------------------------------------------------------ CLIP weights
+
+
+def _statuses(engine: FakeEngine) -> None:
+    engine.clip_statuses = {
+        "openai": ClipStatus("openai", "download", "The first text run downloads them."),
+        "/w/clip.pt": ClipStatus("/w/clip.pt", "present", "CLIP weights: clip.pt."),
+        "nope": ClipStatus("nope", "unavailable", "open_clip has no weights called 'nope'."),
+    }
+
+
+def test_clip_status_follows_the_weights_chosen(qtbot, fake_state):
+    _statuses(fake_state.engine)
+    changes = []
+    fake_state.clip_status_changed.connect(lambda: changes.append(fake_state.clip_status))
+    assert fake_state.clip_weights == "openai"
+    assert fake_state.clip_status.availability == "download" and fake_state.clip_status.usable
+    fake_state.set_clip_weights(" /w/clip.pt ")
+    fake_state.set_clip_weights("/w/clip.pt")
+    fake_state.set_clip_weights("nope")
+    assert [s.availability for s in changes] == ["present", "unavailable"]
+    assert not fake_state.clip_status.usable
+    fake_state.set_clip_weights("")  # empty: the default tag
+    assert fake_state.clip_weights == "openai" and changes[-1].availability == "download"
+
+
+def test_a_failed_download_blocks_text_runs_until_retried(qtbot, fake_state, tmp_path):
+    _statuses(fake_state.engine)
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    assert fake_state.clip_status.usable
+    fake_state.engine.download_failure = "The CLIP weights 'openai' could not be downloaded."
+    with qtbot.waitSignal(fake_state.error_raised) as blocker:
+        fake_state.generate(TextEdit("fire"))
+    _wait_idle(qtbot, fake_state)
+    assert blocker.args[0] == "Cannot generate" and "could not be downloaded" in blocker.args[1]
+    status = fake_state.clip_status
+    assert status.availability == "failed" and status.can_retry and not status.usable
+    assert "could not be downloaded" in status.text
+    with qtbot.waitSignal(fake_state.clip_status_changed):
+        fake_state.retry_clip_download()
+    assert fake_state.clip_status.availability == "download"
+
+
+# ----------------------------------------------------------------------------- worker
+
+
+def test_the_runner_delivers_events_errors_and_the_end_in_the_gui_thread(qtbot, qapp):
+    from PySide6.QtCore import QThread
+
+    runner = JobRunner()
+    arrived = []
+
+    def record(what):
+        return lambda *args: arrived.append((what, QThread.currentThread() is qapp.thread()))
+
+    runner.event.connect(record("event"))
+    runner.failed.connect(record("failed"))
+    runner.finished.connect(record("finished"))
+
+    def job(stop):
+        yield "one"
+        raise ValueError("boom")
+
+    try:
+        with qtbot.waitSignal(runner.finished):
+            runner.start("sample", job)
+        assert arrived == [("event", True), ("failed", True), ("finished", True)]
+        assert runner.running is None
+    finally:
+        assert runner.shutdown()

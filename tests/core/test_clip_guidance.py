@@ -124,8 +124,8 @@ def test_missing_weights_say_how_to_fix(tmp_path):
 
 
 def test_text_command_with_a_local_model(tmp_path, tiny_clip, tiny_trainer, monkeypatch):
+    from cli.main import main
     from core.checkpoint import save_trainer
-    from core.cli import main
 
     monkeypatch.setattr(clip_guidance, "load_clip", lambda *a, **k: tiny_clip)
     model = tmp_path / "m.sinddm"

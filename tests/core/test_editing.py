@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
+from cli.main import main
 from core.bundle import image_to_tensor, tensor_to_images
-from core.cli import main
 from core.editing import (
     Box,
     RoiGuidance,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from core import patch_index
 from core.bundle import DiffusionModel, image_to_tensor, schedule_for
 from core.config import ModelConfig
 from core.errors import ConfigError
@@ -14,6 +15,7 @@ from core.pyramid import Pyramid
 from core.sampling import sample
 
 FAST = InstantSettings(patch_sizes=(5, 3))
+EXACT = InstantSettings(patch_sizes=(5, 3), exact_scales=99, components=0)
 
 
 def _one_scale_model(pixels: np.ndarray, settings: InstantSettings) -> InstantModel:
@@ -52,7 +54,8 @@ def _brute_force(query: np.ndarray, clean: np.ndarray, k: int, ab: float, mode: 
 def test_denoiser_equals_brute_force(mode):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
-    model = _one_scale_model(pixels, InstantSettings(patch_sizes=(3,), aggregation=mode))
+    settings = InstantSettings(patch_sizes=(3,), aggregation=mode, components=0)
+    model = _one_scale_model(pixels, settings)
     clean = image_to_tensor(pixels)[0].double().numpy()
     query = rng.normal(size=(3, 5, 9)) * 0.7  # another canvas size than the photo
     ab = 0.6
@@ -63,7 +66,7 @@ def test_denoiser_equals_brute_force(mode):
 
 def test_clean_image_as_noise_vanishes_comes_back(tiny_image):
     """t → 0: the weights collapse onto the patch at the same place, the image itself."""
-    model = InstantModel.from_image(tiny_image, settings=FAST)
+    model = InstantModel.from_image(tiny_image, settings=EXACT)
     for scale in range(model.num_scales):
         clean = image_to_tensor(model.pyramid.sharp[scale])
         ab = 1 - 1e-6
@@ -82,7 +85,7 @@ def test_very_high_noise_gives_the_mean_patch(tiny_image):
 
 def test_the_mixture_uses_the_blurry_patches(tiny_image):
     """With γ = 1 the prior is the blurry image's patches: a clean blurry image comes back."""
-    model = InstantModel.from_image(tiny_image, settings=FAST)
+    model = InstantModel.from_image(tiny_image, settings=EXACT)
     blurry = image_to_tensor(model.pyramid.blurry[1])
     ab = 1 - 1e-6
     out = model.predict_mixture(math.sqrt(ab) * blurry, ab, 1, gamma=1.0)
@@ -102,3 +105,56 @@ def test_instant_is_a_diffusion_model_the_sampler_runs(tiny_image):
 def test_settings_refuse_even_patches():
     with pytest.raises(ConfigError, match="odd"):
         InstantSettings(patch_sizes=(4,))
+
+
+def test_all_patches_as_candidates_is_the_exact_denoiser(tiny_image, monkeypatch):
+    """The candidate path with every patch a candidate and all components is exact."""
+    monkeypatch.setattr(patch_index, "EXACT_SEARCH_MAX_KEYS", 10**9)
+    exact = InstantModel.from_image(tiny_image, settings=EXACT)
+    n = tiny_image.width * tiny_image.height
+    every = InstantSettings(patch_sizes=(5, 3), candidates=n, components=0)
+    approximate = InstantModel.from_image(tiny_image, settings=every)
+    blurry = image_to_tensor(exact.pyramid.blurry[1])
+    noisy = 0.8 * blurry + 0.3 * torch.randn(
+        blurry.shape, generator=torch.Generator().manual_seed(1)
+    )
+    want = exact.predict_mixture(noisy, 0.6, 1, gamma=0.4, blurry=blurry)
+    got = approximate.predict_mixture(noisy, 0.6, 1, gamma=0.4, blurry=blurry)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("aggregation", ["centre", "mean"])
+def test_candidates_agree_with_exact_search_at_low_noise(tiny_image, aggregation):
+    """The defaults (16 candidates from x̃ refined towards the query, 24 components) at a fine
+    scale's low noise (t = 2): within 8 grey levels of exact search on 99% of pixels (3×3
+    patches on a tiny image, the hardest case: benchmarks/bench_instant.py measures more)."""
+    exact_settings = InstantSettings(
+        patch_sizes=(5, 3), exact_scales=99, aggregation=aggregation, components=0
+    )
+    exact = InstantModel.from_image(tiny_image, settings=exact_settings)
+    fast = InstantModel.from_image(
+        tiny_image, settings=InstantSettings(patch_sizes=(5, 3), aggregation=aggregation)
+    )
+    sharp, blurry = (image_to_tensor(p[1]) for p in (exact.pyramid.sharp, exact.pyramid.blurry))
+    t = 2
+    ab, gamma = float(exact.schedule.alpha_bar[t]), exact.schedule.sampling_gamma(1, t)
+    mixture = gamma * blurry + (1 - gamma) * sharp
+    noise = torch.randn(sharp.shape, generator=torch.Generator().manual_seed(2))
+    noisy = math.sqrt(ab) * mixture + math.sqrt(1 - ab) * noise
+    want = exact.predict_mixture(noisy, ab, 1, gamma, blurry)
+    got = fast.predict_mixture(noisy, ab, 1, gamma, blurry)
+    error = (got - want).abs().amax(dim=1)
+    assert torch.quantile(error.flatten(), 0.99) < 8 * 2 / 255
+
+
+def test_position_prior_keeps_each_pixel_where_it_was(tiny_image):
+    """With a sharp position prior and no information in x_t, each pixel comes from the same
+    relative place of the training image, whatever the canvas size."""
+    settings = InstantSettings(patch_sizes=(5, 3), components=0, position_sigma=1e-3)
+    model = InstantModel.from_image(tiny_image, settings=settings)
+    clean = image_to_tensor(model.pyramid.sharp[0])
+    out = model.predict_mixture(torch.zeros(1, 3, 96, 128), 1e-6, 0)
+    upsized = torch.nn.functional.interpolate(clean, size=(96, 128), mode="nearest")
+    torch.testing.assert_close(out, upsized, atol=1e-3, rtol=0)
+    with pytest.raises(ConfigError, match="position_sigma"):
+        InstantSettings(position_sigma=-1.0)

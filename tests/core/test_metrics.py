@@ -1,13 +1,14 @@
 """Calibration: the metrics must rank copies, noise, blur and shuffled tiles the right way."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from cli.main import main
 from core import evaluation, metrics
-from core.cli import main
 from core.evaluation import NIQE_MIN_SIDE, evaluate, niqe, niqe_fits
 
 
@@ -115,6 +116,20 @@ def test_a_failing_niqe_leaves_the_other_metrics(reference, monkeypatch):
         "available": False,
         "reason": "scikit-video's NIQE failed: frame too small",
     }
+    assert report["coherence"]["mean"] > 0
+
+
+def test_niqe_without_its_optional_package_is_reported_unavailable(reference, monkeypatch):
+    # None in sys.modules makes `import skvideo.measure` raise ImportError, as when the `niqe`
+    # extra is not installed.
+    monkeypatch.setitem(sys.modules, "skvideo", None)
+    monkeypatch.setitem(sys.modules, "skvideo.measure", None)
+    monkeypatch.setattr(evaluation, "NIQE_MIN_SIDE", 1)
+    with pytest.raises(ImportError):
+        niqe(reference)
+    report = evaluation.evaluate([_shuffled(reference, s) for s in range(2)], reference)
+    assert report["niqe"] == {"available": False, "reason": evaluation.NIQE_MISSING}
+    assert "sinddm-studio[niqe]" in report["niqe"]["reason"]
     assert report["coherence"]["mean"] > 0
 
 

@@ -25,7 +25,7 @@ def test_geometry_refits_factor_as_reference(size, num_scales, factor):
 
 
 def test_spec_rescale_losses_give_reference_start_steps():
-    # Measured L_s of the reference on its synthetic 250×200 image (spec §1 table).
+    # Measured L_s of the reference on its synthetic 250×200 image (docs/method.md §1 table).
     schedule = make_schedule([0.0, 1.156, 0.819, 0.576, 0.409])
     assert schedule.start_steps == (100, 54, 43, 32, 24)
     balloons = make_schedule([0.0, 1.087, 0.777, 0.545, 0.387])

@@ -137,3 +137,18 @@ def test_sampling_builds_no_autograd_graph(tiny_trainer):
     for step in iter_sample(model, count=1, seed=0):
         assert not step.x0_pred.requires_grad
     assert torch.is_grad_enabled()  # the generator leaves grad mode as it found it
+
+
+def test_coarse_stride_respaces_scale_zero(tiny_model):
+    """Every 4th step at scale 0: a quarter of the calls there, the finer scales untouched,
+    and stride 1 is the reference chain exactly."""
+    plain = list(iter_sample(tiny_model, count=1, seed=0))
+    strided = list(iter_sample(tiny_model, count=1, seed=0, coarse_stride=4))
+    coarse = [s.t for s in strided if s.scale == 0]
+    assert coarse == [*range(99, -1, -4), 0]  # always ending at t = 0
+    assert [s.t for s in strided if s.scale > 0] == [s.t for s in plain if s.scale > 0]
+    assert strided[-1].total == len(strided)
+    same = list(iter_sample(tiny_model, count=1, seed=0, coarse_stride=1))
+    torch.testing.assert_close(same[-1].x0_pred, plain[-1].x0_pred, atol=0, rtol=0)
+    with pytest.raises(ConfigError):
+        list(iter_sample(tiny_model, coarse_stride=0))

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from core.cli import main
+from cli.main import main
 from tests.conftest import DEMO_IMAGE, DEMO_MODEL, ROOT
 
 TINY = ["--dim", "8", "--batch", "1", "--max-pixels", "6000", "--device", "cpu"]
@@ -118,7 +119,7 @@ def test_errors_are_one_plain_line(tmp_path, small_image, capsys, argv, message)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
-    assert __import__("re").search(message, err)
+    assert re.search(message, err)
 
 
 def test_existing_model_is_never_overwritten_without_resume(tmp_path, small_image, capsys):
@@ -141,7 +142,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits(tmp_path, small_image, capsys):
         [
             sys.executable,
             "-m",
-            "core.cli",
+            "cli",
             "train",
             str(small_image),
             "-o",
@@ -157,11 +158,15 @@ def test_ctrl_c_saves_a_checkpoint_and_exits(tmp_path, small_image, capsys):
         text=True,
         env=env,
     )
+    # The bar's first "step N/…" line is drawn from inside the Ctrl-C handler's block, after a
+    # finished step: from then on SIGINT means "save and stop".
     buffer = ""
     deadline = time.monotonic() + 120
-    while "step " not in buffer and time.monotonic() < deadline:
-        buffer += process.stderr.read(1)
-    time.sleep(0.5)
+    while re.search(r"step \d", buffer) is None and time.monotonic() < deadline:
+        char = process.stderr.read(1)
+        if not char:  # the command ended early: the asserts below show its output
+            break
+        buffer += char
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=120)
     assert process.returncode == 130, buffer + rest
@@ -194,3 +199,35 @@ def test_train_starts_from_the_device_preset_and_flags_override_it(tmp_path, sma
     assert main([*argv, "--fp32"]) == 0
     info = _info(tiny, capsys)
     assert info["config"]["dim"] == 16 and info["train_config"]["batch_size"] == 4
+
+
+def test_info_prints_a_readable_summary(capsys):
+    assert main(["info", str(DEMO_MODEL)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{DEMO_MODEL}  (sinddm-studio 0.1.0, format 1)"
+    assert "  parameters      1,106,772 (width 160)" in lines
+    assert "  scales          64×48, 91×68, 129×96, 182×136, 258×193" in lines
+    assert lines[-1] == "  sampling-only file (cannot be trained further)"
+
+
+def test_demo_samples_the_bundled_model_then_trains_and_samples_a_quick_one(
+    tmp_path, capsys, monkeypatch
+):
+    from cli import demo
+    from cli.main import build_parser
+
+    runs: list[list[str]] = []
+    monkeypatch.setattr(demo, "_run", lambda argv: runs.append(argv) or 0)
+    assert main(["demo", "-o", str(tmp_path), "--steps", "7", "-n", "3"]) == 0
+    assert [argv[0] for argv in runs] == ["sample", "sample", "train", "sample"]
+    parsed = [build_parser().parse_args(argv) for argv in runs]
+    assert parsed[0].model == str(DEMO_MODEL) and parsed[0].count == 3
+    assert parsed[1].scale == (2.0, 1.0) and parsed[1].output.endswith("wide.png")
+    assert parsed[2].image == str(DEMO_IMAGE) and parsed[2].steps == 7 and parsed[2].resume
+    assert parsed[3].model == str(tmp_path / "quick_model.sinddm")
+    assert "Done. Samples are in" in capsys.readouterr().err
+
+    runs.clear()
+    monkeypatch.setattr(demo, "_run", lambda argv: runs.append(argv) or 2)
+    assert main(["demo", "-o", str(tmp_path)]) == 2
+    assert len(runs) == 1  # a failed step ends the demo

@@ -1,0 +1,75 @@
+"""The words the view-model shows: progress lines, and error dialogs that tell a user's error
+(say what to do) from running out of memory (say what to try) from a bug (say it is one)."""
+
+from __future__ import annotations
+
+import logging
+
+from app.events import DownloadProgress, SampleProgress, TrainProgress
+from core.errors import SinDDMError, out_of_memory
+from core.progress import format_duration
+
+log = logging.getLogger(__name__)
+
+ERROR_TITLES = {
+    "open": "Cannot open the model",
+    "save": "Cannot save the model",
+    "train": "Cannot train",
+    "sample": "Cannot generate",
+    "estimate": "Cannot estimate the training time",
+}
+"""Dialog titles of a user's error (core.errors.SinDDMError), by the kind of job."""
+OUT_OF_MEMORY_TITLE = "Out of memory"
+OUT_OF_MEMORY_ADVICE = {
+    "The GPU ran out of memory.": (
+        "Choose a smaller preset or canvas, fewer samples at once, or the CPU."
+    ),
+    "The computer ran out of memory.": "Choose a smaller preset, canvas or sample count.",
+}
+"""What to try, after core.errors.out_of_memory's sentence."""
+BUG_TITLE = "SinDDM Studio hit a bug"
+
+
+def describe_failure(exc: BaseException, kind: str) -> tuple[str, str]:
+    """(title, message) for a job of `kind` that raised `exc`: a SinDDMError's message as is,
+    out of memory with what to try, anything else as the bug it is (logged with its traceback)."""
+    if isinstance(exc, SinDDMError):
+        return ERROR_TITLES.get(kind, "Cannot continue"), str(exc)
+    memory = out_of_memory(exc)
+    if memory is not None:
+        return OUT_OF_MEMORY_TITLE, f"{memory} {OUT_OF_MEMORY_ADVICE.get(memory, '')}".strip()
+    log.error("a %s job failed", kind or "background", exc_info=exc)
+    return BUG_TITLE, (
+        f"This is a bug, not something you did: {type(exc).__name__}: {exc}\n\n"
+        "Please report it, with the details printed in the terminal."
+    )
+
+
+def train_progress(event: TrainProgress) -> tuple[float, str]:
+    """(fraction done, status line) of a training."""
+    text = (
+        f"Training step {event.step:,} of {event.total:,} · loss {event.loss:.4f} · "
+        f"{format_duration(event.seconds_left)} left"
+    )
+    return event.step / max(event.total, 1), text
+
+
+def sample_progress(event: SampleProgress) -> tuple[float, str]:
+    """(fraction done, status line) of a generation."""
+    text = f"Generating: scale {event.scale + 1}/{event.num_scales}, " + (
+        f"{format_duration(event.seconds_left)} left"
+    )
+    return event.index / max(event.total, 1), text
+
+
+def download_progress(event: DownloadProgress) -> tuple[float, str]:
+    """(fraction done, status line) of the CLIP weights' download (0 while the size is
+    unknown)."""
+    megabytes = event.done / 1e6
+    if not event.total:
+        return 0.0, f"Downloading CLIP weights (once): {megabytes:,.0f} MB"
+    text = (
+        f"Downloading CLIP weights (once): {megabytes:,.0f} of {event.total / 1e6:,.0f} "
+        f"MB, {format_duration(event.seconds_left)} left"
+    )
+    return event.done / event.total, text

@@ -1,0 +1,110 @@
+"""`sinddm eval`: measure a model's samples, or a folder of images, against the training image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cli.arguments import add_device_option, add_speed_options, check_counts, parse_size
+from cli.generate import generated_batches, sample_paths
+from cli.progress import progress_bar
+from core.checkpoint import FILE_SUFFIX, load_model
+from core.device import resolve_device
+from core.errors import ConfigError
+from core.evaluation import REPORTED_METRICS, PerceptualWeights, evaluate
+from core.generation import plan
+from core.imageio import atomic_write, load_image, save_png
+from core.requests import GenerationRequest, SamplingOptions
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser(
+        "eval", help="measure a model's samples, or a folder of images, against the training image"
+    )
+    p.add_argument("model", nargs="?", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("-n", "--count", type=int, default=50, help="samples to generate")
+    p.add_argument("--size", type=parse_size, help="sample size WxH (default: training size)")
+    p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
+    add_device_option(p)
+    p.add_argument("--batch", type=int, default=8, help="samples computed together")
+    p.add_argument("--samples", help="measure the images in this folder instead of sampling")
+    p.add_argument("--reference", help="the training image (with --samples)")
+    p.add_argument("--save-samples", help="also write the generated samples to this folder")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--inception-weights", help="InceptionV3 state dict, for SIFID")
+    p.add_argument("--alexnet-weights", help="torchvision AlexNet state dict, for LPIPS")
+    p.add_argument("--lpips-weights", help="LPIPS v0.1 linear layers (alex.pth), for LPIPS")
+    add_speed_options(p)
+    p.set_defaults(handler=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.samples:
+        samples, reference = _images_in_folder(args)
+    elif args.model:
+        samples, reference = _generated_samples(args)
+    else:
+        raise ConfigError("Give a model file, or --samples FOLDER with --reference IMAGE.")
+    weights = PerceptualWeights(args.inception_weights, args.alexnet_weights, args.lpips_weights)
+    with progress_bar(len(samples), "measure") as bar:
+        report = evaluate(
+            samples, reference, seed=args.seed, on_sample=lambda i: bar.advance(), weights=weights
+        )
+    report["source"] = args.model or str(args.samples)
+    print(format_report(report))
+    if args.json:
+        text = json.dumps(report, indent=1)
+        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text))
+    return 0
+
+
+def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every image in --samples (name order) and --reference, as H×W×3 uint8."""
+    if not args.reference:
+        raise ConfigError("--samples needs --reference IMAGE (the training image).")
+    folder = Path(args.samples)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder.")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ConfigError(f"{folder} holds no images.")
+    samples = [np.asarray(load_image(p)) for p in paths]
+    return samples, np.asarray(load_image(args.reference))
+
+
+def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:
+    """-n samples of the model (also saved to --save-samples) and its training image."""
+    check_counts(args)
+    model = load_model(args.model, resolve_device(args.device))
+    save_dir = Path(args.save_samples) if args.save_samples else None
+    paths = sample_paths(save_dir, args.count, args.seed) if save_dir else []
+    request = GenerationRequest(
+        count=args.count,
+        seed=args.seed,
+        size=args.size,
+        options=SamplingOptions(fine_stride=args.fine_stride, bf16=args.bf16),
+        batch=args.batch,
+    )
+    samples: list[np.ndarray] = []
+    for batch in generated_batches(model, plan(model, request)):
+        samples.extend(batch.images)
+        for image, path in zip(batch.images, paths[batch.first :], strict=False):
+            save_png(image, path)
+    return samples, model.pyramid.sharp[-1]
+
+
+def format_report(report: dict) -> str:
+    """A small human-readable table of an evaluation."""
+    lines = [f"{report['n']} samples of {report['source']}"]
+    for name in REPORTED_METRICS:
+        entry = report[name]
+        if entry.get("available", True):
+            lines.append(f"  {name:20s} {entry['mean']:.4f} ± {entry['std']:.4f}")
+        else:
+            lines.append(f"  {name:20s} unavailable: {entry['reason']}")
+    return "\n".join(lines)

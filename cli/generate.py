@@ -1,0 +1,230 @@
+"""`sinddm sample`, `roi`, `text`, `style-transfer` and `harmonize`: one request each, one path.
+
+Every command builds a `core.requests.GenerationRequest` (with an edit for the editing ones),
+and `write_images` runs it through `core.generation.plan` and `generate`, the same calls the app
+makes, saving each batch before the next one starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from pathlib import Path
+
+from cli.arguments import (
+    add_device_option,
+    add_output_options,
+    add_speed_options,
+    check_counts,
+    parse_int_list,
+    parse_multipliers,
+    parse_size,
+)
+from cli.progress import progress_bar
+from core.bundle import DiffusionModel
+from core.checkpoint import FILE_SUFFIX, load_model
+from core.device import resolve_device
+from core.errors import ConfigError
+from core.generation import GeneratedImages, GenerationPlan, generate, plan
+from core.imageio import save_png
+from core.requests import (
+    CLIP_MODEL,
+    DEFAULT_ROI_STRENGTH,
+    HARMONIZATION_STEP,
+    STYLE_TRANSFER_STEP,
+    TEXT_MODES,
+    Box,
+    Edit,
+    GenerationRequest,
+    HarmonizeEdit,
+    RegionsEdit,
+    SamplingOptions,
+    StyleTransferEdit,
+    TextEdit,
+)
+
+# ------------------------------------------------------------------------------ shared path
+
+
+def sample_paths(output: Path, count: int, seed: int) -> list[Path]:
+    """Where images go: `output` itself for one .png, else `output/sample_seed<k>.png`."""
+    if output.suffix.lower() == ".png":
+        if count != 1:
+            raise ConfigError(f"{output} is one file but -n is {count}; give a folder for -o.")
+        if not output.parent.is_dir():
+            raise ConfigError(f"The folder {output.parent} does not exist.")
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"{output} is a file; give a folder or a .png path for -o.")
+    output.mkdir(parents=True, exist_ok=True)
+    return [output / f"sample_seed{seed + i}.png" for i in range(count)]
+
+
+def generated_batches(model: DiffusionModel, plan: GenerationPlan) -> Iterator[GeneratedImages]:
+    """Run `plan`, drawing a `sample` bar weighted by pixel-steps; yield each finished batch."""
+    total = sum(plan.work_per_sample()) * plan.request.count
+    with progress_bar(total, "sample") as bar, closing(generate(model, plan)) as events:
+        for event in events:
+            if isinstance(event, GeneratedImages):
+                yield event
+            else:
+                bar.advance(f"scale {event.scale} t {event.t:3d}", event.work_done - bar.n)
+
+
+def write_images(model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Path]) -> int:
+    """Save every image of `plan` to `paths` (seed order) and print the paths."""
+    for batch in generated_batches(model, plan):
+        for image, path in zip(batch.images, paths[batch.first :], strict=False):
+            save_png(image, path)  # each batch is on disk before the next one starts
+    for path in paths:
+        print(path)
+    return 0
+
+
+def write_edit(
+    model: DiffusionModel,
+    args: argparse.Namespace,
+    edit: Edit,
+    size: tuple[int, int] | None = None,
+) -> int:
+    """The editing commands' tail: plan `edit` (checking boxes and images), then write."""
+    check_counts(args)
+    request = GenerationRequest(
+        count=args.count, seed=args.seed, size=size, edit=edit, batch=args.batch
+    )
+    generation_plan = plan(model, request)
+    paths = sample_paths(Path(args.output), args.count, args.seed)
+    return write_images(model, generation_plan, paths)
+
+
+# ----------------------------------------------------------------------------------- sample
+
+
+def add_sample_parser(commands) -> None:
+    p = commands.add_parser("sample", help="generate images from a trained model")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("-o", "--output", required=True, help="a .png file (one sample) or a folder")
+    p.add_argument("-n", "--count", type=int, default=1, help="number of samples")
+    p.add_argument("--size", type=parse_size, help="output size WxH in pixels, e.g. 512x200")
+    p.add_argument("--scale", type=parse_multipliers, help="per-axis multipliers, e.g. 2x1")
+    p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
+    add_device_option(p)
+    p.add_argument("--batch", type=int, default=8, help="samples computed together")
+    p.add_argument("--omega", type=float, default=0.0, help="fresh noise at scales ≥ 1 (paper: 1)")
+    p.add_argument(
+        "--start-steps", type=parse_int_list, help="T[s] for scales 1.., e.g. 54,43,33,24"
+    )
+    add_speed_options(p)
+    p.set_defaults(handler=cmd_sample)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    check_counts(args)
+    paths = sample_paths(Path(args.output), args.count, args.seed)
+    model = load_model(args.model, resolve_device(args.device))
+    start_steps = tuple(args.start_steps) if args.start_steps is not None else None
+    request = GenerationRequest(
+        count=args.count,
+        seed=args.seed,
+        size=args.size,
+        multipliers=args.scale,
+        options=SamplingOptions(args.fine_stride, args.bf16, args.omega, start_steps),
+        batch=args.batch,
+    )
+    return write_images(model, plan(model, request), paths)
+
+
+# ---------------------------------------------------------------------------------- editing
+
+
+def add_editing_parsers(commands) -> None:
+    p = commands.add_parser("roi", help="place regions of the training image on a new canvas")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("--src", required=True, help="source box x,y,w,h on the training image")
+    p.add_argument(
+        "--dst",
+        action="append",
+        required=True,
+        help="target x,y[,w,h] on the canvas (repeat for more copies)",
+    )
+    p.add_argument("--strength", type=float, default=DEFAULT_ROI_STRENGTH, help="η of eq. (2)")
+    p.add_argument("--size", type=parse_size, help="canvas size WxH (default: training size)")
+    add_output_options(p)
+    p.set_defaults(handler=cmd_roi)
+
+    p = commands.add_parser("text", help="guide generation with a text prompt (CLIP)")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("--prompt", required=True, help="what to add, e.g. 'fire' or 'Van Gogh'")
+    p.add_argument("--mode", choices=TEXT_MODES, default="content")
+    p.add_argument("--strength", type=float, help="η (content default 0.3; style 0.3)")
+    p.add_argument("--fill", type=float, help="fill factor f for content (default 0.3)")
+    p.add_argument("--box", help="region mode: x,y,w,h on the training image")
+    p.add_argument("--clip-model", default=CLIP_MODEL, help="open_clip model name")
+    p.add_argument("--clip-weights", default="openai", help="open_clip tag or a local file")
+    p.add_argument("--views", type=int, default=16, help="augmented views per step")
+    p.add_argument("--size", type=parse_size, help="canvas size WxH (default: training size)")
+    add_output_options(p)
+    p.set_defaults(handler=cmd_text)
+
+    p = commands.add_parser("style-transfer", help="redraw a content image in the model's style")
+    p.add_argument("model", help=f"a model trained on the style image ({FILE_SUFFIX})")
+    p.add_argument("content", help="the content image")
+    p.add_argument("--t", type=int, default=STYLE_TRANSFER_STEP, help="injection step (of 100)")
+    p.add_argument("--at-scale", type=int, help="injection scale (default: the finest)")
+    p.add_argument("--no-match", action="store_true", help="skip histogram matching")
+    add_output_options(p)
+    p.set_defaults(handler=cmd_style_transfer)
+
+    p = commands.add_parser("harmonize", help="blend a pasted object into the model's image")
+    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("composite", help="the image with the object pasted in")
+    p.add_argument("--mask", required=True, help="the object's mask (alpha or white on black)")
+    p.add_argument("--t", type=int, default=HARMONIZATION_STEP, help="injection step (of 100)")
+    add_output_options(p)
+    p.set_defaults(handler=cmd_harmonize)
+
+
+def cmd_roi(args: argparse.Namespace) -> int:
+    model = load_model(args.model, resolve_device(args.device))
+    source = Box.parse(args.src)
+    pairs = tuple((source, Box.parse(text, size_from=source)) for text in args.dst)
+    return write_edit(model, args, RegionsEdit(pairs, args.strength), args.size)
+
+
+def cmd_text(args: argparse.Namespace) -> int:
+    model = load_model(args.model, resolve_device(args.device))
+    edit = TextEdit(
+        prompt=args.prompt,
+        mode=args.mode,
+        strength=args.strength,
+        fill=args.fill,
+        box=Box.parse(args.box) if args.box else None,
+        clip_model=args.clip_model,
+        clip_weights=args.clip_weights,
+        views=args.views,
+    )
+    return write_edit(model, args, edit, args.size)
+
+
+def cmd_style_transfer(args: argparse.Namespace) -> int:
+    model = load_model(args.model, resolve_device(args.device))
+    edit = StyleTransferEdit(
+        content=args.content,
+        content_name=Path(args.content).name,
+        start_step=args.t,
+        scale=args.at_scale,
+        match=not args.no_match,
+    )
+    return write_edit(model, args, edit)
+
+
+def cmd_harmonize(args: argparse.Namespace) -> int:
+    model = load_model(args.model, resolve_device(args.device))
+    edit = HarmonizeEdit(
+        composite=args.composite,
+        mask=args.mask,
+        composite_name=Path(args.composite).name,
+        start_step=args.t,
+    )
+    return write_edit(model, args, edit)

@@ -1,0 +1,184 @@
+"""Cheap patch distances for the Instant denoiser (docs/method.md §9): principal components of
+one scale's training patches, and an approximate nearest-neighbour index over them.
+
+Distances between a noisy patch q and a scaled clean patch sqrt(ᾱ)·m are computed in the
+leading principal components: with U the (D, d) basis and μ the mean patch,
+‖q − sqrt(ᾱ)·m‖² ≈ ‖Uᵀ(q − sqrt(ᾱ)·μ) − sqrt(ᾱ)·Uᵀ(m − μ)‖², exact up to the variance the
+discarded components hold (the part of q orthogonal to U adds the same amount for every m).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+EXACT_SEARCH_MAX_KEYS = 4096
+"""Below this many keys, nearest neighbours are found exactly (cheaper than building an index)."""
+PCA_SAMPLE_ROWS = 20_000
+"""Patches drawn (evenly) to fit the principal components."""
+
+
+class PatchSpace:
+    """The leading principal components of one scale's sharp and blurry patches.
+
+    `sharp` and `blurry` are the training patches (N, d) in those coordinates.
+    """
+
+    def __init__(self, sharp: torch.Tensor, blurry: torch.Tensor, components: int):
+        data = torch.cat([sharp, blurry])
+        self.mean = data.mean(dim=0)
+        dims = data.shape[1]
+        if components <= 0 or components >= dims:
+            self.basis: torch.Tensor | None = None
+        else:
+            step = max(1, data.shape[0] // PCA_SAMPLE_ROWS)
+            centred = data[::step] - self.mean
+            _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+            self.basis = vh[:components].T.contiguous()
+        self.sharp = self.project(sharp)
+        self.blurry = self.project(blurry)
+
+    def project(self, patches: torch.Tensor, mean_weight: float = 1.0) -> torch.Tensor:
+        """(M, D) patches -> (M, d): Uᵀ(patch − mean_weight·μ). A noisy query sqrt(ᾱ)·m + noise
+        takes mean_weight = sqrt(ᾱ), so that its distances to sqrt(ᾱ)·keys are kept."""
+        centred = patches - mean_weight * self.mean
+        return centred if self.basis is None else centred @ self.basis
+
+
+class NeighbourIndex:
+    """k nearest neighbours (Euclidean) among (N, d) keys: exact for small N, otherwise an
+    inverted-file index (faiss IVF, about sqrt(N) lists, `probes` of them searched)."""
+
+    def __init__(self, keys: torch.Tensor, probes: int = 8):
+        self.keys = keys.float().contiguous()
+        self.probes = probes
+        self._index = None
+        if keys.shape[0] > EXACT_SEARCH_MAX_KEYS:
+            self._index = _ivf_index(self.keys.cpu().numpy(), probes)
+
+    def search(self, queries: torch.Tensor, k: int) -> torch.Tensor:
+        """(Q, d) queries -> (Q, k) int64 indices into the keys, nearest first; −1 where an
+        approximate search found fewer than k (the lists it searched held fewer keys)."""
+        k = min(k, self.keys.shape[0])
+        if self._index is None:
+            return _exact_search(queries.float(), self.keys, k)
+        _, found = self._index.search(np.ascontiguousarray(queries.float().cpu().numpy()), k)
+        return torch.from_numpy(found).to(queries.device)
+
+
+def _exact_search(queries: torch.Tensor, keys: torch.Tensor, k: int) -> torch.Tensor:
+    key_sq = keys.square().sum(dim=1)
+    chunk = max(1, 2**22 // max(1, keys.shape[0]))
+    found = []
+    for start in range(0, queries.shape[0], chunk):
+        scores = 2 * queries[start : start + chunk] @ keys.T - key_sq  # −‖q − k‖² + ‖q‖²
+        found.append(scores.topk(k, dim=1).indices)
+    return torch.cat(found)
+
+
+def _ivf_index(keys: np.ndarray, probes: int):
+    import faiss
+
+    count, dims = keys.shape
+    lists = max(1, int(math.sqrt(count)))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dims), dims, lists)
+    index.cp.seed = 0  # the same lists every time: Instant is deterministic for a seed
+    index.train(keys)
+    index.add(keys)
+    index.nprobe = min(probes, lists)
+    return index
+
+
+def candidate_posterior_mean(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    candidates: torch.Tensor,
+    alpha_bar: float,
+) -> torch.Tensor:
+    """The posterior mean of `core.instant.posterior_mean` with each query's softmax restricted
+    to its (Q, K) `candidates` (indices into keys (N, d) and values (N, V); −1 is no
+    candidate, the first is always one). Returns (Q, V)."""
+    scale = math.sqrt(alpha_bar) / (1 - alpha_bar)
+    key_bias = (-alpha_bar / (2 * (1 - alpha_bar))) * keys.square().sum(dim=1)
+    count = candidates.shape[1]
+    chunk = max(1, 2**22 // (count * max(keys.shape[1], values.shape[1])))
+    out = []
+    for start in range(0, queries.shape[0], chunk):
+        found = candidates[start : start + chunk]
+        index = found.clamp_min(0)
+        near = keys[index]  # (c, K, d)
+        logits = scale * (near @ queries[start : start + chunk, :, None]).squeeze(-1)
+        logits = (logits + key_bias[index]).masked_fill(found < 0, -math.inf)
+        weights = torch.softmax(logits, dim=1)
+        out.append((weights[:, None, :] @ values[index]).squeeze(1))
+    return torch.cat(out)
+
+
+NEIGHBOUR_SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+PROPAGATED_PER_NEIGHBOUR = 4
+RANDOM_PER_PIXEL = 2
+
+
+def propagate_candidates(
+    candidates: torch.Tensor, train_size: tuple[int, int], generator: torch.Generator
+) -> torch.Tensor:
+    """A pool of candidates per pixel, as PatchMatch does (Barnes et al., 2009): its own, the
+    best few of each 4-neighbour's shifted by the same offset (a neighbour matched at training
+    position (y, x) suggests (y + dy, x + dx) here), and a few at random.
+
+    candidates (B, H, W, K) indices into the training image's H_t·W_t patches (−1: none);
+    train_size (W_t, H_t). Returns (B, H, W, P) with −1 for impossible and repeated entries.
+    """
+    width, height = train_size
+    batch, rows, cols, _ = candidates.shape
+    pool = [candidates]
+    best = candidates[..., :PROPAGATED_PER_NEIGHBOUR]
+    for dy, dx in NEIGHBOUR_SHIFTS:
+        # the neighbour at (r − dy, c − dx) moved to (r, c); its match moves by (dy, dx)
+        moved = torch.roll(best, shifts=(dy, dx), dims=(1, 2))
+        y, x = moved // width + dy, moved % width + dx
+        valid = (moved >= 0) & (y >= 0) & (y < height) & (x >= 0) & (x < width)
+        valid &= _inside_after_roll(rows, cols, dy, dx, candidates.device)[None, :, :, None]
+        pool.append(torch.where(valid, y * width + x, -1))
+    # the same random candidates for every image of the batch, so batching changes nothing
+    shape = (1, rows, cols, RANDOM_PER_PIXEL)
+    random = torch.randint(0, width * height, shape, generator=generator)
+    pool.append(random.to(candidates.device).expand(batch, -1, -1, -1))
+    return _without_repeats(torch.cat(pool, dim=-1))
+
+
+def _inside_after_roll(rows: int, cols: int, dy: int, dx: int, device) -> torch.Tensor:
+    """(rows, cols) mask of the pixels whose rolled-in neighbour did not wrap around."""
+    y = torch.arange(rows, device=device)[:, None] - dy
+    x = torch.arange(cols, device=device)[None, :] - dx
+    return (y >= 0) & (y < rows) & (x >= 0) & (x < cols)
+
+
+def _without_repeats(pool: torch.Tensor) -> torch.Tensor:
+    """Each index at most once per pixel (a repeated candidate would count twice)."""
+    ordered, _ = pool.sort(dim=-1)
+    repeated = torch.zeros_like(ordered, dtype=torch.bool)
+    repeated[..., 1:] = ordered[..., 1:] == ordered[..., :-1]
+    return ordered.masked_fill(repeated, -1)
+
+
+def nearest_in_pool(
+    queries: torch.Tensor, keys: torch.Tensor, pool: torch.Tensor, alpha_bar: float, k: int
+) -> torch.Tensor:
+    """The k entries of each (Q, P) pool nearest to sqrt(ᾱ)·key from the query (Q, d), nearest
+    first, −1 where the pool has fewer valid entries. Returns (Q, k) int64."""
+    root = math.sqrt(alpha_bar)
+    chunk = max(1, 2**22 // (pool.shape[1] * keys.shape[1]))
+    out = []
+    for start in range(0, queries.shape[0], chunk):
+        found = pool[start : start + chunk]
+        near = keys[found.clamp_min(0)]  # (c, P, d)
+        distance = (queries[start : start + chunk, None, :] - root * near).square().sum(-1)
+        distance = distance.masked_fill(found < 0, math.inf)
+        order = distance.topk(k, dim=1, largest=False)
+        chosen = found.gather(1, order.indices)
+        out.append(chosen.masked_fill(order.values.isinf(), -1))
+    return torch.cat(out)
