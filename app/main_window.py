@@ -344,22 +344,22 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------- recent
 
     def _remember_recent(self, path: str) -> None:
-        recent = [p for p in self._recent() if p != path]
+        recent = [p for p in self.recent_files() if p != path]
         self.settings.setValue("recent", [path, *recent][:MAX_RECENT])
         self._rebuild_recent_menu()
 
-    def _recent(self) -> list[str]:
+    def recent_files(self) -> list[str]:
         value = self.settings.value("recent", [])
         return [value] if isinstance(value, str) else list(value or [])
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
-        for path in self._recent():
+        for path in self.recent_files():
             action = self.recent_menu.addAction(Path(path).name)
             action.setToolTip(path)
             action.setData(path)
             action.triggered.connect(self._open_recent)
-        self.recent_menu.setEnabled(bool(self._recent()))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
 
     @Slot()
     def _open_recent(self) -> None:

@@ -107,7 +107,7 @@ class ObjectCanvas(QWidget):
 
     # ---------------------------------------------------------------- geometry
 
-    def _view(self) -> tuple[QRectF, float]:
+    def view_geometry(self) -> tuple[QRectF, float]:
         """Where the background is drawn and its scale (screen px per canvas px)."""
         area = self.rect().adjusted(12, 12, -12, -30)
         if self._background is None:
@@ -125,7 +125,7 @@ class ObjectCanvas(QWidget):
         )
 
     def to_canvas(self, x: float, y: float) -> tuple[int, int]:
-        rect, scale = self._view()
+        rect, scale = self.view_geometry()
         return int((x - rect.left()) / scale), int((y - rect.top()) / scale)
 
     # ------------------------------------------------------------------ events
@@ -179,7 +179,7 @@ class ObjectCanvas(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(38, 38, 42))
-        rect, scale = self._view()
+        rect, scale = self.view_geometry()
         if self._background_image is None:
             self._caption(painter, "Open or train a model first: its image is the background.")
             return

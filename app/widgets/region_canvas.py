@@ -48,7 +48,7 @@ class RegionCanvas(QWidget):
 
     # ------------------------------------------------------------------ geometry
 
-    def _panes(self) -> dict[str, tuple[QRectF, float]]:
+    def panes(self) -> dict[str, tuple[QRectF, float]]:
         """Each pane's drawing rectangle and its scale (screen px per image px)."""
         area = self.rect().adjusted(12, 12, -12, -30)
         half = (area.width() - 16) // 2
@@ -69,7 +69,7 @@ class RegionCanvas(QWidget):
 
     def to_image(self, x: float, y: float) -> tuple[str, int, int]:
         """Screen point -> (pane, x, y) in that pane's image pixels (nearest pane)."""
-        panes = self._panes()
+        panes = self.panes()
         middle = (panes["source"][0].right() + panes["canvas"][0].left()) / 2
         name = "source" if x < middle else "canvas"
         rect, scale = panes[name]
@@ -108,7 +108,7 @@ class RegionCanvas(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(38, 38, 42))
-        panes = self._panes()
+        panes = self.panes()
         source_rect, source_scale = panes["source"]
         canvas_rect, canvas_scale = panes["canvas"]
         if self._source is not None:

@@ -34,7 +34,7 @@ def _idle(qtbot, state, timeout=10_000):
 
 
 def _screen(canvas, pane, x, y) -> QPoint:
-    rect, scale = canvas._panes()[pane]
+    rect, scale = canvas.panes()[pane]
     return QPoint(int(rect.left() + (x + 0.5) * scale), int(rect.top() + (y + 0.5) * scale))
 
 
@@ -137,7 +137,7 @@ def _object_file(tmp_path) -> str:
 
 
 def _object_screen(canvas, x, y) -> QPoint:
-    rect, scale = canvas._view()
+    rect, scale = canvas.view_geometry()
     return QPoint(int(rect.left() + (x + 0.5) * scale), int(rect.top() + (y + 0.5) * scale))
 
 

@@ -42,7 +42,7 @@ def test_open_image_fills_train_panel_and_estimate(qtbot, window, fake_state):
 def test_train_then_generate_twice_as_wide(qtbot, window, fake_state):
     window.open_path("/photos/photo.png")
     window.train_panel.steps.setValue(20)
-    window.train_panel._on_options_edited()
+    window.train_panel.steps.editingFinished.emit()  # as when the user leaves the box
     _idle(qtbot, fake_state)
     window.train_panel.train_button.click()
     _idle(qtbot, fake_state)
@@ -151,11 +151,11 @@ def test_a_model_joins_the_recent_files_once_it_has_opened(qtbot, window, fake_s
     window.tabs.setCurrentWidget(window.train_panel)
     assert window.open_path(str(tmp_path / "bad.sinddm"))  # read in the worker, then refused
     _idle(qtbot, fake_state)
-    assert window.warnings and str(tmp_path / "bad.sinddm") not in window._recent()
+    assert window.warnings and str(tmp_path / "bad.sinddm") not in window.recent_files()
     assert window.tabs.currentWidget() is window.train_panel
     assert window.open_path(str(tmp_path / "good.sinddm"))
     _idle(qtbot, fake_state)
-    assert window._recent()[0] == str(tmp_path / "good.sinddm")
+    assert window.recent_files()[0] == str(tmp_path / "good.sinddm")
     assert window.tabs.currentWidget() is window.generate_panel
 
 
@@ -194,7 +194,7 @@ def test_dropping_a_model_opens_it(qtbot, window, fake_state, tmp_path):
 
 def test_recent_files_are_remembered(qtbot, window, settings):
     window.open_path("/photos/photo.png")
-    assert window._recent()[0] == "/photos/photo.png"
+    assert window.recent_files()[0] == "/photos/photo.png"
     assert window.recent_menu.actions()[0].data() == "/photos/photo.png"
     _idle(qtbot, window.state)
 
@@ -203,7 +203,7 @@ def test_closing_during_training_asks_then_saves_and_closes(qtbot, window, fake_
     fake_state.engine.step_delay = 0.01
     window.open_path("/photos/photo.png")
     window.train_panel.steps.setValue(100_000)
-    window.train_panel._on_options_edited()
+    window.train_panel.steps.editingFinished.emit()  # as when the user leaves the box
     _idle(qtbot, fake_state)
     fake_state.train()
     qtbot.waitUntil(lambda: fake_state.job == "train", timeout=5000)
@@ -228,8 +228,8 @@ def test_escape_stops_generation(qtbot, window, fake_state, tmp_path):
 def test_trained_model_is_added_to_recent_files(qtbot, window, fake_state):
     window.open_path("/photos/photo.png")
     window.train_panel.steps.setValue(5)
-    window.train_panel._on_options_edited()
+    window.train_panel.steps.editingFinished.emit()  # as when the user leaves the box
     _idle(qtbot, fake_state)
     fake_state.train()
     _idle(qtbot, fake_state)
-    assert window._recent()[0] == fake_state.model.path
+    assert window.recent_files()[0] == fake_state.model.path
