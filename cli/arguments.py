@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
 from core.errors import ConfigError
+from core.requests import SamplingOptions
+
+if TYPE_CHECKING:
+    from core.bundle import DiffusionModel
 
 T = TypeVar("T")
+
+
+MODEL_HELP = "a trained model (.sinddm), or a photo: Instant, with no training"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -50,16 +58,35 @@ def add_output_options(p: argparse.ArgumentParser, count_default: int = 1) -> No
 
 
 def add_speed_options(p: argparse.ArgumentParser) -> None:
-    """--fine-stride and --bf16: faster sampling at a measured cost (docs/benchmarks.md)."""
+    """--fine-stride, --coarse-stride and --bf16: faster sampling at a measured cost
+    (docs/benchmarks.md). Left out, they are the model's defaults (every step for a trained
+    model; Instant's are strided)."""
     p.add_argument(
         "--fine-stride",
         type=int,
-        default=1,
         help="evaluate every K-th step at the scales after the first (DDIM-style; 1 = reference)",
+    )
+    p.add_argument(
+        "--coarse-stride",
+        type=int,
+        help="evaluate every K-th step at the coarsest scale (respaced DDPM; 1 = reference)",
     )
     p.add_argument(
         "--bf16", action="store_true", help="bfloat16 autocast where the device has native bf16"
     )
+
+
+def sampling_options(args: argparse.Namespace, model: DiffusionModel) -> SamplingOptions:
+    """The model's default sampling options with those given on the command line on top."""
+    start_steps = getattr(args, "start_steps", None)
+    given = {
+        "fine_stride": args.fine_stride,
+        "coarse_stride": args.coarse_stride,
+        "omega": getattr(args, "omega", None),
+        "start_steps": tuple(start_steps) if start_steps is not None else None,
+        "bf16": True if args.bf16 else None,
+    }
+    return replace(model.default_sampling, **{k: v for k, v in given.items() if v is not None})
 
 
 def check_counts(args: argparse.Namespace) -> None:

@@ -8,16 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
-from cli.arguments import add_device_option, add_speed_options, check_counts, parse_size
+from cli.arguments import (
+    MODEL_HELP,
+    add_device_option,
+    add_speed_options,
+    check_counts,
+    parse_size,
+    sampling_options,
+)
 from cli.generate import generated_batches, sample_paths
 from cli.progress import progress_bar
-from core.checkpoint import FILE_SUFFIX, load_model
 from core.device import resolve_device
 from core.errors import ConfigError
 from core.evaluation import REPORTED_METRICS, PerceptualWeights, evaluate
 from core.generation import plan
 from core.imageio import atomic_write, load_image, save_png
-from core.requests import GenerationRequest, SamplingOptions
+from core.models import open_diffusion_model
+from core.requests import GenerationRequest
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
@@ -26,7 +33,11 @@ def add_parser(commands) -> None:
     p = commands.add_parser(
         "eval", help="measure a model's samples, or a folder of images, against the training image"
     )
-    p.add_argument("model", nargs="?", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument(
+        "model",
+        nargs="?",
+        help=MODEL_HELP,
+    )
     p.add_argument("-n", "--count", type=int, default=50, help="samples to generate")
     p.add_argument("--size", type=parse_size, help="sample size WxH (default: training size)")
     p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
@@ -80,14 +91,14 @@ def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.nd
 def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:
     """-n samples of the model (also saved to --save-samples) and its training image."""
     check_counts(args)
-    model = load_model(args.model, resolve_device(args.device))
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     save_dir = Path(args.save_samples) if args.save_samples else None
     paths = sample_paths(save_dir, args.count, args.seed) if save_dir else []
     request = GenerationRequest(
         count=args.count,
         seed=args.seed,
         size=args.size,
-        options=SamplingOptions(fine_stride=args.fine_stride, bf16=args.bf16),
+        options=sampling_options(args, model),
         batch=args.batch,
     )
     samples: list[np.ndarray] = []

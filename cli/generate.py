@@ -13,6 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 from cli.arguments import (
+    MODEL_HELP,
     add_device_option,
     add_output_options,
     add_speed_options,
@@ -20,14 +21,16 @@ from cli.arguments import (
     parse_int_list,
     parse_multipliers,
     parse_size,
+    sampling_options,
 )
 from cli.progress import progress_bar
 from core.bundle import DiffusionModel
-from core.checkpoint import FILE_SUFFIX, load_model
+from core.checkpoint import FILE_SUFFIX
 from core.device import resolve_device
 from core.errors import ConfigError
 from core.generation import GeneratedImages, GenerationPlan, generate, plan
 from core.imageio import save_png
+from core.models import open_diffusion_model
 from core.requests import (
     CLIP_MODEL,
     DEFAULT_ROI_STRENGTH,
@@ -39,7 +42,6 @@ from core.requests import (
     GenerationRequest,
     HarmonizeEdit,
     RegionsEdit,
-    SamplingOptions,
     StyleTransferEdit,
     TextEdit,
 )
@@ -103,7 +105,7 @@ def write_edit(
 
 def add_sample_parser(commands) -> None:
     p = commands.add_parser("sample", help="generate images from a trained model")
-    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("-o", "--output", required=True, help="a .png file (one sample) or a folder")
     p.add_argument("-n", "--count", type=int, default=1, help="number of samples")
     p.add_argument("--size", type=parse_size, help="output size WxH in pixels, e.g. 512x200")
@@ -111,7 +113,7 @@ def add_sample_parser(commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
     add_device_option(p)
     p.add_argument("--batch", type=int, default=8, help="samples computed together")
-    p.add_argument("--omega", type=float, default=0.0, help="fresh noise at scales ≥ 1 (paper: 1)")
+    p.add_argument("--omega", type=float, help="fresh noise at scales ≥ 1 (paper: 1; default 0)")
     p.add_argument(
         "--start-steps", type=parse_int_list, help="T[s] for scales 1.., e.g. 54,43,33,24"
     )
@@ -122,14 +124,13 @@ def add_sample_parser(commands) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     check_counts(args)
     paths = sample_paths(Path(args.output), args.count, args.seed)
-    model = load_model(args.model, resolve_device(args.device))
-    start_steps = tuple(args.start_steps) if args.start_steps is not None else None
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     request = GenerationRequest(
         count=args.count,
         seed=args.seed,
         size=args.size,
         multipliers=args.scale,
-        options=SamplingOptions(args.fine_stride, args.bf16, args.omega, start_steps),
+        options=sampling_options(args, model),
         batch=args.batch,
     )
     return write_images(model, plan(model, request), paths)
@@ -140,7 +141,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def add_editing_parsers(commands) -> None:
     p = commands.add_parser("roi", help="place regions of the training image on a new canvas")
-    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--src", required=True, help="source box x,y,w,h on the training image")
     p.add_argument(
         "--dst",
@@ -154,7 +155,7 @@ def add_editing_parsers(commands) -> None:
     p.set_defaults(handler=cmd_roi)
 
     p = commands.add_parser("text", help="guide generation with a text prompt (CLIP)")
-    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--prompt", required=True, help="what to add, e.g. 'fire' or 'Van Gogh'")
     p.add_argument("--mode", choices=TEXT_MODES, default="content")
     p.add_argument("--strength", type=float, help="η (content default 0.3; style 0.3)")
@@ -168,7 +169,10 @@ def add_editing_parsers(commands) -> None:
     p.set_defaults(handler=cmd_text)
 
     p = commands.add_parser("style-transfer", help="redraw a content image in the model's style")
-    p.add_argument("model", help=f"a model trained on the style image ({FILE_SUFFIX})")
+    p.add_argument(
+        "model",
+        help=f"a model of the style image ({FILE_SUFFIX}), or the style image itself",
+    )
     p.add_argument("content", help="the content image")
     p.add_argument("--t", type=int, default=STYLE_TRANSFER_STEP, help="injection step (of 100)")
     p.add_argument("--at-scale", type=int, help="injection scale (default: the finest)")
@@ -177,7 +181,7 @@ def add_editing_parsers(commands) -> None:
     p.set_defaults(handler=cmd_style_transfer)
 
     p = commands.add_parser("harmonize", help="blend a pasted object into the model's image")
-    p.add_argument("model", help=f"a trained model ({FILE_SUFFIX})")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("composite", help="the image with the object pasted in")
     p.add_argument("--mask", required=True, help="the object's mask (alpha or white on black)")
     p.add_argument("--t", type=int, default=HARMONIZATION_STEP, help="injection step (of 100)")
@@ -186,14 +190,14 @@ def add_editing_parsers(commands) -> None:
 
 
 def cmd_roi(args: argparse.Namespace) -> int:
-    model = load_model(args.model, resolve_device(args.device))
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     source = Box.parse(args.src)
     pairs = tuple((source, Box.parse(text, size_from=source)) for text in args.dst)
     return write_edit(model, args, RegionsEdit(pairs, args.strength), args.size)
 
 
 def cmd_text(args: argparse.Namespace) -> int:
-    model = load_model(args.model, resolve_device(args.device))
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     edit = TextEdit(
         prompt=args.prompt,
         mode=args.mode,
@@ -208,7 +212,7 @@ def cmd_text(args: argparse.Namespace) -> int:
 
 
 def cmd_style_transfer(args: argparse.Namespace) -> int:
-    model = load_model(args.model, resolve_device(args.device))
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     edit = StyleTransferEdit(
         content=args.content,
         content_name=Path(args.content).name,
@@ -220,7 +224,7 @@ def cmd_style_transfer(args: argparse.Namespace) -> int:
 
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
-    model = load_model(args.model, resolve_device(args.device))
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     edit = HarmonizeEdit(
         composite=args.composite,
         mask=args.mask,

@@ -1,4 +1,4 @@
-"""`sinddm info`: describe a model file (the facts come from core.checkpoint.model_info)."""
+"""`sinddm info`: describe a model file, or the Instant model a photo gives (core.models)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from core.checkpoint import FILE_SUFFIX, model_info
+from core.checkpoint import FILE_SUFFIX
+from core.models import describe_source
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("info", help="describe a model file")
-    p.add_argument("model", help=f"a model file ({FILE_SUFFIX})")
+    p = commands.add_parser("info", help="describe a model file, or what Instant makes of a photo")
+    p.add_argument("model", help=f"a model file ({FILE_SUFFIX}) or a photo")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_info)
 
@@ -22,9 +23,12 @@ def describe_sizes(sizes: Sequence[Sequence[int]]) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    facts = model_info(args.model)
+    facts = describe_source(args.model)
     if args.json:
         print(json.dumps(facts))
+        return 0
+    if facts["kind"] == "instant":
+        print(_describe_instant(facts))
         return 0
     total = facts["train_config"].get("steps")
     lines = [
@@ -42,3 +46,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("  sampling-only file (cannot be trained further)")
     print("\n".join(lines))
     return 0
+
+
+def _describe_instant(facts: dict) -> str:
+    """What Instant would use for a photo: no training, the pyramid and its patch sizes."""
+    width, height = facts["source_size"]
+    return "\n".join(
+        [
+            f"{facts['file']}  (a photo: Instant, no training)",
+            f"  scales          {describe_sizes(facts['sizes'])}",
+            f"  patch sizes     {facts['patch_sizes']}",
+            f"  scale factor    {facts['scale_factor']:.4f}",
+            f"  start steps     {facts['start_steps']}",
+            f"  source image    {width}×{height}",
+        ]
+    )

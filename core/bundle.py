@@ -16,6 +16,7 @@ import torch
 from core.config import ModelConfig
 from core.model import SinDDMNet
 from core.pyramid import Pyramid
+from core.requests import PLAIN_SAMPLING, SamplingOptions
 from core.schedule import DiffusionSchedule, make_schedule
 
 
@@ -46,6 +47,11 @@ class DiffusionModel(Protocol):
 
     @property
     def parameters(self) -> int: ...
+
+    @property
+    def default_sampling(self) -> SamplingOptions:
+        """The sampling options a request that names none gets."""
+        ...
 
     def to(self, device: torch.device | str) -> DiffusionModel:
         """Move the denoiser to `device` (in place) and return it."""
@@ -88,6 +94,10 @@ class SinDDMModel:
     @property
     def parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
+
+    @property
+    def default_sampling(self) -> SamplingOptions:
+        return PLAIN_SAMPLING
 
     def to(self, device: torch.device | str) -> SinDDMModel:
         self.net.to(device)

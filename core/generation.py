@@ -97,6 +97,8 @@ class GenerationPlan:
     """(W, H) of the canvas at every scale, coarsest first."""
     starts: tuple[int, ...]
     """T[s] per scale (an injection replaces its scale's)."""
+    options: SamplingOptions
+    """The request's sampling options, or the model's defaults when it gave none."""
     injection: Injection | None = None
     make_guidance: Callable[[], list[X0Guidance]] = _no_guidance
     """A fresh list of guidance objects per batch (text guidance keeps per-run state)."""
@@ -112,17 +114,17 @@ class GenerationPlan:
     @property
     def stride(self) -> int:
         """The fine-scale stride in effect (plain DDPM steps are never strided)."""
-        return self.request.options.fine_stride if self.reblur else 1
+        return self.options.fine_stride if self.reblur else 1
 
     def work_per_sample(self) -> list[float]:
         """Pixel-steps of one sample per scale: progress and ETAs weight steps by them."""
-        coarse = self.request.options.coarse_stride
+        coarse = self.options.coarse_stride
         return sampling_work(self.sizes, self.starts, self.injection, self.stride, coarse)
 
     def settings(self, device: torch.device) -> dict:
         """What a result should record so it can be made again (edit and speed options)."""
         settings = self.request.edit.describe() if self.request.edit else {}
-        options = self.request.options
+        options = self.options
         if options.fast:
             bf16 = options.bf16 and bf16_supported(device)
             speed = f"stride {self.stride} at the finer scales"
@@ -137,7 +139,8 @@ def plan(
     model: DiffusionModel, request: GenerationRequest, clip_loader: ClipLoader | None = None
 ) -> GenerationPlan:
     """Check `request` against `model` and prepare it (loads CLIP for a text edit)."""
-    options, edit = request.options, request.edit
+    options = request.options or model.default_sampling
+    edit = request.edit
     starts = tuple(resolve_start_steps(model, options.start_steps))
 
     def canvas(size: tuple[int, int] | None) -> tuple[tuple[int, int], ...]:
@@ -145,7 +148,7 @@ def plan(
         return tuple(canvas_sizes(model.sizes, size, multipliers))
 
     if edit is None:
-        return GenerationPlan(request, canvas(request.size), starts)
+        return GenerationPlan(request, canvas(request.size), starts, options)
     if isinstance(edit, RegionsEdit):
         sizes = canvas(request.size)
         pairs = list(edit.pairs)
@@ -154,20 +157,20 @@ def plan(
         def regions() -> list[X0Guidance]:
             return [RoiGuidance(model, list(sizes), pairs, edit.strength)]
 
-        return GenerationPlan(request, sizes, starts, make_guidance=regions)
+        return GenerationPlan(request, sizes, starts, options, make_guidance=regions)
     if isinstance(edit, StyleTransferEdit):
         content = _image_of(edit.content)
         injection, size = style_transfer_injection(
             model, content, edit.start_step, edit.scale, edit.match
         )
-        return GenerationPlan(request, canvas(size), starts, injection)
+        return GenerationPlan(request, canvas(size), starts, options, injection)
     if isinstance(edit, HarmonizeEdit):
         composite, mask = _image_of(edit.composite), _mask_of(edit.mask)
         harmony = harmonization_injection(model, composite, mask, edit.start_step)
         return GenerationPlan(
-            request, canvas(harmony.size), starts, harmony.injection, finish=harmony.blend
+            request, canvas(harmony.size), starts, options, harmony.injection, finish=harmony.blend
         )
-    return _text_plan(model, request, edit, starts, clip_loader or default_clip_loader)
+    return _text_plan(model, request, edit, starts, options, clip_loader or default_clip_loader)
 
 
 def _image_of(source: object) -> Image.Image:
@@ -197,6 +200,7 @@ def _text_plan(
     request: GenerationRequest,
     edit: TextEdit,
     starts: tuple[int, ...],
+    options: SamplingOptions,
     clip_loader: ClipLoader,
 ) -> GenerationPlan:
     from core import clip_guidance
@@ -224,7 +228,13 @@ def _text_plan(
     multipliers = request.multipliers if size is None else None
     sizes = tuple(canvas_sizes(model.sizes, size, multipliers))
     return GenerationPlan(
-        request, sizes, starts, text.injection, make_guidance=text.make_guidance, reblur=False
+        request,
+        sizes,
+        starts,
+        options,
+        text.injection,
+        make_guidance=text.make_guidance,
+        reblur=False,
     )
 
 
@@ -274,7 +284,7 @@ def generate(
     Image i uses its own generator seeded seed + i, so batching never changes an image.
     Closing the iterator between steps stops the run.
     """
-    request, options = plan.request, plan.request.options
+    request, options = plan.request, plan.options
     per_sample = sum(plan.work_per_sample())
     work_total, work_done = per_sample * request.count, 0.0
     for first in range(0, request.count, request.batch):

@@ -33,14 +33,15 @@ from core.errors import ConfigError
 from core.patch_index import (
     NeighbourIndex,
     PatchSpace,
-    candidate_posterior_mean,
-    nearest_in_pool,
     propagate_candidates,
+    refine_and_average,
 )
 from core.pyramid import Pyramid, build_pyramid
+from core.requests import SamplingOptions
 from core.schedule import DiffusionSchedule
 
 Aggregation = Literal["centre", "mean"]
+INSTANT_SAMPLING = SamplingOptions(fine_stride=2, coarse_stride=4)
 QUERY_CHUNK_ELEMENTS = 2**24
 """Queries are scored in chunks of at most this many (query, patch) pairs (64 MiB of float32)."""
 
@@ -66,7 +67,7 @@ class InstantSettings:
     candidates: int = 16
     components: int = 24
     probes: int = 8
-    position_sigma: float = 0.0
+    position_sigma: float = 0.2
 
     def __post_init__(self) -> None:
         if not self.patch_sizes or any(k < 1 or k % 2 == 0 for k in self.patch_sizes):
@@ -96,6 +97,9 @@ class _ScalePatches:
     sharp: torch.Tensor
     blurry: torch.Tensor
     space: PatchSpace
+    sharp_centres: torch.Tensor
+    """(N, 3): each patch's centre pixel, what the "centre" aggregation averages."""
+    blurry_centres: torch.Tensor
     indexes: dict[str, NeighbourIndex] = field(default_factory=dict)
     """'blurry' and 'sharp': searched with x̃ when the sampler gives it, else with x_t."""
 
@@ -125,18 +129,20 @@ def patches_of(image: torch.Tensor, size: int) -> torch.Tensor:
     return columns.transpose(1, 2)
 
 
-@dataclass(frozen=True)
 class PositionPrior:
-    """log p(position) = −‖canvas position − training position‖² / (2σ²), positions (Q, 2)
-    and (N, 2) as fractions of their image's height and width."""
+    """log p(position) = −‖canvas position − training position‖² / (2σ²) for every pixel of one
+    canvas (P = H·W rows, raster order) against the N training positions, both as fractions of
+    their image's height and width. Query q of a batch is pixel q mod P."""
 
-    queries: torch.Tensor
-    keys: torch.Tensor
-    sigma: float
+    def __init__(self, canvas: tuple[int, int], train: tuple[int, int], sigma: float, device):
+        """canvas and train are (H, W)."""
+        distance = torch.cdist(grid_positions(*canvas), grid_positions(*train)).square()
+        self.table = (distance * (-0.5 / sigma**2)).to(device)
 
     def logits(self, start: int, stop: int) -> torch.Tensor:
-        distance = torch.cdist(self.queries[start:stop], self.keys).square()
-        return distance * (-0.5 / self.sigma**2)
+        """(stop − start, N) log-prior of queries start … stop − 1."""
+        rows = torch.arange(start, stop, device=self.table.device) % self.table.shape[0]
+        return self.table.index_select(0, rows)
 
 
 def posterior_mean(
@@ -166,12 +172,11 @@ def posterior_mean(
     return torch.cat(out)
 
 
-def grid_positions(height: int, width: int, batch: int = 1) -> torch.Tensor:
-    """(batch·H·W, 2) pixel centres (y, x) as fractions of the height and width, raster order."""
+def grid_positions(height: int, width: int) -> torch.Tensor:
+    """(H·W, 2) pixel centres (y, x) as fractions of the height and width, raster order."""
     y = (torch.arange(height) + 0.5) / height
     x = (torch.arange(width) + 0.5) / width
-    grid = torch.stack(torch.meshgrid(y, x, indexing="ij"), dim=-1).reshape(-1, 2)
-    return grid.repeat(batch, 1)
+    return torch.stack(torch.meshgrid(y, x, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
 class InstantModel:
@@ -194,6 +199,7 @@ class InstantModel:
         self._device = torch.device(device)
         self._scales = [self._scale_patches(s) for s in range(pyramid.num_scales)]
         self._candidates: _Candidates | None = None
+        self._priors: dict[tuple[int, int, int], PositionPrior] = {}
 
     @classmethod
     def from_image(
@@ -230,11 +236,18 @@ class InstantModel:
     def parameters(self) -> int:
         return 0
 
+    @property
+    def default_sampling(self) -> SamplingOptions:
+        """Every 4th step at the coarsest scale and every 2nd at the finer ones: the closed form
+        needs no more (docs/benchmarks.md measures what the strides change)."""
+        return INSTANT_SAMPLING
+
     def to(self, device: torch.device | str) -> InstantModel:
         if torch.device(device) != self._device:
             self._device = torch.device(device)
             self._scales = [self._scale_patches(s) for s in range(self.pyramid.num_scales)]
             self._candidates = None
+            self._priors.clear()
         return self
 
     def predict_eps(
@@ -266,18 +279,21 @@ class InstantModel:
         (x̃, (B, 3, H, W)) when given, else from x_t itself."""
         patches = self._scales[scale]
         batch, _, height, width = x_t.shape
-        queries = patches_of(x_t, patches.size).reshape(batch * height * width, -1)
         space = patches.space
-        projected = space.project(queries, math.sqrt(alpha_bar))
+        projected = space.project_image(x_t, patches.size, math.sqrt(alpha_bar))
         keys = gamma * space.blurry + (1 - gamma) * space.sharp
-        full = gamma * patches.blurry + (1 - gamma) * patches.sharp
-        values = _centres(full, patches.size) if self._centre else full
+        if self._centre:  # only the centre pixels are needed: (N, 3), not (N, 3k²)
+            values = gamma * patches.blurry_centres + (1 - gamma) * patches.sharp_centres
+        else:
+            values = gamma * patches.blurry + (1 - gamma) * patches.sharp
         if scale < self.settings.exact_scales:
-            prior = self._position_prior(scale, batch, height, width)
+            prior = self._position_prior(scale, height, width)
             estimate = posterior_mean(projected, keys, values, alpha_bar, prior)
         else:
-            candidates = self._refined_candidates(scale, x_t, blurry, projected, keys, alpha_bar)
-            estimate = candidate_posterior_mean(projected, keys, values, candidates, alpha_bar)
+            pool = self._candidate_pool(scale, x_t, blurry, alpha_bar)
+            count = self.settings.candidates
+            estimate, kept = refine_and_average(projected, keys, values, pool, alpha_bar, count)
+            self._keep_candidates(kept.reshape(batch, height, width, -1))
         if self._centre:
             return estimate.reshape(batch, height, width, 3).permute(0, 3, 1, 2)
         return _fold_mean(estimate.reshape(batch, height * width, -1), height, width, patches.size)
@@ -286,33 +302,33 @@ class InstantModel:
     def _centre(self) -> bool:
         return self.settings.aggregation == "centre"
 
-    def _refined_candidates(
-        self,
-        scale: int,
-        x_t: torch.Tensor,
-        blurry: torch.Tensor | None,
-        projected: torch.Tensor,
-        keys: torch.Tensor,
-        alpha_bar: float,
+    def _candidate_pool(
+        self, scale: int, x_t: torch.Tensor, blurry: torch.Tensor | None, alpha_bar: float
     ) -> torch.Tensor:
-        """(B·H·W, K) candidates for this step: the previous step's (or, on entering a scale,
-        the nearest to x̃, else to x_t/sqrt(ᾱ)) refined by propagation towards the patches
-        nearest to the noisy query itself, which dominate the posterior at low noise."""
+        """(B·H·W, P) candidates to weigh at this step: each pixel's from the previous step (or,
+        on entering a scale, the patches nearest to x̃, else to x_t/sqrt(ᾱ)), its neighbours'
+        shifted, and a few at random (patch_index.propagate_candidates). Keeping the best of
+        them step after step converges on the patches nearest to the noisy query, which
+        dominate the posterior at low noise."""
         batch, _, height, width = x_t.shape
-        count = self.settings.candidates
         state = self._candidates
         if state is None or not state.continues(scale, blurry, (batch, height, width)):
-            evidence, kind = (blurry, "blurry") if blurry is not None else (x_t, "sharp")
-            if blurry is None:
-                evidence = x_t / math.sqrt(alpha_bar)
-            first = self._search(scale, evidence, kind).reshape(batch, height, width, -1)
-            state = self._candidates = _Candidates(scale, blurry, first)
+            if blurry is not None:
+                first = self._search(scale, blurry, "blurry")
+            else:
+                first = self._search(scale, x_t / math.sqrt(alpha_bar), "sharp")
+            state = self._candidates = _Candidates(
+                scale, blurry, first.reshape(batch, height, width, -1)
+            )
         generator = torch.Generator().manual_seed(1009 * scale + state.refinements)
         pool = propagate_candidates(state.indices, self.sizes[scale], generator)
-        chosen = nearest_in_pool(projected, keys, pool.flatten(0, 2), alpha_bar, count)
-        state.indices = chosen.reshape(batch, height, width, -1)
-        state.refinements += 1
-        return chosen
+        return pool.flatten(0, 2)
+
+    def _keep_candidates(self, kept: torch.Tensor) -> None:
+        """Remember this step's best candidates (B, H, W, K) for the next step."""
+        assert self._candidates is not None
+        self._candidates.indices = kept
+        self._candidates.refinements += 1
 
     def _search(self, scale: int, evidence: torch.Tensor, kind: str) -> torch.Tensor:
         """(B·H·W, K) training-patch indices whose `kind` ('blurry' or 'sharp') patch is
@@ -322,29 +338,29 @@ class InstantModel:
         if kind not in patches.indexes:
             keys = space.blurry if kind == "blurry" else space.sharp
             patches.indexes[kind] = NeighbourIndex(keys, self.settings.probes)
-        batch, _, height, width = evidence.shape
-        queries = patches_of(evidence.float(), patches.size).reshape(batch * height * width, -1)
-        return patches.indexes[kind].search(space.project(queries), self.settings.candidates)
+        queries = space.project_image(evidence.float(), patches.size)
+        return patches.indexes[kind].search(queries, self.settings.candidates)
 
-    def _position_prior(
-        self, scale: int, batch: int, height: int, width: int
-    ) -> PositionPrior | None:
+    def _position_prior(self, scale: int, height: int, width: int) -> PositionPrior | None:
+        """The position prior for an H×W canvas at `scale`, made once per canvas size."""
         sigma = self.settings.position_sigma
         if sigma <= 0:
             return None
-        train_w, train_h = self.sizes[scale]
-        return PositionPrior(
-            grid_positions(height, width, batch).to(self._device),
-            grid_positions(train_h, train_w).to(self._device),
-            sigma,
-        )
+        key = (scale, height, width)
+        if key not in self._priors:
+            train_w, train_h = self.sizes[scale]
+            self._priors[key] = PositionPrior(
+                (height, width), (train_h, train_w), sigma, self._device
+            )
+        return self._priors[key]
 
     def _scale_patches(self, scale: int) -> _ScalePatches:
         size = self.settings.patch_size(scale)
         sharp = patches_of(image_to_tensor(self.pyramid.sharp[scale], self._device), size)[0]
         blurry = patches_of(image_to_tensor(self.pyramid.blurry[scale], self._device), size)[0]
         space = PatchSpace(sharp, blurry, self.settings.components)
-        return _ScalePatches(size, sharp, blurry, space)
+        centres = _centres(sharp, size), _centres(blurry, size)
+        return _ScalePatches(size, sharp, blurry, space, *centres)
 
 
 def _centres(keys: torch.Tensor, size: int) -> torch.Tensor:

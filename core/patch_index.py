@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 EXACT_SEARCH_MAX_KEYS = 4096
 """Below this many keys, nearest neighbours are found exactly (cheaper than building an index)."""
@@ -45,6 +46,19 @@ class PatchSpace:
         takes mean_weight = sqrt(ᾱ), so that its distances to sqrt(ᾱ)·keys are kept."""
         centred = patches - mean_weight * self.mean
         return centred if self.basis is None else centred @ self.basis
+
+    def project_image(
+        self, image: torch.Tensor, size: int, mean_weight: float = 1.0
+    ) -> torch.Tensor:
+        """`project` applied to every zero-padded k×k patch of a (B, 3, H, W) image, as one
+        convolution (no (B·H·W, 3k²) patch matrix): returns (B·H·W, d) in raster order."""
+        if self.basis is None:
+            columns = F.unfold(image, kernel_size=size, padding=size // 2).transpose(1, 2)
+            return columns.reshape(-1, columns.shape[-1]) - mean_weight * self.mean
+        filters = self.basis.T.reshape(-1, 3, size, size)  # unfold's channel-major order
+        projected = F.conv2d(image, filters, padding=size // 2)
+        offset = mean_weight * (self.mean @ self.basis)
+        return projected.permute(0, 2, 3, 1).reshape(-1, filters.shape[0]) - offset
 
 
 class NeighbourIndex:
@@ -91,34 +105,8 @@ def _ivf_index(keys: np.ndarray, probes: int):
     return index
 
 
-def candidate_posterior_mean(
-    queries: torch.Tensor,
-    keys: torch.Tensor,
-    values: torch.Tensor,
-    candidates: torch.Tensor,
-    alpha_bar: float,
-) -> torch.Tensor:
-    """The posterior mean of `core.instant.posterior_mean` with each query's softmax restricted
-    to its (Q, K) `candidates` (indices into keys (N, d) and values (N, V); −1 is no
-    candidate, the first is always one). Returns (Q, V)."""
-    scale = math.sqrt(alpha_bar) / (1 - alpha_bar)
-    key_bias = (-alpha_bar / (2 * (1 - alpha_bar))) * keys.square().sum(dim=1)
-    count = candidates.shape[1]
-    chunk = max(1, 2**22 // (count * max(keys.shape[1], values.shape[1])))
-    out = []
-    for start in range(0, queries.shape[0], chunk):
-        found = candidates[start : start + chunk]
-        index = found.clamp_min(0)
-        near = keys[index]  # (c, K, d)
-        logits = scale * (near @ queries[start : start + chunk, :, None]).squeeze(-1)
-        logits = (logits + key_bias[index]).masked_fill(found < 0, -math.inf)
-        weights = torch.softmax(logits, dim=1)
-        out.append((weights[:, None, :] @ values[index]).squeeze(1))
-    return torch.cat(out)
-
-
 NEIGHBOUR_SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
-PROPAGATED_PER_NEIGHBOUR = 4
+PROPAGATED_PER_NEIGHBOUR = 2
 RANDOM_PER_PIXEL = 2
 
 
@@ -165,20 +153,34 @@ def _without_repeats(pool: torch.Tensor) -> torch.Tensor:
     return ordered.masked_fill(repeated, -1)
 
 
-def nearest_in_pool(
-    queries: torch.Tensor, keys: torch.Tensor, pool: torch.Tensor, alpha_bar: float, k: int
-) -> torch.Tensor:
-    """The k entries of each (Q, P) pool nearest to sqrt(ᾱ)·key from the query (Q, d), nearest
-    first, −1 where the pool has fewer valid entries. Returns (Q, k) int64."""
-    root = math.sqrt(alpha_bar)
+def refine_and_average(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    pool: torch.Tensor,
+    alpha_bar: float,
+    k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep each query's k pool entries with the highest posterior weight (the nearest to
+    sqrt(ᾱ)·key) and average their values under the softmax over those k.
+
+    queries (Q, d), keys (N, d), values (N, V), pool (Q, P) indices (−1: none). Returns the
+    estimate (Q, V) and the kept indices (Q, k), best first, −1 where the pool ran short.
+    Logits are −‖q − sqrt(ᾱ)·key‖² / (2(1 − ᾱ)) without the ‖q‖² that every entry shares.
+    """
+    scale = math.sqrt(alpha_bar) / (1 - alpha_bar)
+    key_bias = (-alpha_bar / (2 * (1 - alpha_bar))) * keys.square().sum(dim=1)
     chunk = max(1, 2**22 // (pool.shape[1] * keys.shape[1]))
-    out = []
+    estimates, kept = [], []
     for start in range(0, queries.shape[0], chunk):
         found = pool[start : start + chunk]
-        near = keys[found.clamp_min(0)]  # (c, P, d)
-        distance = (queries[start : start + chunk, None, :] - root * near).square().sum(-1)
-        distance = distance.masked_fill(found < 0, math.inf)
-        order = distance.topk(k, dim=1, largest=False)
-        chosen = found.gather(1, order.indices)
-        out.append(chosen.masked_fill(order.values.isinf(), -1))
-    return torch.cat(out)
+        index = found.clamp_min(0)
+        near = keys[index]  # (c, P, d): the one gather of the step
+        logits = scale * (near @ queries[start : start + chunk, :, None]).squeeze(-1)
+        logits = (logits + key_bias[index]).masked_fill(found < 0, -math.inf)
+        best = logits.topk(k, dim=1)
+        chosen = found.gather(1, best.indices).masked_fill(best.values.isinf(), -1)
+        weights = torch.softmax(best.values, dim=1)
+        estimates.append((weights[:, None, :] @ values[chosen.clamp_min(0)]).squeeze(1))
+        kept.append(chosen)
+    return torch.cat(estimates), torch.cat(kept)

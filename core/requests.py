@@ -192,7 +192,9 @@ class GenerationRequest:
     seed: int = 0
     size: tuple[int, int] | None = None
     multipliers: tuple[float, float] | None = None
-    options: SamplingOptions = PLAIN_SAMPLING
+    options: SamplingOptions | None = None
+    """None: the model's own defaults (plain sampling for a trained model; Instant's are
+    strided, docs/method.md §9)."""
     edit: Edit | None = None
     batch: int = 8
 

@@ -105,7 +105,7 @@ class FakeEngine:
 
     @property
     def fast_calls(self) -> list[bool]:
-        return [request.options.fast for request in self.requests]
+        return [bool(request.options and request.options.fast) for request in self.requests]
 
     @property
     def sample_calls(self) -> list[tuple]:
@@ -186,7 +186,7 @@ class FakeEngine:
                 yield SampleProgress(index, 3, index - 1, 3, 0, 0.5, image)
                 if stop.is_set():
                     return
-            settings = {"model": model_name, "fast": request.options.fast}
+            settings = {"model": model_name, "fast": bool(request.options and request.options.fast)}
             for i in range(request.count):
                 seed = request.seed + i
                 yield SampleResult(pattern(width, height, seed), seed, (width, height), settings)

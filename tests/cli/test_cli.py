@@ -109,12 +109,14 @@ def test_train_resume_and_sample_at_twice_the_width(tmp_path, small_image, capsy
         (["train", "missing.png", "-o", "{tmp}/m.sinddm"], "No file at missing.png"),
         (["train", "{img}", "-o", "{tmp}/m.pt"], "should end in .sinddm"),
         (["sample", "{tmp}/none.sinddm", "-o", "{tmp}/x.png"], "No model file"),
-        (["info", "{img}"], "not a SinDDM Studio model"),
+        (["info", "{tmp}/notes.txt"], "neither a SinDDM Studio model nor an image"),
+        (["sample", "{tmp}/notes.txt", "-o", "{tmp}/x.png"], "neither a SinDDM Studio model"),
         (["train", "{img}", "-o", "{tmp}/m.sinddm", "--device", "cuda:7"], "CUDA|GPU"),
         (["train", "{img}", "-o", "{tmp}/m.sinddm", "--dim", "7"], "even number"),
     ],
 )
 def test_errors_are_one_plain_line(tmp_path, small_image, capsys, argv, message):
+    (tmp_path / "notes.txt").write_text("not a model, not an image")
     argv = [a.format(tmp=tmp_path, img=small_image) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
