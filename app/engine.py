@@ -63,6 +63,7 @@ from core.generation import (
 )
 from core.imageio import atomic_write, load_image
 from core.model import SinDDMNet, count_parameters
+from core.models import open_diffusion_model
 from core.presets import PRESETS, Preset, default_preset_name
 from core.progress import EtaEstimator
 from core.pyramid import build_pyramid
@@ -112,9 +113,10 @@ def preset_named(name: str) -> Preset:
 
 @dataclass(frozen=True, eq=False)
 class _Loaded:
-    """What a ModelHandle holds for this engine: the model and what its file says of it."""
+    """What a ModelHandle holds for this engine: the model (trained, or Instant) and what its
+    file says of it."""
 
-    model: SinDDMModel
+    model: DiffusionModel
     preset: str
     image_name: str
     """The training photo's file name ('' when unknown), kept when training resumes."""
@@ -240,6 +242,32 @@ class Engine:
                 training_image=model.pyramid.sharp[-1],
             )
             yield ModelOpened(summary, ModelHandle(loaded))
+
+        return job
+
+    def instant_job(self, image_path: str) -> Job:
+        """Build Instant for a photo (core.models.open_diffusion_model: the pyramid as the
+        command line builds it, shrunk to the default 50,000-pixel cap) on the CPU; sample_job
+        moves it to the device it runs on."""
+
+        def job(stop: threading.Event) -> Events:
+            model = open_diffusion_model(image_path, "cpu")
+            name = Path(image_path).name
+            summary = ModelSummary(
+                path=str(image_path),
+                sizes=model.sizes,
+                start_steps=model.schedule.start_steps,
+                parameters=model.parameters,
+                steps_trained=model.steps_trained,
+                total_steps=0,
+                can_resume=False,
+                preset=model.kind,
+                image_name=name,
+                training_image=model.pyramid.sharp[-1],
+                kind="instant",
+                default_sampling=model.default_sampling,
+            )
+            yield ModelOpened(summary, ModelHandle(_Loaded(model, model.kind, name)))
 
         return job
 
@@ -376,8 +404,9 @@ class Engine:
                 if stop.is_set():
                     return
             plan = self._planner(sinddm, request, self._clip_loader)
-            settings = {
+            settings = {  # what the PNG records (app.results): which engine, which model
                 "model": model_name,
+                "engine": sinddm.kind,
                 "steps": sinddm.steps_trained,
                 **plan.settings(torch_device),
             }

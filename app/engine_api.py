@@ -50,6 +50,13 @@ class EngineApi(Protocol):
         """Read a `.sinddm` file (once) and yield ModelOpened with its summary and handle."""
         ...
 
+    def instant_job(self, image_path: str) -> Job:
+        """Build Instant for the photo at `image_path` (about a second on a CPU: no training)
+        and yield ModelOpened with its summary (kind 'instant', the photo as its path) and
+        handle, ready for sample_job. Raises SinDDMError for a file that is not a usable
+        image."""
+        ...
+
     def save_job(self, source: str, target: str) -> Job:
         """Write the model at `source` (the file a model was opened from or trained into) to
         `target`, atomically, and yield ModelSaved."""

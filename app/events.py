@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from core.requests import PLAIN_SAMPLING, SamplingOptions
+
 if TYPE_CHECKING:
     from app.results import Result
 
@@ -36,9 +38,16 @@ class ImageSummary:
     """The image at its training (finest-scale) size, H×W×3 uint8."""
 
 
+ModelKind = Literal["trained", "instant"]
+"""What answers a generation: a trained network, or Instant (a closed-form denoiser over the
+photo's patches, built in a second with no training: core.instant)."""
+
+
 @dataclass(frozen=True)
 class ModelSummary:
-    """A trained (or training) model as the GUI sees it."""
+    """A trained (or training) model, or Instant for a photo, as the GUI sees it.
+
+    For Instant `path` is the photo, and there are no parameters and no steps to resume."""
 
     path: str
     sizes: tuple[tuple[int, int], ...]
@@ -50,6 +59,13 @@ class ModelSummary:
     preset: str
     image_name: str
     training_image: np.ndarray = field(repr=False)
+    kind: ModelKind = "trained"
+    default_sampling: SamplingOptions = PLAIN_SAMPLING
+    """What a request without options gets (core.bundle.DiffusionModel.default_sampling)."""
+
+    @property
+    def instant(self) -> bool:
+        return self.kind == "instant"
 
     @property
     def finished(self) -> bool:
@@ -94,7 +110,8 @@ class TrainFinished:
 
 @dataclass(frozen=True)
 class ModelOpened:
-    """A model file was read: what the GUI shows of it, and the engine's handle on it."""
+    """A model file was read, or Instant was built for a photo: what the GUI shows of it, and
+    the engine's handle on it."""
 
     model: ModelSummary
     handle: ModelHandle = field(repr=False)

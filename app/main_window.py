@@ -169,7 +169,8 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str) -> bool:
         """Open an image or a model file, whichever it is. A model is read in the worker: True
         means it is on its way (it joins the recent files, and the Generate tab shows, once it
-        has arrived)."""
+        has arrived). A photo opens on the Generate tab: Instant generates from it at once, and
+        the Train tab trains on it."""
         if self.state.busy:
             self._on_error("Busy", "Stop the running job before opening another file.")
             return False
@@ -180,7 +181,7 @@ class MainWindow(QMainWindow):
         opened = self.state.open_image(path)
         if opened:
             self._remember_recent(path)
-            self.tabs.setCurrentWidget(self.train_panel)
+            self.tabs.setCurrentWidget(self.generate_panel)
         return opened
 
     @Slot()
@@ -297,7 +298,7 @@ class MainWindow(QMainWindow):
         self.train_action.setEnabled(s.can_train)
         self.generate_action.setEnabled(s.can_generate)
         self.cancel_action.setEnabled(bool(kind))
-        self.save_action.setEnabled(s.model is not None and not s.busy)
+        self.save_action.setEnabled(s.model is not None and not s.model.instant and not s.busy)
         if kind == "sample":
             self.compare_action.setChecked(False)
         self._update_centre()
@@ -310,7 +311,11 @@ class MainWindow(QMainWindow):
             self._opening = None
             self._remember_recent(model.path)
             self.tabs.setCurrentWidget(self.generate_panel)
-        elif model is not None and Path(model.path).resolve().parent != BUNDLED_DIR:
+        elif (
+            model is not None
+            and not model.instant  # its photo joined the recent files as it was opened
+            and Path(model.path).resolve().parent != BUNDLED_DIR
+        ):
             self._remember_recent(model.path)  # autosaved trainings are easy to find again
         self.canvas.set_reference(self.state.training_image)
         self._on_job_changed(self.state.job)
@@ -335,8 +340,10 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.generate_panel)
 
     def _title(self) -> str:
-        if self.state.model is not None:
-            return f"{Path(self.state.model.path).name} — SinDDM Studio"
+        model = self.state.model
+        if model is not None:
+            engine = " (Instant)" if model.instant else ""
+            return f"{Path(model.path).name}{engine} — SinDDM Studio"
         if self.state.image is not None:
             return f"{Path(self.state.image.path).name} — SinDDM Studio"
         return "SinDDM Studio"

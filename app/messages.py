@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 ERROR_TITLES = {
     "open": "Cannot open the model",
+    "instant": "Cannot use the photo with Instant",
     "save": "Cannot save the model",
     "train": "Cannot train",
     "sample": "Cannot generate",
@@ -43,6 +44,21 @@ def describe_failure(exc: BaseException, kind: str) -> tuple[str, str]:
         f"This is a bug, not something you did: {type(exc).__name__}: {exc}\n\n"
         "Please report it, with the details printed in the terminal."
     )
+
+
+def engine_label(settings: dict) -> str:
+    """Which engine made a result, for captions and tooltips, from its recorded settings:
+    'Instant (no training)' or 'trained model, 2,200 steps' (results kept before the engine
+    was recorded are all from trained models)."""
+    if settings.get("engine") == "instant":
+        return "Instant (no training)"
+    steps = settings.get("steps")
+    return f"trained model, {steps:,} steps" if isinstance(steps, int) else "trained model"
+
+
+def engine_name(kind: str) -> str:
+    """'Instant' or 'trained model', for a model's kind (app.events.ModelKind)."""
+    return "Instant" if kind == "instant" else "trained model"
 
 
 def train_progress(event: TrainProgress) -> tuple[float, str]:

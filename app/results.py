@@ -1,7 +1,9 @@
 """Generated images kept with their model: PNGs with metadata in a folder beside the model file.
 
 For `photo.sinddm` the results live in `photo.sinddm.results/`, one PNG per image, each with its
-seed, size, model and settings in PNG text chunks so that it can be recreated.
+seed, size, model, engine ('trained' or 'instant') and settings in PNG text chunks so that it
+can be recreated. Instant has no file of its own: its results go into the app's models folder,
+under the photo's name (`instant_results_folder`).
 
 Results are written and read in the worker thread: `storing`, `loading` and `copying` wrap a
 job so that its events arrive with the files already written or read.
@@ -9,6 +11,7 @@ job so that its events arrive with the files already written or read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -56,15 +59,31 @@ class Result:
 BUNDLED_DIR = RESOURCES_DIR
 
 
-def results_folder(model_path: str | os.PathLike, fallback_dir: Path | None = None) -> Path:
+def results_folder(
+    model_path: str | os.PathLike, fallback_dir: Path | None = None, kind: str = "trained"
+) -> Path:
     """`<model>.results` beside the model, or in `fallback_dir` when the model's folder is the
-    bundled resources (or otherwise not writable): results never go into the installation."""
+    bundled resources (or otherwise not writable): results never go into the installation.
+    For Instant (`kind` 'instant', `model_path` the photo) with a `fallback_dir`, see
+    `instant_results_folder`."""
+    if kind == "instant" and fallback_dir is not None:
+        return instant_results_folder(model_path, fallback_dir)
     model_path = Path(model_path)
     folder = Path(f"{model_path}.results")
     parent = model_path.parent.resolve()
     if fallback_dir is not None and (parent == BUNDLED_DIR or not os.access(parent, os.W_OK)):
         return Path(fallback_dir) / folder.name
     return folder
+
+
+def instant_results_folder(photo: str | os.PathLike, models_dir: Path) -> Path:
+    """Where the results of Instant for `photo` are kept: `<stem>-<hash>.instant.results` in
+    `models_dir` (beside the models trained from photos, which are named after the photo's stem
+    too). A photo's own folder is not ours to write into; the short hash of its absolute path
+    keeps two photos of the same name apart, so reopening a photo brings back its results."""
+    path = Path(photo).absolute()
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    return Path(models_dir) / f"{path.stem}-{digest}.instant.results"
 
 
 def store(result: Result, folder: Path, index: int) -> Path:
@@ -163,7 +182,8 @@ def loading(job: Job, fallback_dir: Path) -> Job:
         with _events(job, stop) as events:
             for event in events:
                 if isinstance(event, ModelOpened | TrainFinished):
-                    folder = results_folder(event.model.path, fallback_dir)
+                    model = event.model
+                    folder = results_folder(model.path, fallback_dir, model.kind)
                     yield ModelWithResults(event, tuple(load_all(folder)))
                 else:
                     yield event

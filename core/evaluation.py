@@ -16,6 +16,7 @@ REPORTED_METRICS = (
     "patch_distance",
     "coherence",
     "completeness",
+    "layout_distance",
     "memorised_fraction",
     "niqe",
     "lpips_diversity",
@@ -87,6 +88,7 @@ def evaluate(
         "patch_distance": [],
         "coherence": [],
         "completeness": [],
+        "layout_distance": [],
         "memorised_fraction": [],
     }
     niqe_values: list[float] = []
@@ -96,6 +98,7 @@ def evaluate(
         coherence, completeness = metrics.bidirectional_similarity(sample, reference)
         per_sample["coherence"].append(coherence)
         per_sample["completeness"].append(completeness)
+        per_sample["layout_distance"].append(metrics.layout_distance(sample, reference))
         per_sample["memorised_fraction"].append(metrics.memorised_fraction(sample, reference))
         if niqe_fits(sample) and not niqe_failure:
             try:
@@ -162,7 +165,7 @@ def _perceptual(samples: list[np.ndarray], reference: np.ndarray, weights: Perce
     return result
 
 
-BASELINE_DISTANCES = ("patch_distance", "coherence", "completeness")
+BASELINE_DISTANCES = ("patch_distance", "coherence", "completeness", "layout_distance")
 MEMORISED_LIMIT = 0.05
 """A model that copies more than 5% of its samples' area verbatim fails the bar."""
 
@@ -183,14 +186,19 @@ class BaselineCheck:
 def compare_to_baseline(report: dict, baseline: dict) -> list[BaselineCheck]:
     """Hold an `evaluate` report to the bar of docs/quality.md set by `baseline` (another report).
 
-    Each distance (patch distance, coherence, completeness) and the pixel diversity may be at
-    most the baseline's mean plus one standard deviation (within its spread; diversity "not
-    higher": the baseline's is already 2-3× the paper's); the memorised share at most 5%.
+    Each distance (patch distance, coherence, completeness, layout distance) and the pixel
+    diversity may be at most the baseline's mean plus one standard deviation (within its spread;
+    diversity "not higher": the baseline's is already 2-3× the paper's); the memorised share at
+    most 5%. A metric missing from either report (a baseline measured before the layout distance
+    existed) is left out rather than failed.
     """
     checks = [
         BaselineCheck(name, report[name]["mean"], baseline[name]["mean"] + baseline[name]["std"])
         for name in (*BASELINE_DISTANCES, "pixel_diversity")
-        if report[name].get("available", True) and baseline[name].get("available", True)
+        if name in report
+        and name in baseline
+        and report[name].get("available", True)
+        and baseline[name].get("available", True)
     ]
     memorised = report["memorised_fraction"]["mean"]
     checks.append(BaselineCheck("memorised_fraction", memorised, MEMORISED_LIMIT))

@@ -64,9 +64,9 @@ class InstantSettings:
     patch_sizes: tuple[int, ...] = (15, 11, 7)
     aggregation: Aggregation = "centre"
     exact_scales: int = 1
-    candidates: int = 16
-    components: int = 24
-    probes: int = 8
+    candidates: int = 8
+    components: int = 16
+    probes: int = 4
     position_sigma: float = 0.2
 
     def __post_init__(self) -> None:
@@ -141,7 +141,10 @@ class PositionPrior:
 
     def logits(self, start: int, stop: int) -> torch.Tensor:
         """(stop − start, N) log-prior of queries start … stop − 1."""
-        rows = torch.arange(start, stop, device=self.table.device) % self.table.shape[0]
+        pixels = self.table.shape[0]
+        if start // pixels == (stop - 1) // pixels:  # within one image: a view, no copy
+            return self.table[start % pixels : (stop - 1) % pixels + 1]
+        rows = torch.arange(start, stop, device=self.table.device) % pixels
         return self.table.index_select(0, rows)
 
 
@@ -162,13 +165,17 @@ def posterior_mean(
     scale = math.sqrt(alpha_bar) / (1 - alpha_bar)
     key_bias = (-alpha_bar / (2 * (1 - alpha_bar))) * keys.square().sum(dim=1)
     chunk = max(1, QUERY_CHUNK_ELEMENTS // max(1, keys.shape[0]))
+    if prior is not None and prior.table.shape[0] <= chunk:
+        chunk = prior.table.shape[0]  # one image per chunk: the prior is a view
     out = []
     for start in range(0, queries.shape[0], chunk):
         stop = min(start + chunk, queries.shape[0])
         logits = torch.addmm(key_bias, queries[start:stop], keys.T, alpha=scale)
         if prior is not None:
             logits += prior.logits(start, stop)
-        out.append(torch.softmax(logits, dim=1) @ values)
+        # softmax in place: the (chunk, N) matrix is the biggest thing here
+        weights = logits.sub_(logits.amax(dim=1, keepdim=True)).exp_()
+        out.append((weights @ values) / weights.sum(dim=1, keepdim=True))
     return torch.cat(out)
 
 

@@ -8,6 +8,8 @@ distance; pixel diversity has no "better", only a range (SinDDM's Table 1: 0.3 �
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,8 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
     """H×W×3 uint8 -> (3, H, W) float32 in [0, 1]."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ConfigError(f"Expected an H×W×3 8-bit RGB image, got {image.dtype} {image.shape}.")
-    return torch.tensor(image).permute(2, 0, 1).float() / 255.0  # copies: inputs may be read-only
+    # Copies: inputs may be read-only or flipped views (negative strides).
+    return torch.tensor(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
 
 
 def pixel_diversity(samples: list[np.ndarray], reference: np.ndarray) -> float:
@@ -99,10 +102,14 @@ def patch_distance(
 
 
 def _nearest_distances(
-    queries: torch.Tensor, keys: torch.Tensor, chunk: int = 1024
+    queries: torch.Tensor, keys: torch.Tensor, chunk: int = 1024, dims: int | None = None
 ) -> torch.Tensor:
-    """For each query patch, the RMS difference to its nearest key patch: (N,)."""
-    dims = queries.shape[1]
+    """For each query (N, D), the RMS difference to its nearest key (M, D): (N,).
+
+    The mean is taken over `dims` values (default D): extra columns, such as the weighted
+    position of `layout_distance`, then add to the squared distance without being averaged away.
+    """
+    dims = dims or queries.shape[1]
     key_norms = (keys * keys).sum(1)
     best = []
     for start in range(0, queries.shape[0], chunk):
@@ -158,3 +165,86 @@ def memorised_fraction(
     coverage = F.conv_transpose2d(grid, torch.ones(1, 1, region, region), stride=stride)
     covered = coverage[0, 0, :height, :width] > 0
     return float(covered.float().mean())
+
+
+LAYOUT_SHORT_SIDE = 28
+"""The training image's short side when `layout_distance` compares (¼ of the 112-px eval images)."""
+
+
+def _resize(image: torch.Tensor, factor: float) -> torch.Tensor:
+    """Scale (3, H, W) by `factor` with antialiasing (bilinear, as `_downscale`)."""
+    h, w = image.shape[-2:]
+    size = (max(round(h * factor), 1), max(round(w * factor), 1))
+    return F.interpolate(image[None], size=size, mode="bilinear", antialias=True)[0]
+
+
+def _placed_patches(
+    image: torch.Tensor, factor: float, patch: int, weight: float, dy: int = 0, dx: int = 0
+) -> torch.Tensor:
+    """The patch×patch patches of `image` (3, H, W) scaled by `factor` after cropping dy, dx
+    full-resolution pixels, each followed by its centre's height as a fraction of the image's
+    (0 top, 1 bottom) times weight·√(3·patch²): (N, 3·patch² + 1)."""
+    low = _resize(image[:, dy:, dx:], factor)
+    values = extract_patches(low, patch)
+    rows, cols = low.shape[-2] - patch + 1, low.shape[-1] - patch + 1
+    # Centres in the uncropped image's scaled frame, so that every crop places its rows alike.
+    centres = (torch.arange(rows, dtype=torch.float32) + patch / 2 + dy * factor) / (
+        image.shape[-2] * factor
+    )
+    heights = centres.repeat_interleave(cols)[:, None] * weight * values.shape[1] ** 0.5
+    return torch.cat([values, heights], dim=1)
+
+
+def _layout_keys(image: torch.Tensor, factor: float, patch: int, weight: float) -> torch.Tensor:
+    """`_placed_patches` of `image` and of its mirror, at 4 sampling phases (0 and ½ of a scaled
+    pixel in each direction), so that neither a shift of a few pixels nor a left-right mirror
+    counts as a change of layout."""
+    half = round(0.5 / factor)
+    offsets = sorted({0, half})
+    return torch.cat(
+        [
+            _placed_patches(source, factor, patch, weight, dy, dx)
+            for source in (image, image.flip(-1))
+            for dy in offsets
+            for dx in offsets
+        ]
+    )
+
+
+def layout_distance(
+    sample: np.ndarray,
+    reference: np.ndarray,
+    patch: int = 7,
+    position_weight: float = 0.5,
+    short_side: int = LAYOUT_SHORT_SIDE,
+) -> float:
+    """Whether the sample keeps the training image's composition; 0 for the image itself.
+
+    Simakov et al.'s bidirectional similarity (the mean of coherence and completeness, as in
+    `bidirectional_similarity`) at a coarse scale, where a 7×7 patch spans a quarter of the
+    image's short side: both images are scaled by the factor that brings the training image's
+    short side to `short_side` px (one factor, so that a retargeted canvas keeps the training
+    image's scale), and each patch carries its height in its image (normalised by that image's
+    own height) with `position_weight`: a patch whose match lies 0.2 of the height away costs
+    0.1, like a clear colour change. Sky patches in the meadow, the meadow above the sky or
+    shuffled regions find no close training patch; a left-right mirror does (`_layout_keys`).
+    """
+    a, b = _tensor(sample), _tensor(reference)
+    factor = min(1.0, short_side / min(b.shape[-2:]))
+    if min(*a.shape[-2:], *b.shape[-2:]) * factor < patch + 1:  # +1: the half-pixel crops
+        raise ConfigError(
+            f"Images are too small to compare their layout: each side must be at least "
+            f"{math.ceil((patch + 1) / factor)} px."
+        )
+    dims = 3 * patch * patch
+    coherence = _nearest_distances(
+        _placed_patches(a, factor, patch, position_weight),
+        _layout_keys(b, factor, patch, position_weight),
+        dims=dims,
+    )
+    completeness = _nearest_distances(
+        _placed_patches(b, factor, patch, position_weight),
+        _layout_keys(a, factor, patch, position_weight),
+        dims=dims,
+    )
+    return float(coherence.mean() + completeness.mean()) / 2

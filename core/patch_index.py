@@ -36,8 +36,9 @@ class PatchSpace:
         else:
             step = max(1, data.shape[0] // PCA_SAMPLE_ROWS)
             centred = data[::step] - self.mean
-            _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-            self.basis = vh[:components].T.contiguous()
+            # the eigenvectors of the D×D covariance: much cheaper than an SVD of the rows
+            _, vectors = torch.linalg.eigh(centred.T @ centred)
+            self.basis = vectors[:, -components:].flip(1).contiguous()
         self.sharp = self.project(sharp)
         self.blurry = self.project(blurry)
 

@@ -1,4 +1,5 @@
-"""A horizontal strip of thumbnails of everything generated from the open model."""
+"""A horizontal strip of thumbnails of everything generated from the open model, each labelled
+with its seed and the engine that made it (Instant or a trained model)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QMenu, QWidget
 
+from app.messages import engine_label
 from app.state import AppState
 from app.widgets.canvas import to_qimage
 
@@ -56,8 +58,11 @@ class ResultsStrip(QListWidget):
                 Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
-            item = QListWidgetItem(QIcon(pixmap), f"seed {result.seed}")
-            item.setToolTip(f"Seed {result.seed}, {result.size[0]}×{result.size[1]}")
+            instant = result.settings.get("engine") == "instant"
+            label = f"seed {result.seed}\n{'Instant' if instant else 'trained'}"
+            item = QListWidgetItem(QIcon(pixmap), label)
+            size = f"{result.size[0]}×{result.size[1]}"
+            item.setToolTip(f"Seed {result.seed}, {size}, made by {engine_label(result.settings)}")
             self.addItem(item)
         self.blockSignals(False)
         if self.count():

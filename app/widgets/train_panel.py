@@ -21,12 +21,20 @@ from app.widgets.loss_plot import LossPlot
 from core.presets import PRESETS
 from core.progress import format_duration
 
+INSTANT_VERSUS_TRAINING = (
+    "Instant needs no training but can copy large pieces of the photo verbatim; training "
+    "learns the photo's patterns, in the time estimated below."
+)
+"""docs/method.md §9 (Limits) names the verbatim copies."""
+
 
 class TrainPanel(QWidget):
     def __init__(self, state: AppState, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.summary = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.versus = QLabel(INSTANT_VERSUS_TRAINING, wordWrap=True)
+        """What training buys over Instant, shown while a photo is open."""
         self.preset = QComboBox()
         for name, preset in PRESETS.items():
             self.preset.addItem(preset.label, name)
@@ -61,6 +69,7 @@ class TrainPanel(QWidget):
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        layout.addWidget(self.versus)
         layout.addLayout(form)
         layout.addWidget(self.estimate)
         layout.addLayout(buttons)
@@ -113,6 +122,7 @@ class TrainPanel(QWidget):
         self._sync_options_from_state()
         self.preset_help.setText(PRESETS[state.preset_name].description)
         self.summary.setText(self._summary_text())
+        self.versus.setVisible(state.image is not None)
         self.estimate.setText(self._estimate_text())
         resuming = state.can_resume and state.image is None
         self.train_button.setText("Resume training" if resuming else "Train")
@@ -126,7 +136,8 @@ class TrainPanel(QWidget):
         if state.job == "train":
             self.saved_to.setText(f"Autosaving to {state.training_path}")
         else:
-            self.saved_to.setText(f"Model file: {model.path}" if model else "")
+            has_file = model is not None and not model.instant
+            self.saved_to.setText(f"Model file: {model.path}" if has_file else "")
         if model is None and state.job != "train":
             self.loss.set_values(())
 

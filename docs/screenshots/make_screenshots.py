@@ -3,7 +3,9 @@
     xvfb-run -a .venv/bin/python docs/screenshots/make_screenshots.py
 
 `--edit-only` skips the training and generating states; `--harmonize-only` makes just the
-harmonisation pair; `--first-only` just the first start. Uses a temporary settings file and
+harmonisation pair; `--first-only` just the first start (the demo photo with Instant);
+`--generate-only` the first start and the trained model's generating states (03, 04), without
+training (02). Uses a temporary settings file and
 models folder; takes a few minutes on a 2-core CPU (the bundled model samples at full width).
 """
 
@@ -60,6 +62,9 @@ def main() -> None:
     if "--harmonize-only" not in sys.argv:
         if "--edit-only" not in sys.argv:
             main_states(app, window, state)
+        if "--generate-only" in sys.argv:
+            state.shutdown()
+            return
         edit_states(app, window, state)
     harmonize_states(app, window, state, scratch)
     state.shutdown()
@@ -124,7 +129,12 @@ def edit_states(app, window, state) -> None:
 
 def main_states(app, window, state) -> None:
     grab(window, "01_first_start.png")
+    if "--generate-only" not in sys.argv:
+        training_state(app, window, state)
+    generating_states(app, window, state)
 
+
+def training_state(app, window, state) -> None:
     panel = window.train_panel
     panel.preset.setCurrentIndex(panel.preset.findData("tiny"))
     panel.steps.setValue(600)
@@ -136,6 +146,9 @@ def main_states(app, window, state) -> None:
     grab(window, "02_training.png")
     wait_until(app, lambda: not state.job)
 
+
+def generating_states(app, window, state) -> None:
+    """The bundled trained model generating 2× wide, then three results compared."""
     open_model(app, window, state, str(DEMO_MODEL))
     window.generate_panel.quick["2× wide"].click()
     state.set_seed(7)

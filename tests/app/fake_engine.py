@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,10 @@ from app.events import (
 )
 from core.clip_weights import GuidanceUnavailableError
 from core.errors import CheckpointFormatError, ImageLoadError
-from core.requests import GenerationRequest, TextEdit
+from core.requests import GenerationRequest, SamplingOptions, TextEdit
+
+INSTANT_DEFAULTS = SamplingOptions(fine_stride=2, coarse_stride=4)
+"""As core.instant's (not imported: it brings torch)."""
 
 
 def pattern(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -125,6 +129,20 @@ class FakeEngine:
 
         return job
 
+    def instant_job(self, image_path: str) -> Job:
+        def job(stop: threading.Event) -> Events:
+            summary = replace(
+                self.summary(image_path, steps=0, total=0, can_resume=False),
+                parameters=0,
+                preset="instant",
+                image_name=Path(image_path).name,
+                kind="instant",
+                default_sampling=INSTANT_DEFAULTS,
+            )
+            yield ModelOpened(summary, ModelHandle(("instant", image_path)))
+
+        return job
+
     def save_job(self, source: str, target: str) -> Job:
         def job(stop: threading.Event) -> Events:
             self.saved.append(target)
@@ -135,6 +153,10 @@ class FakeEngine:
 
     def estimate_job(self, image_path: str, preset_name: str, steps: int, device: str) -> Job:
         def job(stop: threading.Event) -> Events:
+            for _ in range(10):  # measuring: stopped when another job starts
+                if stop.is_set():
+                    return
+                time.sleep(self.step_delay)
             yield Estimate(0.01, 0.01 * steps, "cpu")
 
         return job
@@ -186,7 +208,10 @@ class FakeEngine:
                 yield SampleProgress(index, 3, index - 1, 3, 0, 0.5, image)
                 if stop.is_set():
                     return
-            settings = {"model": model_name, "fast": bool(request.options and request.options.fast)}
+            instant = isinstance(model.payload, tuple) and model.payload[0] == "instant"
+            engine = "instant" if instant else "trained"
+            fast = bool(request.options and request.options.fast)
+            settings = {"model": model_name, "engine": engine, "fast": fast}
             for i in range(request.count):
                 seed = request.seed + i
                 yield SampleResult(pattern(width, height, seed), seed, (width, height), settings)

@@ -1,5 +1,6 @@
 """The real core, tiny configuration, driven through the view-model: train → generate 2× wide →
-export → reopen → same image; the edits; the first text run's CLIP download; the first start."""
+export → reopen → same image; the edits; the first text run's CLIP download; a photo with Instant;
+the first start (the demo photo with Instant)."""
 
 from __future__ import annotations
 
@@ -176,16 +177,43 @@ def test_first_text_run_downloads_weights_with_progress_or_says_why_not(
         assert state.shutdown()
 
 
-def test_first_start_opens_demo_photo_and_model(qtbot, qapp, tmp_path, settings):
+def test_a_photo_generates_with_instant_without_training(qtbot, qapp, tmp_path, tiny_image):
+    photo = tmp_path / "photo.png"
+    tiny_image.save(photo)
+    state = _state(Engine(), tmp_path)
+    try:
+        assert state.open_image(str(photo))
+        qtbot.waitUntil(lambda: state.model is not None, timeout=60_000)
+        assert state.model.instant and state.image is not None
+        state.set_seed(11)
+        state.generate()  # abandons the speed measurement if it is running
+        _idle(qtbot, state)
+        (result,) = state.results
+        assert result.image.shape == (72, 96, 3) and result.path is not None
+        with Image.open(result.path) as im:
+            record = json.loads(im.text["sinddm"])
+        assert (record["engine"], record["model"], record["seed"]) == ("instant", "photo.png", 11)
+        assert record["steps"] == 0 and "Instant" in state.canvas_caption
+    finally:
+        assert state.shutdown()
+
+
+def test_first_start_opens_the_demo_photo_with_instant(qtbot, qapp, tmp_path, settings):
     window = build_window(["sinddm-studio"], models_dir=tmp_path / "models", settings=settings)
     qtbot.addWidget(window)
     state = window.state
     try:
-        qtbot.waitUntil(lambda: state.image is not None, timeout=60_000)
-        assert state.image.path == str(DEMO_IMAGE)
-        assert state.model is not None and state.model.parameters == 1_106_772
-        assert state.can_train and window.tabs.currentWidget() is window.train_panel
+        assert state.image is not None and state.image.path == str(DEMO_IMAGE)
+        qtbot.waitUntil(lambda: state.model is not None, timeout=60_000)
+        assert state.model.instant and state.model.parameters == 0
+        assert state.can_generate and window.generate_panel.generate_button.isEnabled()
+        assert window.tabs.currentWidget() is window.generate_panel
         assert window.train_panel.train_button.text() == "Train"
+        state.set_seed(1)
+        window.generate_panel.generate()  # the first image: seconds, not minutes
+        _idle(qtbot, state)
+        assert [r.settings["engine"] for r in state.results] == ["instant"]
+        assert state.can_train and state.image is not None
     finally:
         state.cancel()
         _idle(qtbot, state)

@@ -83,7 +83,7 @@ def test_two_open_models_generate_side_by_side(two_models):
         events = _run(engine.sample_job(opened.handle, request, "cpu", "m.sinddm"))
         results = [e for e in events if isinstance(e, SampleResult)]
         assert [r.seed for r in results] == [3, 4] and results[0].image.shape == shape
-        assert results[0].settings == {"model": "m.sinddm", "steps": 0}
+        assert results[0].settings == {"model": "m.sinddm", "engine": "trained", "steps": 0}
         assert any(isinstance(e, SampleProgress) for e in events)
 
 
@@ -94,6 +94,23 @@ def test_fast_sampling_is_recorded_with_the_results(two_models):
     events = _run(engine.sample_job(opened.handle, request, "cpu", "wide.sinddm"))
     (result,) = [e for e in events if isinstance(e, SampleResult)]
     assert result.settings["fast sampling"].startswith("stride 2")
+
+
+def test_instant_is_built_for_a_photo_and_generates_with_its_own_sampling(tmp_path, tiny_image):
+    photo = tmp_path / "photo.png"
+    tiny_image.save(photo)
+    engine = Engine()
+    (opened,) = _run(engine.instant_job(str(photo)))
+    summary = opened.model
+    assert isinstance(opened, ModelOpened) and summary.instant and summary.path == str(photo)
+    assert (summary.parameters, summary.steps_trained, summary.can_resume) == (0, 0, False)
+    assert summary.sizes[-1] == (96, 72) and summary.training_image.shape == (72, 96, 3)
+    assert summary.default_sampling.coarse_stride > 1, "Instant's strided defaults"
+    events = _run(engine.sample_job(opened.handle, GenerationRequest(seed=2), "cpu", "photo.png"))
+    (result,) = [e for e in events if isinstance(e, SampleResult)]
+    assert result.image.shape == (72, 96, 3)
+    assert result.settings["engine"] == "instant" and result.settings["steps"] == 0
+    assert "at the coarsest" in result.settings["fast sampling"], "options=None: its defaults"
 
 
 def test_a_stopped_generation_ends_without_results(two_models):

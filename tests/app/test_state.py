@@ -40,6 +40,73 @@ def test_open_image_shows_it_and_measures_speed(qtbot, fake_state):
     _wait_idle(qtbot, fake_state)
 
 
+def test_opening_a_photo_makes_instant_the_model_and_keeps_the_photo_to_train(
+    qtbot, fake_state, tmp_path
+):
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    assert fake_state.open_image("/photos/photo.png")
+    assert fake_state.model is None, "the trained model is closed"
+    assert fake_state.busy and not fake_state.can_generate  # Instant is built in the worker
+    qtbot.waitUntil(lambda: fake_state.model is not None, timeout=5000)
+    model = fake_state.model
+    assert (model.kind, model.path, model.parameters, model.steps_trained) == (
+        "instant",
+        "/photos/photo.png",
+        0,
+        0,
+    )
+    assert not model.can_resume and "Instant" in fake_state.canvas_caption
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.estimate is not None, "the training speed is measured after it"
+    assert fake_state.image.path == "/photos/photo.png" and fake_state.can_train
+    assert fake_state.can_generate and not fake_state.can_resume
+    assert not fake_state.save_model(str(tmp_path / "instant.sinddm")), "Instant has no file"
+
+
+def test_generating_with_instant_uses_its_own_sampling_and_keeps_results_of_the_photo(
+    qtbot, fake_state, tmp_path
+):
+    photo = str(tmp_path / "photo.png")
+    fake_state.open_image(photo)
+    _wait_idle(qtbot, fake_state)
+    fake_state.set_seed(9)
+    fake_state.generate()
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.engine.requests[-1].options is None, "Instant's own defaults"
+    fake_state.set_fast(True)
+    fake_state.generate()
+    _wait_idle(qtbot, fake_state)
+    faster = fake_state.engine.requests[-1].options
+    assert (faster.fine_stride, faster.coarse_stride, faster.bf16) == (4, 8, False)
+    assert "Instant" in fake_state.canvas_caption
+    folder = results_store.instant_results_folder(photo, fake_state.models_dir)
+    stored = sorted(folder.glob("*.png"))
+    assert len(stored) == 2 and folder.parent == fake_state.models_dir
+    with Image.open(stored[0]) as im:
+        record = json.loads(im.text["sinddm"])
+    assert (record["engine"], record["model"], record["seed"]) == ("instant", "photo.png", 9)
+    fake_state.open_image(photo)  # as after a restart: the photo brings its results back
+    _wait_idle(qtbot, fake_state)
+    assert [r.seed for r in fake_state.results] == [9, 9]
+    other = tmp_path / "elsewhere" / "photo.png"
+    assert results_store.instant_results_folder(other, fake_state.models_dir) != folder
+
+
+def test_training_from_instant_hands_over_to_the_trained_model(qtbot, fake_state):
+    fake_state.open_image("/photos/photo.png")
+    fake_state.set_training_options("tiny", 5, "cpu")
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.model.instant
+    fake_state.train()
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.model.kind == "trained" and fake_state.model.steps_trained == 5
+    assert fake_state.image is None
+    fake_state.generate()
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.engine.requests[-1].options == PLAIN_SAMPLING
+    assert "trained model" in fake_state.canvas_caption
+
+
 def test_bad_image_is_a_plain_error_and_keeps_state(qtbot, fake_state):
     fake_state.open_image("/photos/photo.png")
     _wait_idle(qtbot, fake_state)
@@ -52,6 +119,7 @@ def test_bad_image_is_a_plain_error_and_keeps_state(qtbot, fake_state):
 def test_training_reports_progress_and_yields_a_model(qtbot, fake_state):
     fake_state.open_image("/photos/photo.png")
     fake_state.set_training_options("tiny", 30, "cpu")
+    _wait_idle(qtbot, fake_state)  # Instant arrives, the speed is measured
     progress = []
     fake_state.progress_changed.connect(lambda f, text: progress.append(text))
     fake_state.train()
@@ -198,13 +266,13 @@ def test_corrupt_model_is_a_plain_error(qtbot, fake_state):
     assert fake_state.model is None
 
 
-def test_a_demo_photo_opens_beside_the_model_once_it_is_read(qtbot, fake_state, tmp_path):
-    assert fake_state.open_model(str(tmp_path / "demo.sinddm"), then_open_image="/p/demo.png")
-    assert fake_state.model is None and fake_state.busy  # read in the worker
-    qtbot.waitUntil(lambda: fake_state.image is not None, timeout=5000)
-    assert fake_state.model is not None and fake_state.image.path == "/p/demo.png"
+def test_opening_a_model_closes_the_photo(qtbot, fake_state, tmp_path):
+    fake_state.open_image("/p/demo.png")
     _wait_idle(qtbot, fake_state)
-    assert fake_state.estimate is not None and fake_state.can_generate
+    assert fake_state.open_model(str(tmp_path / "demo.sinddm"))
+    assert fake_state.model.instant and fake_state.busy  # read in the worker
+    _wait_idle(qtbot, fake_state)
+    assert fake_state.model.kind == "trained" and fake_state.image is None
 
 
 def test_save_model_copies_results_and_moves_the_model(qtbot, fake_state, tmp_path):
@@ -221,13 +289,14 @@ def test_save_model_copies_results_and_moves_the_model(qtbot, fake_state, tmp_pa
 
 
 def test_starting_a_job_replaces_a_running_estimate(qtbot, fake_state, tmp_path):
-    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
-    fake_state.open_image("/photos/photo.png", keep_model=True)
-    assert fake_state.job == "estimate"
+    fake_state.engine.step_delay = 0.05  # the estimate takes 0.5 s unless stopped
+    fake_state.open_image("/photos/photo.png")
+    qtbot.waitUntil(lambda: fake_state.job == "estimate", timeout=5000)
+    assert fake_state.model.instant and fake_state.can_generate
     fake_state.set_seed(3)
     fake_state.generate()
     _wait_idle(qtbot, fake_state)
-    assert [r.seed for r in fake_state.results] == [3]
+    assert [r.seed for r in fake_state.results] == [3] and fake_state.estimate is None
 
 
 def test_results_of_bundled_models_go_to_the_app_folder(qtbot, fake_state, tmp_path, monkeypatch):

@@ -35,8 +35,51 @@ def test_open_image_fills_train_panel_and_estimate(qtbot, window, fake_state):
     assert "100, 53" in panel.summary.text()
     assert "Estimated training time" in panel.estimate.text()
     assert panel.train_button.isEnabled()
-    assert not window.generate_panel.generate_button.isEnabled()
-    assert window.canvas.caption.startswith("Training image")
+    assert "Instant needs no training" in panel.versus.text() and panel.versus.isVisibleTo(panel)
+    assert window.generate_panel.generate_button.isEnabled(), "Instant generates at once"
+    assert window.tabs.currentWidget() is window.generate_panel
+    assert "Instant" in window.canvas.caption and "photo.png" in window.canvas.caption
+    assert not window.save_action.isEnabled(), "Instant has no model file to save"
+    assert window.windowTitle() == "photo.png (Instant) — SinDDM Studio"
+
+
+def test_open_a_photo_and_generate_without_training(qtbot, window, fake_state, tmp_path):
+    from app.results import instant_results_folder
+
+    photo = str(tmp_path / "photo.png")
+    assert window.open_path(photo)
+    _idle(qtbot, fake_state)
+    panel = window.generate_panel
+    assert panel.hint.text().startswith("Instant:")
+    panel.random_seed.setChecked(False)
+    panel.seed.setValue(4)
+    panel.generate_button.click()
+    qtbot.waitUntil(lambda: "Instant" in window.canvas.caption, timeout=5000)  # as it forms
+    _idle(qtbot, fake_state)
+    assert fake_state.engine.requests[-1].options is None
+    assert window.canvas.caption == "Seed 4 · 96×72 · Instant (no training)"
+    item = window.results.item(0)
+    assert item.text() == "seed 4\nInstant" and "made by Instant" in item.toolTip()
+    assert len(list(instant_results_folder(photo, fake_state.models_dir).glob("*.png"))) == 1
+    assert window.recent_files() == [photo], "the photo, not Instant, is the recent file"
+
+
+def test_generating_waits_for_training_and_says_so(qtbot, window, fake_state):
+    fake_state.engine.step_delay = 0.01
+    window.open_path("/photos/photo.png")
+    window.train_panel.steps.setValue(100_000)
+    window.train_panel.steps.editingFinished.emit()
+    _idle(qtbot, fake_state)
+    panel = window.generate_panel
+    assert panel.generate_button.isEnabled()
+    fake_state.train()
+    qtbot.waitUntil(lambda: fake_state.job == "train", timeout=5000)
+    assert not panel.generate_button.isEnabled() and not window.generate_action.isEnabled()
+    assert panel.hint.text().startswith("Training is running. Generating waits")
+    fake_state.cancel()
+    _idle(qtbot, fake_state)
+    assert fake_state.model.kind == "trained" and panel.generate_button.isEnabled()
+    assert panel.hint.text().startswith("The model was trained at")
 
 
 def test_train_then_generate_twice_as_wide(qtbot, window, fake_state):

@@ -127,7 +127,7 @@ def test_all_patches_as_candidates_is_the_exact_denoiser(tiny_image, monkeypatch
 
 @pytest.mark.parametrize("aggregation", ["centre", "mean"])
 def test_candidates_agree_with_exact_search_at_low_noise(tiny_image, aggregation):
-    """The defaults (16 candidates from x̃ refined towards the query, 24 components) at a fine
+    """The defaults (8 candidates from x̃ refined towards the query, 16 components) at a fine
     scale's low noise (t = 2): within 8 grey levels of exact search on 99% of pixels (3×3
     patches on a tiny image, the hardest case: benchmarks/bench_instant.py measures more)."""
     exact_settings = InstantSettings(

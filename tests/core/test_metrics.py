@@ -9,6 +9,7 @@ from PIL import Image, ImageFilter
 
 from cli.main import main
 from core import evaluation, metrics
+from core.errors import ConfigError
 from core.evaluation import NIQE_MIN_SIDE, evaluate, niqe, niqe_fits
 
 
@@ -72,6 +73,39 @@ def test_shuffled_tiles_are_diverse_but_less_coherent(reference):
     assert metrics.memorised_fraction(shuffled[0], reference) < 0.5
 
 
+def test_layout_distance_is_near_zero_for_the_image_and_small_changes(reference):
+    noisy = np.clip(reference + np.random.default_rng(0).normal(0, 12, reference.shape), 0, 255)
+    shifted = np.pad(reference, ((2, 0), (3, 0), (0, 0)), mode="edge")[:60, :80]
+    assert metrics.layout_distance(reference, reference) < 1e-3
+    assert metrics.layout_distance(noisy.astype(np.uint8), reference) < 0.03
+    assert metrics.layout_distance(shifted, reference) < 0.04
+    # A mirror keeps sky above ground: the measure counts it as the same layout.
+    assert metrics.layout_distance(reference[:, ::-1], reference) < 1e-3
+
+
+def test_layout_distance_catches_upside_down_and_shuffled_images(reference):
+    shifted = np.pad(reference, ((2, 0), (3, 0), (0, 0)), mode="edge")[:60, :80]
+    small_change = metrics.layout_distance(shifted, reference)
+    upside_down = metrics.layout_distance(reference[::-1], reference)
+    # 0.17 here; without the position term (sky patches may match sky anywhere) only 0.105.
+    assert upside_down > 0.14 and upside_down > 5 * small_change
+    for seed in range(3):
+        shuffled = _shuffled(reference, seed, tile=16)
+        assert metrics.layout_distance(shuffled, reference) > 3 * small_change
+
+
+def test_layout_distance_compares_canvases_of_another_size(reference):
+    wide = np.concatenate([reference, reference], axis=1)  # 160×60: the layout kept
+    assert metrics.layout_distance(wide, reference) < 0.03
+    assert metrics.layout_distance(wide[::-1], reference) > 0.1
+    stacked = np.concatenate([reference, reference], axis=0)  # two skies: a new layout
+    assert metrics.layout_distance(stacked, reference) > 3 * metrics.layout_distance(
+        wide, reference
+    )
+    with pytest.raises(ConfigError, match="too small to compare their layout"):
+        metrics.layout_distance(reference[:10], reference)
+
+
 def test_pixel_diversity_is_relative_to_the_reference_spread(reference):
     noise = [_noise(reference, s) for s in range(3)]
     flat = np.full_like(reference, 128)
@@ -87,6 +121,7 @@ def test_evaluate_reports_mean_and_std_and_unavailable_metrics(reference):
         "patch_distance",
         "coherence",
         "completeness",
+        "layout_distance",
         "memorised_fraction",
     ):
         assert {"mean", "std"} <= set(report[name]), name
@@ -156,7 +191,10 @@ def test_eval_command_on_a_folder(tmp_path, reference, capsys):
     )
     report = json.loads(out.read_text())
     assert report["n"] == 3 and report["pixel_diversity"]["mean"] > 0.5
-    assert "patch_distance" in capsys.readouterr().out
+    assert report["layout_distance"]["mean"] > 0.05  # shuffled tiles lose the layout
+    printed = capsys.readouterr().out
+    assert "patch_distance" in printed
+    assert f"layout_distance      {report['layout_distance']['mean']:.4f}" in printed
 
 
 def test_eval_command_samples_a_model(tmp_path, tiny_trainer, capsys):
@@ -260,6 +298,7 @@ def test_baseline_bar_allows_the_spread_and_catches_worse_or_copying_models():
             "patch_distance": entry,
             "coherence": entry,
             "completeness": entry,
+            "layout_distance": entry,
             "pixel_diversity": {"mean": diversity, "std": 0.02},
             "memorised_fraction": {"mean": memorised, "std": 0.0},
         }
@@ -271,6 +310,11 @@ def test_baseline_bar_allows_the_spread_and_catches_worse_or_copying_models():
         "patch_distance": False,
         "coherence": False,
         "completeness": False,
+        "layout_distance": False,
         "pixel_diversity": False,
         "memorised_fraction": False,
     }
+    # Baselines measured before the layout distance existed leave it out instead of failing.
+    old_baseline = {k: v for k, v in baseline.items() if k != "layout_distance"}
+    checked = [c.metric for c in compare_to_baseline(report(0.055, 0.61, 0.01), old_baseline)]
+    assert "layout_distance" not in checked and "coherence" in checked

@@ -1,0 +1,120 @@
+"""Instant's speed against trained models, and how far its approximations move the denoiser.
+
+    python -m benchmarks.bench_instant speed [--photo PHOTO] [--model resources/demo_model.sinddm]
+    python -m benchmarks.bench_instant approx [--photo resources/demo.png] [--scale 2]
+
+`speed` times, in one run: one 250×200 Instant sample from a 250×200 photo including building
+the patch index (the best of three, each from a fresh model), 16 samples, a 1024×768 retarget,
+and one 250×200 sample of each trained model given (plain and Fast sampling). Ratios within the
+run are what to compare; absolute seconds depend on the machine and the minute.
+
+`approx` compares the candidate denoiser (the default) with exact search over every patch at
+one scale, on the photo's own noised mixture, for several t: the 99th percentile and the mean
+of the per-pixel difference in grey levels (of 255).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+from PIL import Image
+
+from core.bundle import DiffusionModel, image_to_tensor
+from core.checkpoint import load_model
+from core.imageio import load_image
+from core.instant import InstantModel, InstantSettings
+from core.requests import FAST_SAMPLING, SamplingOptions
+from core.sampling import sample
+
+PHOTO_SIZE = (250, 200)
+
+
+def _photo(path: str) -> Image.Image:
+    return load_image(path).resize(PHOTO_SIZE, Image.Resampling.LANCZOS)
+
+
+def _sample_seconds(model: DiffusionModel, options: SamplingOptions, **kwargs) -> float:
+    start = time.perf_counter()
+    sample(
+        model,
+        fine_stride=options.fine_stride,
+        coarse_stride=options.coarse_stride,
+        bf16=options.bf16,
+        **kwargs,
+    )
+    return time.perf_counter() - start
+
+
+def speed(args: argparse.Namespace) -> None:
+    photo = _photo(args.photo)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    first = []
+    for seed in range(3):
+        start = time.perf_counter()
+        model = InstantModel.from_image(photo)
+        built = time.perf_counter() - start
+        total = built + _sample_seconds(model, model.default_sampling, seed=seed)
+        first.append(total)
+        print(f"instant: index {built:.2f} s, first 250×200 sample in {total:.2f} s in all")
+    best = min(first)
+    batch = _sample_seconds(model, model.default_sampling, count=16, seed=0)
+    print(f"instant: 16 samples (one batch) {batch:.1f} s, {batch / 16:.2f} s each")
+    wide = _sample_seconds(model, model.default_sampling, size=(1024, 768), seed=0)
+    print(f"instant: one 1024×768 retarget {wide:.1f} s")
+    for path in args.model:
+        trained = load_model(path)
+        for name, options in (("plain", trained.default_sampling), ("fast", FAST_SAMPLING)):
+            seconds = _sample_seconds(trained, options, size=PHOTO_SIZE, seed=0)
+            print(
+                f"{path} ({name}): one 250×200 sample {seconds:.1f} s "
+                f"= {seconds / best:.1f}× Instant's first"
+            )
+
+
+def approx(args: argparse.Namespace) -> None:
+    photo = _photo(args.photo)
+    exact_settings = InstantSettings(exact_scales=99, components=0, position_sigma=0.0)
+    exact = InstantModel.from_image(photo, settings=exact_settings)
+    scale = args.scale
+    sharp = image_to_tensor(exact.pyramid.sharp[scale])
+    blurry = image_to_tensor(exact.pyramid.blurry[scale])
+    start = exact.schedule.start_steps[scale]
+    print(f"scale {scale} {exact.sizes[scale]}, T[s] = {start}, 3 refinements each")
+    for t in sorted({1, 2, 5, start // 2, start - 1}):
+        alpha_bar = float(exact.schedule.alpha_bar[t])
+        gamma = exact.schedule.sampling_gamma(scale, t)
+        noise = torch.randn(sharp.shape, generator=torch.Generator().manual_seed(t))
+        mixture = gamma * blurry + (1 - gamma) * sharp
+        noisy = math.sqrt(alpha_bar) * mixture + math.sqrt(1 - alpha_bar) * noise
+        want = exact.predict_mixture(noisy, alpha_bar, scale, gamma, blurry)
+        fast = InstantModel.from_image(photo, settings=InstantSettings(position_sigma=0.0))
+        for _ in range(3):  # the sampler refines the candidates at every step
+            got = fast.predict_mixture(noisy, alpha_bar, scale, gamma, blurry)
+        levels = (got - want).abs().amax(dim=1).flatten() * 127.5
+        print(
+            f"  t {t:3d} (sqrt(1 − ᾱ) {math.sqrt(1 - alpha_bar):.2f}): 99th percentile "
+            f"{torch.quantile(levels, 0.99).item():5.1f} grey levels, "
+            f"mean {levels.mean().item():.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("speed")
+    p.add_argument("--photo", default="resources/demo.png")
+    p.add_argument("--model", action="append", default=[], help="a trained model to compare")
+    p.set_defaults(run=speed)
+    p = commands.add_parser("approx")
+    p.add_argument("--photo", default="resources/demo.png")
+    p.add_argument("--scale", type=int, default=2)
+    p.set_defaults(run=approx)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
