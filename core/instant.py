@@ -5,8 +5,13 @@ image's patches at that scale. The posterior mean of a noisy patch q of x_t then
 form (Kamb & Ganguli, ICML 2025; Qiu, Kutulakos & Lindell, CVPR 2026):
 
     m_i = γ·p̃_i + (1 − γ)·p_i                                   (the forward process' mixture)
-    w_i ∝ exp(−‖q − sqrt(ᾱ_t)·m_i‖² / (2(1 − ᾱ_t)))             (softmax over all patches i)
+    w_i ∝ exp(−‖q − sqrt(ᾱ_t)·m_i‖² / (2(1 − ᾱ_t))) · π(i)      (softmax over all patches i)
     E[m-patch | q] = Σ_i w_i·m_i
+
+π is an optional prior on where a patch may go (its position against the pixel's, as
+fractions of the image). To be affordable on a CPU, distances are taken in principal
+components, and above the coarsest scale each pixel weighs only a few candidates, found from
+x̃ and refined step by step as PatchMatch does (core/patch_index.py).
 
 Each pixel takes the centre of its own patch's estimate ("centre", the ELS form) or the mean of
 the estimates of every patch that covers it ("mean"). Queries and training patches are both
@@ -107,18 +112,23 @@ class _ScalePatches:
 @dataclass
 class _Candidates:
     """Each pixel's candidates (B, H, W, K) at one scale, kept and refined from step to step
-    while the sampler stays on that scale with the same x̃ (`evidence`; None without one)."""
+    while the sampler stays on that scale with the same x̃ (`evidence`; None without one) and
+    the noise keeps falling (`alpha_bar` rising): a new run never inherits an old run's."""
 
     scale: int
     evidence: torch.Tensor | None
     indices: torch.Tensor
+    alpha_bar: float
     refinements: int = 0
 
-    def continues(self, scale: int, evidence: torch.Tensor | None, shape: tuple) -> bool:
+    def continues(
+        self, scale: int, evidence: torch.Tensor | None, shape: tuple, alpha_bar: float
+    ) -> bool:
         return (
             self.scale == scale
             and self.evidence is evidence
             and tuple(self.indices.shape[:3]) == shape
+            and alpha_bar > self.alpha_bar
         )
 
 
@@ -319,14 +329,15 @@ class InstantModel:
         dominate the posterior at low noise."""
         batch, _, height, width = x_t.shape
         state = self._candidates
-        if state is None or not state.continues(scale, blurry, (batch, height, width)):
+        shape = (batch, height, width)
+        if state is None or not state.continues(scale, blurry, shape, alpha_bar):
             if blurry is not None:
                 first = self._search(scale, blurry, "blurry")
             else:
                 first = self._search(scale, x_t / math.sqrt(alpha_bar), "sharp")
-            state = self._candidates = _Candidates(
-                scale, blurry, first.reshape(batch, height, width, -1)
-            )
+            indices = first.reshape(batch, height, width, -1)
+            state = self._candidates = _Candidates(scale, blurry, indices, alpha_bar)
+        state.alpha_bar = alpha_bar
         generator = torch.Generator().manual_seed(1009 * scale + state.refinements)
         pool = propagate_candidates(state.indices, self.sizes[scale], generator)
         return pool.flatten(0, 2)

@@ -222,8 +222,8 @@ def iter_sample(
         if s >= first
     )
     bf16 = bf16 and bf16_supported(model.device)
-    runner = _Sampler(model, count, seed, omega, reblur, list(guidance), total, stride, bf16)
-    runner.coarse_stride = coarse_stride
+    strides = (coarse_stride, stride)
+    runner = _Sampler(model, count, seed, omega, reblur, list(guidance), total, strides, bf16)
     yield from runner.run(sizes, starts, injection)
 
 
@@ -246,7 +246,8 @@ def sample(model: DiffusionModel, **kwargs) -> torch.Tensor:
 class _Sampler:
     """State of one sampling run: per-sample generators, schedule constants, progress count."""
 
-    def __init__(self, model, count, seed, omega, reblur, guidance, total, fine_stride, bf16):
+    def __init__(self, model, count, seed, omega, reblur, guidance, total, strides, bf16):
+        """`strides` is (coarse_stride, fine_stride)."""
         self.model = model
         self.device = model.device
         self.schedule = model.schedule
@@ -257,8 +258,7 @@ class _Sampler:
         self.guidance = guidance
         self.total = total
         self.index = 0
-        self.fine_stride = fine_stride
-        self.coarse_stride = 1
+        self.coarse_stride, self.fine_stride = strides
         self.bf16 = bf16
 
     def noise(self, height: int, width: int) -> torch.Tensor:
