@@ -48,11 +48,10 @@ from core.requests import (
 MAX_SEED = 2**31 - 1
 INSTANT_FAST_FACTOR = 2
 """Fast sampling with Instant multiplies its own strides by this: every 8th step at the coarsest
-scale and every 4th at the finer ones instead of every 4th and 2nd. Measured on the demo photo
-at 258×193 on a 2-core CPU: 6.9 s → 4.7 s a sample (1.5×); the layout differs more from the
-same seed's default image than a trained model's Fast does (not yet measured on the quality
-bar). bf16 is left off: the closed form's distances ran slower under bf16 autocast, even on a
-CPU with native bf16."""
+scale and every 4th at the finer ones instead of every 4th and 2nd (half the denoiser calls).
+Not yet held to the quality bar: the layout differs more from the same seed's default image than
+a trained model's Fast does. bf16 is left off: in a one-off timing the closed form's distances
+ran slower under bf16 autocast, even on a CPU with native bf16."""
 DEFAULT_SIZE = (16, 16)
 """The canvas before any model is open (a model sets its own training size)."""
 DEFAULT_CLIP_WEIGHTS = "openai"
