@@ -49,6 +49,8 @@ Aggregation = Literal["centre", "mean"]
 INSTANT_SAMPLING = SamplingOptions(fine_stride=2, coarse_stride=4)
 QUERY_CHUNK_ELEMENTS = 2**24
 """Queries are scored in chunks of at most this many (query, patch) pairs (64 MiB of float32)."""
+PRIOR_TABLE_ELEMENTS = 2**25
+"""The position prior is tabulated up to this many (pixel, patch) pairs (128 MiB of float32)."""
 
 
 @dataclass(frozen=True)
@@ -141,20 +143,37 @@ def patches_of(image: torch.Tensor, size: int) -> torch.Tensor:
 
 class PositionPrior:
     """log p(position) = −‖canvas position − training position‖² / (2σ²) for every pixel of one
-    canvas (P = H·W rows, raster order) against the N training positions, both as fractions of
-    their image's height and width. Query q of a batch is pixel q mod P."""
+    canvas (P = H·W, raster order) against the N training positions, both as fractions of
+    their image's height and width. Query q of a batch is pixel q mod P.
+
+    The (P, N) table is kept when it is small (a normal canvas at the coarsest scale); for a
+    large retarget it is computed chunk by chunk instead, so memory stays bounded."""
 
     def __init__(self, canvas: tuple[int, int], train: tuple[int, int], sigma: float, device):
         """canvas and train are (H, W)."""
-        distance = torch.cdist(grid_positions(*canvas), grid_positions(*train)).square()
-        self.table = (distance * (-0.5 / sigma**2)).to(device)
+        self.canvas = grid_positions(*canvas).to(device)
+        self.train = grid_positions(*train).to(device)
+        self.scale = -0.5 / sigma**2
+        self.pixels = self.canvas.shape[0]
+        self.table: torch.Tensor | None = None
+        if self.pixels * self.train.shape[0] <= PRIOR_TABLE_ELEMENTS:
+            self.table = self._rows(self.canvas)
+
+    def _rows(self, positions: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(positions, self.train).square_().mul_(self.scale)
 
     def logits(self, start: int, stop: int) -> torch.Tensor:
         """(stop − start, N) log-prior of queries start … stop − 1."""
-        pixels = self.table.shape[0]
-        if start // pixels == (stop - 1) // pixels:  # within one image: a view, no copy
-            return self.table[start % pixels : (stop - 1) % pixels + 1]
-        rows = torch.arange(start, stop, device=self.table.device) % pixels
+        same_image = start // self.pixels == (stop - 1) // self.pixels
+        first, last = start % self.pixels, (stop - 1) % self.pixels + 1
+        if self.table is None:
+            if same_image:
+                return self._rows(self.canvas[first:last])
+            rows = torch.arange(start, stop, device=self.canvas.device) % self.pixels
+            return self._rows(self.canvas.index_select(0, rows))
+        if same_image:  # a view of the table, no copy
+            return self.table[first:last]
+        rows = torch.arange(start, stop, device=self.table.device) % self.pixels
         return self.table.index_select(0, rows)
 
 
@@ -175,8 +194,8 @@ def posterior_mean(
     scale = math.sqrt(alpha_bar) / (1 - alpha_bar)
     key_bias = (-alpha_bar / (2 * (1 - alpha_bar))) * keys.square().sum(dim=1)
     chunk = max(1, QUERY_CHUNK_ELEMENTS // max(1, keys.shape[0]))
-    if prior is not None and prior.table.shape[0] <= chunk:
-        chunk = prior.table.shape[0]  # one image per chunk: the prior is a view
+    if prior is not None and prior.pixels <= chunk:
+        chunk = prior.pixels  # one image per chunk: the prior is a view of its table
     out = []
     for start in range(0, queries.shape[0], chunk):
         stop = min(start + chunk, queries.shape[0])

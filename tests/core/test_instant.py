@@ -171,3 +171,16 @@ def test_a_run_never_inherits_the_previous_runs_candidates(tiny_image):
     sample(model, seed=6, reblur=False, coarse_stride=10)
     again = sample(model, seed=5, reblur=False, coarse_stride=10)
     torch.testing.assert_close(again, first, atol=0, rtol=0)
+
+
+def test_position_prior_without_a_table_is_the_same(tiny_image, monkeypatch):
+    """A large canvas computes the prior chunk by chunk instead of keeping a (P, N) table."""
+    from core import instant
+
+    settings = InstantSettings(patch_sizes=(5, 3), components=0, position_sigma=0.2)
+    noisy = torch.randn(2, 3, 40, 70, generator=torch.Generator().manual_seed(3))
+    tabled = InstantModel.from_image(tiny_image, settings=settings).predict_mixture(noisy, 0.3, 0)
+    monkeypatch.setattr(instant, "PRIOR_TABLE_ELEMENTS", 0)
+    monkeypatch.setattr(instant, "QUERY_CHUNK_ELEMENTS", 2**16)  # chunks across the two images
+    chunked = InstantModel.from_image(tiny_image, settings=settings).predict_mixture(noisy, 0.3, 0)
+    torch.testing.assert_close(chunked, tabled, atol=1e-5, rtol=0)
