@@ -14,10 +14,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
@@ -39,9 +38,8 @@ from app.events import (
     TrainPreview,
     TrainProgress,
 )
-from core import checkpoint
-from core.bundle import DiffusionModel, SinDDMModel, schedule_for, tensor_to_images
-from core.checkpoint import load_trainer, read_checkpoint, save_trainer
+from core.bundle import DiffusionModel, schedule_for, tensor_to_images
+from core.checkpoint import load_trainer, model_from_data, read_checkpoint, save_trainer
 from core.clip_weights import (
     GuidanceUnavailableError,
     check_weights,
@@ -87,21 +85,6 @@ Planner = Callable[[DiffusionModel, GenerationRequest, ClipLoader | None], Gener
 """core.generation.plan, or a stand-in."""
 Downloader = Callable[[str, str, Callable[[int, int], None]], str]
 """core.clip_weights.download_weights(model name, tag, on_progress(done, total)) -> path."""
-
-
-T = TypeVar("T")
-
-
-@contextmanager
-def _closing(iterator: Iterator[T]) -> Iterator[Iterator[T]]:
-    """Close a core generator when the block ends, so that its `finally` runs now (training
-    saves, sampling frees its tensors) rather than when it is garbage-collected."""
-    try:
-        yield iterator
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
 
 
 def preset_named(name: str) -> Preset:
@@ -225,7 +208,7 @@ class Engine:
 
         def job(stop: threading.Event) -> Events:
             data = read_checkpoint(path)
-            model = _model_from_checkpoint(data, Path(path).name)
+            model = model_from_data(data, Path(path).name)
             preset, image_name = str(data.get("preset", "custom")), str(data.get("image_name", ""))
             loaded = _Loaded(model, preset, image_name)
             train_config = data.get("train_config", {})
@@ -361,7 +344,7 @@ class Engine:
             last_save = time.monotonic()
             return True
 
-        with _closing(checkpointed_steps(trainer, save, save_due)) as steps:
+        with closing(checkpointed_steps(trainer, save, save_due)) as steps:
             for step in steps:
                 eta.advance()
                 now = time.monotonic()
@@ -454,7 +437,7 @@ def _sample(
     PREVIEW_INTERVAL and at the end of each scale, then every finished image."""
     eta = EtaEstimator(0)
     last = 0.0
-    with _closing(generate(model, plan)) as steps:
+    with closing(generate(model, plan)) as steps:
         for step in steps:
             if isinstance(step, GeneratedImages):
                 for seed, image in zip(step.seeds, step.images, strict=True):
@@ -502,13 +485,6 @@ def _summary_of_trainer(trainer: Trainer, path: str, preset: str, image_name: st
         image_name=image_name or Path(path).stem,
         training_image=trainer.pyramid.sharp[-1],
     )
-
-
-def _model_from_checkpoint(data: dict, name: str) -> SinDDMModel:
-    """core.checkpoint.load_model from an already-read file (it reads the file itself)."""
-    config, pyramid = checkpoint._config_and_pyramid(data, name)
-    net = checkpoint._network(config, data["ema"], name).eval().requires_grad_(False)
-    return SinDDMModel(net, pyramid, schedule_for(pyramid, config), config, int(data["step"]))
 
 
 def _parameters_of(config: ModelConfig) -> int:

@@ -151,9 +151,14 @@ def model_info(path: str | os.PathLike) -> dict:
 
 def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> SinDDMModel:
     """Load a model file for sampling: the EMA network on `device`, in eval mode."""
-    data = read_checkpoint(path)
-    config, pyramid = _config_and_pyramid(data, Path(path).name)
-    net = _network(config, data["ema"], Path(path).name).to(device).eval().requires_grad_(False)
+    return model_from_data(read_checkpoint(path), Path(path).name, device)
+
+
+def model_from_data(data: dict, name: str, device: torch.device | str = "cpu") -> SinDDMModel:
+    """The sampling model of a file already read by `read_checkpoint` (`name` for messages),
+    so that a caller that also needs the file's other fields reads it once."""
+    config, pyramid = _config_and_pyramid(data, name)
+    net = _network(config, data["ema"], name).to(device).eval().requires_grad_(False)
     return SinDDMModel(net, pyramid, schedule_for(pyramid, config), config, int(data["step"]))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -187,7 +187,7 @@ def checkpointed_steps(
     trainer: Trainer,
     save: Callable[[], None],
     save_due: Callable[[TrainStep], bool],
-) -> Iterator[TrainStep]:
+) -> Generator[TrainStep, None, None]:
     """`trainer.steps()`, calling `save()` after each step for which `save_due(step)` is true
     and once more when the iterator ends or is closed (the consumer stopped) with steps taken
     since the last save. The one training driver of the command line and the app."""
