@@ -173,14 +173,18 @@ def test_a_run_never_inherits_the_previous_runs_candidates(tiny_image):
     torch.testing.assert_close(again, first, atol=0, rtol=0)
 
 
-def test_position_prior_without_a_table_is_the_same(tiny_image, monkeypatch):
-    """A large canvas computes the prior chunk by chunk instead of keeping a (P, N) table."""
+def test_position_prior_equals_the_explicit_prior(tiny_image, monkeypatch):
+    """The prior folded into the distances (PositionPrior.augment) gives the softmax of the
+    explicit logits −dist/(2(1 − ᾱ)) − ‖p_q − p_i‖²/(2σ²), also when chunks cross images."""
     from core import instant
 
-    settings = InstantSettings(patch_sizes=(5, 3), components=0, position_sigma=0.2)
-    noisy = torch.randn(2, 3, 40, 70, generator=torch.Generator().manual_seed(3))
-    tabled = InstantModel.from_image(tiny_image, settings=settings).predict_mixture(noisy, 0.3, 0)
-    monkeypatch.setattr(instant, "PRIOR_TABLE_ELEMENTS", 0)
-    monkeypatch.setattr(instant, "QUERY_CHUNK_ELEMENTS", 2**16)  # chunks across the two images
-    chunked = InstantModel.from_image(tiny_image, settings=settings).predict_mixture(noisy, 0.3, 0)
-    torch.testing.assert_close(chunked, tabled, atol=1e-5, rtol=0)
+    monkeypatch.setattr(instant, "QUERY_CHUNK_ELEMENTS", 2**9)  # chunks across the two images
+    generator = torch.Generator().manual_seed(3)
+    queries, keys = torch.randn(2 * 12, 5, generator=generator), torch.randn(20, 5)
+    values, alpha_bar, sigma = torch.randn(20, 3), 0.3, 0.2
+    prior = instant.PositionPrior((3, 4), (4, 5), sigma, "cpu")
+    got = instant.posterior_mean(queries, keys, values, alpha_bar, prior)
+    distances = torch.cdist(queries, math.sqrt(alpha_bar) * keys).square()
+    positions = torch.cdist(prior.canvas.repeat(2, 1), prior.train).square()
+    logits = -distances / (2 * (1 - alpha_bar)) - positions / (2 * sigma**2)
+    torch.testing.assert_close(got, torch.softmax(logits, dim=1) @ values, atol=1e-5, rtol=0)
