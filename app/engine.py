@@ -60,6 +60,7 @@ from core.generation import (
     preview_of,
 )
 from core.imageio import atomic_write, load_image
+from core.memory import ensure_fits
 from core.model import SinDDMNet, count_parameters
 from core.models import open_diffusion_model
 from core.presets import PRESETS, Preset, default_preset_name
@@ -262,7 +263,11 @@ class Engine:
             if Path(source).resolve() != Path(target).resolve():
                 if not Path(source).is_file():
                     raise CheckpointWriteError(f"The model file {source} is no longer there.")
-                atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+                try:
+                    atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+                except OSError as exc:  # e.g. no permission to make the temporary file
+                    reason = exc.strerror or str(exc)
+                    raise CheckpointWriteError(f"Could not write {target}: {reason}.") from exc
             yield ModelSaved(str(target))
 
         return job
@@ -387,6 +392,7 @@ class Engine:
                 if stop.is_set():
                     return
             plan = self._planner(sinddm, request, self._clip_loader)
+            _ensure_fits(sinddm, plan.size, request, torch_device)  # before any sampling
             settings = {  # what the PNG records (app.results): which engine, which model
                 "model": model_name,
                 "engine": sinddm.kind,
@@ -428,6 +434,15 @@ class Engine:
         if errors:
             yield ClipDownloadFailed(weights, str(errors[0]))
             raise errors[0]
+
+
+def _ensure_fits(
+    model: DiffusionModel, size: tuple[int, int], request: GenerationRequest, device: torch.device
+) -> None:
+    """Refuse a canvas of `size` (W, H) that will not fit in `device`'s free memory, before any
+    sampling: core.memory.NotEnoughMemoryError, a plain sentence the GUI shows as is."""
+    width, height = size
+    ensure_fits(model, height, width, min(request.batch, request.count), device)
 
 
 def _sample(

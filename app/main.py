@@ -7,7 +7,7 @@ from pathlib import Path
 
 from resources import DEMO_IMAGE, DEMO_MODEL
 
-__all__ = ["DEMO_IMAGE", "DEMO_MODEL", "build_window", "main", "open_demo"]
+__all__ = ["DEMO_IMAGE", "DEMO_MODEL", "build_window", "main", "open_demo", "prepare_app"]
 
 
 def build_window(argv: list[str], models_dir: Path | None = None, settings=None):
@@ -39,13 +39,22 @@ def open_demo(state) -> bool:
     return DEMO_IMAGE.exists() and state.open_image(str(DEMO_IMAGE))
 
 
+def prepare_app(app) -> None:
+    """Name the application (its settings and data folder follow the name) and install the
+    crash reporter (app.crash), before anything else can fail."""
+    from app import crash
+
+    app.setApplicationName("SinDDM Studio")
+    app.setOrganizationName("SinDDM Studio")
+    crash.install(app)  # after the names: its reports go under the app's data folder
+
+
 def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     argv = list(sys.argv if argv is None else argv)
     app = QApplication(argv)
-    app.setApplicationName("SinDDM Studio")
-    app.setOrganizationName("SinDDM Studio")
+    prepare_app(app)
     window = build_window(argv)
     window.show()
     return app.exec()

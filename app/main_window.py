@@ -31,6 +31,9 @@ from app.widgets.results_strip import ResultsStrip
 from app.widgets.train_panel import TrainPanel
 
 MAX_RECENT = 8
+NO_OVERWRITE_PROMPT = QFileDialog.Option.DontConfirmOverwrite
+"""The window asks before replacing a file itself (`MainWindow._may_replace`), once the file
+name has its extension."""
 
 
 class MainWindow(QMainWindow):
@@ -189,12 +192,16 @@ class MainWindow(QMainWindow):
         if self.state.model is None:
             return
         suggestion = str(Path(self._last_dir("last_model_dir")) / Path(self.state.model.path).name)
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", suggestion, MODEL_FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", suggestion, MODEL_FILTER, options=NO_OVERWRITE_PROMPT
+        )
         if path:
             if not path.endswith(".sinddm"):
                 path += ".sinddm"
             self.settings.setValue("last_model_dir", str(Path(path).parent))
-            self.state.save_model(path)
+            same = Path(path).resolve() == Path(self.state.model.path).resolve()
+            if same or self._may_replace(path):  # saving onto itself replaces nothing
+                self.state.save_model(path)
 
     @Slot()
     def export_dialog(self) -> None:
@@ -210,17 +217,26 @@ class MainWindow(QMainWindow):
         if path:
             if not path.lower().endswith(".png"):
                 path += ".png"
-            self.state.export_result(index, path)
+            if self._may_replace(path):
+                self.state.export_result(index, path)
 
     @Slot()
     def export_all_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(
             self, "Export all images to", self._last_dir("last_export_dir")
         )
-        if folder:
-            self.settings.setValue("last_export_dir", folder)
-            count = self.state.export_all(folder)
-            self._on_message(f"Exported {count} images to {folder}")
+        if not folder:
+            return
+        self.settings.setValue("last_export_dir", folder)
+        replace = True
+        existing = self.state.existing_exports(folder)
+        if existing:
+            answer = self._ask_replace_some(folder, existing)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return
+            replace = answer == QMessageBox.StandardButton.Yes
+        count = self.state.export_all(folder, replace=replace)
+        self._on_message(f"Exported {count} images to {folder}")
 
     @Slot()
     def copy_image(self) -> None:
@@ -266,10 +282,41 @@ class MainWindow(QMainWindow):
 
     def _ask_save_path(self, name: str) -> str:
         start = str(Path(self._last_dir("last_export_dir")) / name)
-        path, _ = QFileDialog.getSaveFileName(self, "Export image", start, "PNG images (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export image", start, "PNG images (*.png)", options=NO_OVERWRITE_PROMPT
+        )
         if path:
             self.settings.setValue("last_export_dir", str(Path(path).parent))
         return path
+
+    def _may_replace(self, path: str) -> bool:
+        """True when nothing is at `path`, or the user agrees to replace it. (The file dialog's
+        own question is off: it would ask about the name before `.png` or `.sinddm` is added.)"""
+        if not Path(path).exists():
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Replace the file?",
+            f"{Path(path).name} already exists in {Path(path).parent}. Replace it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_replace_some(self, folder: str, names: list[str]) -> QMessageBox.StandardButton:
+        """Yes: replace the files already there; No: export only the others; Cancel: neither."""
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        total = len(self.state.results)
+        return QMessageBox.question(
+            self,
+            "Replace the files?",
+            f"{len(names)} of the {total} images are already in {folder} ({shown}).\n\n"
+            "Replace them? Choose No to keep them and export only the others.",
+            QMessageBox.StandardButton.Yes
+            | QMessageBox.StandardButton.No
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
 
     def _last_dir(self, key: str) -> str:
         return str(self.settings.value(key, str(Path.home())))

@@ -1,10 +1,13 @@
 """The words the view-model shows: progress lines, and error dialogs that tell a user's error
-(say what to do) from running out of memory (say what to try) from a bug (say it is one)."""
+(say what to do) from running out of memory or disk (say what to try) from a bug (say it is one,
+and where its report is)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 
+from app import crash
 from app.events import DownloadProgress, SampleProgress, TrainProgress
 from core.errors import SinDDMError, out_of_memory
 from core.progress import format_duration
@@ -28,22 +31,45 @@ OUT_OF_MEMORY_ADVICE = {
     "The computer ran out of memory.": "Choose a smaller preset, canvas or sample count.",
 }
 """What to try, after core.errors.out_of_memory's sentence."""
-BUG_TITLE = "SinDDM Studio hit a bug"
+BUG_TITLE = crash.CRASH_TITLE
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+NO_PERMISSION = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 def describe_failure(exc: BaseException, kind: str) -> tuple[str, str]:
     """(title, message) for a job of `kind` that raised `exc`: a SinDDMError's message as is,
-    out of memory with what to try, anything else as the bug it is (logged with its traceback)."""
+    out of memory with what to try, a full or read-only disk as such (core wraps most writes in
+    CheckpointWriteError; this catches any it missed), anything else as the bug it is (logged,
+    and written to a report the user can send: app.crash)."""
+    title = ERROR_TITLES.get(kind, "Cannot continue")
     if isinstance(exc, SinDDMError):
-        return ERROR_TITLES.get(kind, "Cannot continue"), str(exc)
+        return title, str(exc)
     memory = out_of_memory(exc)
     if memory is not None:
         return OUT_OF_MEMORY_TITLE, f"{memory} {OUT_OF_MEMORY_ADVICE.get(memory, '')}".strip()
+    disk = describe_write_failure(exc)
+    if disk is not None:
+        return title, disk
     log.error("a %s job failed", kind or "background", exc_info=exc)
+    report = crash.write_report((type(exc), exc, exc.__traceback__), f"a {kind or '?'} job")
+    send = f"send the report saved in {report}" if report else "say what you were doing"
     return BUG_TITLE, (
         f"This is a bug, not something you did: {type(exc).__name__}: {exc}\n\n"
-        "Please report it, with the details printed in the terminal."
+        f"Your images and models are kept. Please report it and {send}."
     )
+
+
+def describe_write_failure(exc: BaseException) -> str | None:
+    """A plain sentence for a write that failed because the disk is full or the place is not
+    writable, else None (e.g. `OSError(errno.ENOSPC, …)` → 'The disk is full …')."""
+    if not isinstance(exc, OSError):
+        return None
+    target = f" {exc.filename}" if exc.filename else ""
+    if exc.errno in DISK_FULL:
+        return f"The disk is full: could not write{target}. Free some space or choose another disk."
+    if exc.errno in NO_PERMISSION:
+        return f"Could not write{target}: no permission. Choose a folder you can write to."
+    return None
 
 
 def engine_label(settings: dict) -> str:

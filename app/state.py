@@ -34,7 +34,7 @@ from app.events import (
     TrainPreview,
     TrainProgress,
 )
-from core.errors import SinDDMError
+from core.errors import ImageTooSmallError, SinDDMError
 from core.presets import PRESETS
 from core.requests import (
     FAST_SAMPLING,
@@ -73,6 +73,30 @@ def sampling_options(model: ModelSummary, fast: bool) -> SamplingOptions | None:
         fine_stride=own.fine_stride * INSTANT_FAST_FACTOR,
         coarse_stride=own.coarse_stride * INSTANT_FAST_FACTOR,
     )
+
+
+def shrinks_more(name: str) -> bool:
+    """Whether another preset keeps more of a photo's pixels than preset `name` does (a photo
+    too small for that one may fit another)."""
+    largest = max(preset.model.max_pixels for preset in PRESETS.values())
+    return PRESETS[name].model.max_pixels < largest
+
+
+def preset_limit(name: str) -> str:
+    """'The preset “Tiny (a quick look)” trains at up to 8,000 pixels.'"""
+    preset = PRESETS[name]
+    return f"The preset “{preset.label}” trains at up to {preset.model.max_pixels:,} pixels."
+
+
+def preset_refusal(name: str, kept: str, exc: SinDDMError) -> str:
+    """Why the open photo cannot train under preset `name`, and that `kept` stays chosen."""
+    keep = f"“{PRESETS[kept].label}” stays chosen."
+    if isinstance(exc, ImageTooSmallError):
+        return (
+            f"{preset_limit(name)} Shrunk to that, this photo is too narrow for the coarsest "
+            f"scale. {keep} Use a larger or less elongated photo for the smaller preset."
+        )
+    return f"{exc} {keep}"
 
 
 def result_caption(result: results_store.Result) -> str:
@@ -148,6 +172,8 @@ class AppState(QObject):
         """The kind of model the running (or last) generation uses, for its captions."""
         self._guided: np.ndarray | None = None
         """The text-guided region of the current generation, shown over its images."""
+        self._store_failed = False
+        """A result of the current generation could not be written (said once a run)."""
 
     # --------------------------------------------------------------------------- queries
 
@@ -290,7 +316,10 @@ class AppState(QObject):
         try:
             summary = self.engine.describe_image(path, self.preset_name)
         except SinDDMError as exc:
-            self.error_raised.emit("Cannot open the image", str(exc))
+            text = str(exc)
+            if isinstance(exc, ImageTooSmallError) and shrinks_more(self.preset_name):
+                text += f" {preset_limit(self.preset_name)} A preset with a larger limit may fit."
+            self.error_raised.emit("Cannot open the image", text)
             return False
         self.image = summary
         self._set_model(None, None, ())
@@ -347,11 +376,19 @@ class AppState(QObject):
         ):
             preset_name = new_default
             steps = PRESETS[preset_name].steps
+        image = self.image
+        if preset_name != self.preset_name and image is not None:
+            try:
+                image = self.engine.describe_image(image.path, preset_name)
+            except SinDDMError as exc:  # the open photo is too small for it, or went away
+                message = preset_refusal(preset_name, self.preset_name, exc)
+                self.error_raised.emit("Cannot use this preset", message)
+                preset_name, steps = self.preset_name, self.steps
         changed_preset = preset_name != self.preset_name
         remeasure = changed_preset or device != self.device
         self.preset_name, self.steps, self.device = preset_name, steps, device
-        if changed_preset and self.image is not None:
-            self.image = self.engine.describe_image(self.image.path, preset_name)
+        if changed_preset and image is not None:
+            self.image = image
             self.image_changed.emit()
         if remeasure:
             self.request_estimate()
@@ -380,7 +417,12 @@ class AppState(QObject):
                 path, self.preset_name, self.steps, self.device, resume=self._handle
             )
         elif self.image is not None:
-            path = str(self._autosave_path())
+            try:
+                path = str(self._autosave_path())
+            except OSError as exc:  # the app's models folder cannot be made
+                reason = messages.describe_write_failure(exc) or f"{exc}."
+                self.error_raised.emit("Cannot train", f"No folder to save the model in. {reason}")
+                return
             job = self.engine.train_job(
                 path, self.preset_name, self.steps, self.device, image_path=self.image.path
             )
@@ -417,6 +459,7 @@ class AppState(QObject):
         job = self.engine.sample_job(self._handle, request, self.device, name)
         self.message.emit(f"Generating {count} × {size[0]}×{size[1]}, seed {seed}…")
         self._guided = None
+        self._store_failed = False
         self._text_run = isinstance(edit, TextEdit)
         self._sampling_kind = self.model.kind
         self._start("sample", results_store.storing(job, self._results_dir(self.model)))
@@ -433,22 +476,49 @@ class AppState(QObject):
         self.results_changed.emit()
 
     def export_result(self, index: int, path: str) -> bool:
-        try:
-            results_store.export(self.results[index], path)
-        except SinDDMError as exc:
-            self.error_raised.emit("Cannot export", str(exc))
+        """Write result `index` as a PNG at `path` (replacing a file there: the window asks
+        first). A failed write (full disk, no permission) is an `error_raised`; the result stays
+        in the strip either way."""
+        failure = self._export(index, path)
+        if failure is not None:
+            self.error_raised.emit("Cannot export", failure)
             return False
         self.message.emit(f"Exported {path}")
         return True
 
-    def export_all(self, folder: str) -> int:
-        """Export every result into `folder` under its `results.export_name`; how many were
-        written."""
+    def existing_exports(self, folder: str) -> list[str]:
+        """The names `export_all` would write that are already in `folder`."""
+        names = (results_store.export_name(result) for result in self.results)
+        return [name for name in names if (Path(folder) / name).exists()]
+
+    def export_all(self, folder: str, replace: bool = True) -> int:
+        """Export every result into `folder` under its `results.export_name` (files already
+        there are replaced, or with `replace` False left as they are); how many were written.
+        The first failed write stops it with one `error_raised` (a full disk would fail them
+        all)."""
         written = 0
         for index, result in enumerate(self.results):
             path = Path(folder) / results_store.export_name(result)
-            written += self.export_result(index, str(path))
+            if not replace and path.exists():
+                continue
+            failure = self._export(index, str(path))
+            if failure is not None:
+                self.error_raised.emit(
+                    "Cannot export", f"Exported {written} of {len(self.results)} images. {failure}"
+                )
+                break
+            written += 1
         return written
+
+    def _export(self, index: int, path: str) -> str | None:
+        """Write one result; None, or why it could not be written in plain words."""
+        try:
+            results_store.export(self.results[index], path)
+        except SinDDMError as exc:
+            return str(exc)
+        except OSError as exc:  # core wraps its writes, but a write may fail before it can
+            return messages.describe_write_failure(exc) or f"Could not write {path}: {exc}."
+        return None
 
     def show_result(self, index: int) -> None:
         result = self.results[index]
@@ -513,8 +583,13 @@ class AppState(QObject):
         self.progress_changed.emit(*messages.sample_progress(event))
 
     def _on_result_stored(self, event: ResultStored) -> None:
-        if event.error is not None:
-            self.error_raised.emit("Cannot keep the result", event.error)
+        if event.error is not None and not self._store_failed:  # once a run, not per image
+            self._store_failed = True
+            self.error_raised.emit(
+                "Cannot keep the result",
+                f"{event.error} The new images stay in the strip while the model is open: "
+                "export the ones you want to keep.",
+            )
         result = event.result
         self.results.append(result)
         self.results_changed.emit()

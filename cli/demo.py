@@ -30,11 +30,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bundled, quick = out / "bundled_model", out / "quick_model"
     quick_model = out / f"quick_model{FILE_SUFFIX}"
     count, device = str(args.count), args.device
+    # the demo's folder is its own: a second run replaces the first run's samples
+    replace = ["--overwrite"]
     print(f"1/3  Samples from the bundled model ({DEMO_MODEL.name}) → {bundled}", file=sys.stderr)
-    status = _run(["sample", str(DEMO_MODEL), "-o", str(bundled), "-n", count, "--device", device])
+    status = _run(
+        ["sample", str(DEMO_MODEL), "-o", str(bundled), "-n", count, "--device", device, *replace]
+    )
     print(f"2/3  A sample twice as wide → {bundled / 'wide.png'}", file=sys.stderr)
     wide = ["-o", str(bundled / "wide.png"), "--scale", "2x1", "--seed", "100"]
-    status = status or _run(["sample", str(DEMO_MODEL), *wide, "--device", device])
+    status = status or _run(["sample", str(DEMO_MODEL), *wide, "--device", device, *replace])
     print(
         f"3/3  Training a quick small model on {DEMO_IMAGE.name} → {quick_model}", file=sys.stderr
     )
@@ -43,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ["train", str(DEMO_IMAGE), "-o", str(quick_model), *training, "--device", device]
     )
     status = status or _run(
-        ["sample", str(quick_model), "-o", str(quick), "-n", count, "--device", device]
+        ["sample", str(quick_model), "-o", str(quick), "-n", count, "--device", device, *replace]
     )
     if status == 0:
         print(f"Done. Samples are in {bundled} and {quick}.", file=sys.stderr)

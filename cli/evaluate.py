@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +18,20 @@ from cli.arguments import (
     parse_size,
     sampling_options,
 )
-from cli.generate import generated_batches, sample_paths
+from cli.generate import create_folder, generated_batches, output_paths
 from cli.progress import progress_bar
+from core.checkpoint import FILE_SUFFIX
 from core.device import resolve_device
 from core.errors import ConfigError
 from core.evaluation import REPORTED_METRICS, PerceptualWeights, evaluate
 from core.generation import plan
-from core.imageio import atomic_write, load_image, save_png
-from core.models import open_diffusion_model
+from core.imageio import atomic_write, ensure_writable, load_image, save_png
+from core.models import is_model_file, open_diffusion_model
 from core.requests import GenerationRequest
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+REPORT_SIZE_LIMIT = 16 << 20
+"""An existing --json file larger than this is not taken for an earlier report."""
 
 
 def add_parser(commands) -> None:
@@ -55,13 +60,14 @@ def add_parser(commands) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if not args.samples and not args.model:
+        raise ConfigError("Give a model file, or --samples FOLDER with --reference IMAGE.")
+    _check_report_path(args.json)  # every input and output before any sampling or measuring
+    weights = _checked_weights(args)
     if args.samples:
         samples, reference = _images_in_folder(args)
-    elif args.model:
-        samples, reference = _generated_samples(args)
     else:
-        raise ConfigError("Give a model file, or --samples FOLDER with --reference IMAGE.")
-    weights = PerceptualWeights(args.inception_weights, args.alexnet_weights, args.lpips_weights)
+        samples, reference = _generated_samples(args)
     with progress_bar(len(samples), "measure") as bar:
         report = evaluate(
             samples, reference, seed=args.seed, on_sample=lambda i: bar.advance(), weights=weights
@@ -74,6 +80,70 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_report_path(json_path: str | None) -> None:
+    """--json may replace an earlier report, never a model or another kind of file."""
+    if not json_path:
+        return
+    path = Path(json_path)
+    if path.is_file():
+        if path.suffix.lower() == FILE_SUFFIX or is_model_file(path):
+            raise ConfigError(
+                f"{path} is a model; the report never replaces it. Use another --json."
+            )
+        if not _holds_json(path):
+            raise ConfigError(
+                f"{path} exists and is not a JSON report; it is not replaced. Use another --json."
+            )
+    ensure_writable(path, "report")
+
+
+def _holds_json(path: Path) -> bool:
+    try:
+        if path.stat().st_size > REPORT_SIZE_LIMIT:
+            return False
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return False
+    return True
+
+
+def _checked_weights(args: argparse.Namespace) -> PerceptualWeights:
+    """The weight files, each read once now so that a wrong one fails before any work (the
+    measuring reads them again: a second or two next to sampling and measuring)."""
+    from core import perceptual
+
+    options = {
+        "--inception-weights": args.inception_weights,
+        "--alexnet-weights": args.alexnet_weights,
+        "--lpips-weights": args.lpips_weights,
+    }
+    for option, value in options.items():
+        if value and Path(value).is_dir():
+            raise ConfigError(f"{option}: {value} is a folder; give the weights file.")
+        if value and not Path(value).is_file():
+            raise ConfigError(f"{option}: no file at {value}.")
+    with _one_line():
+        if args.inception_weights:
+            perceptual.InceptionBlock1(args.inception_weights)
+        if args.alexnet_weights and args.lpips_weights:
+            perceptual.Lpips(args.alexnet_weights, args.lpips_weights)
+    return PerceptualWeights(args.inception_weights, args.alexnet_weights, args.lpips_weights)
+
+
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """Keep a weights loader's error to one line: torch.load's refusal of a file that is not
+    a weights file runs to a dozen lines of advice about `weights_only`, after the loader's
+    own "Cannot read the … weights in PATH: "."""
+    try:
+        yield
+    except ConfigError as exc:
+        if "\n" not in str(exc):
+            raise
+        head = str(exc).split(": ", 1)[0]
+        raise ConfigError(f"{head}: it is not a weights file that can be read safely.") from None
+
+
 def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:
     """Every image in --samples (name order) and --reference, as H×W×3 uint8."""
     if not args.reference:
@@ -84,16 +154,17 @@ def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.nd
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise ConfigError(f"{folder} holds no images.")
-    samples = [np.asarray(load_image(p)) for p in paths]
-    return samples, np.asarray(load_image(args.reference))
+    reference = np.asarray(load_image(args.reference))
+    return [np.asarray(load_image(p)) for p in paths], reference
 
 
 def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:
     """-n samples of the model (also saved to --save-samples) and its training image."""
     check_counts(args)
-    model = open_diffusion_model(args.model, resolve_device(args.device))
+    # --save-samples replaces earlier samples (docs/quality.md reuses one folder); never a model.
     save_dir = Path(args.save_samples) if args.save_samples else None
-    paths = sample_paths(save_dir, args.count, args.seed) if save_dir else []
+    paths = output_paths(save_dir, args.count, args.seed, overwrite=True) if save_dir else []
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     request = GenerationRequest(
         count=args.count,
         seed=args.seed,
@@ -102,6 +173,7 @@ def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.n
         batch=args.batch,
     )
     samples: list[np.ndarray] = []
+    create_folder(paths)
     for batch in generated_batches(model, plan(model, request)):
         samples.extend(batch.images)
         for image, path in zip(batch.images, paths[batch.first :], strict=False):

@@ -2,12 +2,14 @@
 
 Every command builds a `core.requests.GenerationRequest` (with an edit for the editing ones),
 and `write_images` runs it through `core.generation.plan` and `generate`, the same calls the app
-makes, saving each batch before the next one starts.
+makes, saving each batch before the next one starts. Where the images go is checked first, by
+`output_paths`, before the model or anything else is loaded.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -18,19 +20,25 @@ from cli.arguments import (
     add_output_options,
     add_speed_options,
     check_counts,
-    parse_int_list,
+    check_injection_arguments,
+    check_text_arguments,
+    parse_box,
     parse_multipliers,
     parse_size,
+    parse_start_steps,
+    parse_target,
     sampling_options,
 )
 from cli.progress import progress_bar
 from core.bundle import DiffusionModel
 from core.checkpoint import FILE_SUFFIX
+from core.clip_weights import GuidanceUnavailableError, load_failure
 from core.device import resolve_device
-from core.errors import ConfigError
+from core.errors import CheckpointWriteError, ConfigError
 from core.generation import GeneratedImages, GenerationPlan, generate, plan
-from core.imageio import save_png
-from core.models import open_diffusion_model
+from core.imageio import ensure_writable, save_png
+from core.memory import ensure_fits
+from core.models import is_model_file, open_diffusion_model
 from core.requests import (
     CLIP_MODEL,
     DEFAULT_ROI_STRENGTH,
@@ -49,18 +57,79 @@ from core.requests import (
 # ------------------------------------------------------------------------------ shared path
 
 
-def sample_paths(output: Path, count: int, seed: int) -> list[Path]:
-    """Where images go: `output` itself for one .png, else `output/sample_seed<k>.png`."""
+def output_paths(output: Path, count: int, seed: int, overwrite: bool) -> list[Path]:
+    """Where the images go: `output` itself for one .png, else `output/sample_seed<k>.png`.
+
+    Checked before any work, creating nothing: the folder (or the nearest existing folder above
+    a new one) must accept files, and no existing file is replaced unless `overwrite`; a model
+    file never is.
+    """
     if output.suffix.lower() == ".png":
         if count != 1:
             raise ConfigError(f"{output} is one file but -n is {count}; give a folder for -o.")
         if not output.parent.is_dir():
             raise ConfigError(f"The folder {output.parent} does not exist.")
-        return [output]
-    if output.exists() and not output.is_dir():
-        raise ConfigError(f"{output} is a file; give a folder or a .png path for -o.")
-    output.mkdir(parents=True, exist_ok=True)
-    return [output / f"sample_seed{seed + i}.png" for i in range(count)]
+        paths = [output]
+    else:
+        if output.exists() and not output.is_dir():
+            raise ConfigError(f"{output} is a file; give a folder or a .png path for -o.")
+        paths = [output / f"sample_seed{seed + i}.png" for i in range(count)]
+    _check_writable(paths[0])
+    check_replacements(paths, overwrite)
+    return paths
+
+
+def _check_writable(first: Path) -> None:
+    """Probe the folder of the image `first`, or, when that folder is still to be created, the
+    existing folder it would be created in."""
+    folder = existing = first.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{existing} is a file, not a folder.")
+    if existing == folder:
+        ensure_writable(first, "image")
+    else:
+        ensure_writable(existing / folder.relative_to(existing).parts[0], "image folder")
+
+
+def check_replacements(paths: Sequence[Path], overwrite: bool) -> None:
+    """Refuse to write an image over a folder or a model, and over any other existing file
+    unless `overwrite` (--overwrite)."""
+    existing = [path for path in paths if path.exists()]
+    for path in existing:
+        if path.is_dir():
+            raise ConfigError(f"{path} is a folder; an image cannot replace it.")
+        if path.suffix.lower() == FILE_SUFFIX or is_model_file(path):
+            raise ConfigError(f"{path} is a model; an image never replaces it. Use another -o.")
+    if existing and not overwrite:
+        if len(existing) == 1:
+            raise ConfigError(
+                f"{existing[0]} already exists. Add --overwrite to replace it, or use another -o."
+            )
+        raise ConfigError(
+            f"{existing[0]} and {len(existing) - 1} more of the images already exist. "
+            "Add --overwrite to replace them, or use another -o or --seed."
+        )
+
+
+def create_folder(paths: Sequence[Path]) -> None:
+    """Create the folder of `paths` (checked by `output_paths`) just before the first image."""
+    folder = paths[0].parent if paths else None
+    if folder is None or folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointWriteError(
+            f"Could not create the folder {folder}: {exc.strerror or exc}."
+        ) from None
+
+
+def add_overwrite_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace images that already exist at -o"
+    )
 
 
 def generated_batches(model: DiffusionModel, plan: GenerationPlan) -> Iterator[GeneratedImages]:
@@ -75,7 +144,10 @@ def generated_batches(model: DiffusionModel, plan: GenerationPlan) -> Iterator[G
 
 
 def write_images(model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Path]) -> int:
-    """Save every image of `plan` to `paths` (seed order) and print the paths."""
+    """Save every image of `plan` to `paths` (seed order, from `output_paths`) and print them."""
+    width, height = plan.size  # refuse a canvas that cannot fit before sampling into swap
+    ensure_fits(model, height, width, min(plan.request.batch, plan.request.count), model.device)
+    create_folder(paths)
     for batch in generated_batches(model, plan):
         for image, path in zip(batch.images, paths[batch.first :], strict=False):
             save_png(image, path)  # each batch is on disk before the next one starts
@@ -84,19 +156,24 @@ def write_images(model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Pa
     return 0
 
 
+def checked_outputs(args: argparse.Namespace) -> list[Path]:
+    """-n, --batch and -o of `sample` and the editing commands, checked before any work."""
+    check_counts(args)
+    return output_paths(Path(args.output), args.count, args.seed, args.overwrite)
+
+
 def write_edit(
     model: DiffusionModel,
     args: argparse.Namespace,
     edit: Edit,
+    paths: Sequence[Path],
     size: tuple[int, int] | None = None,
 ) -> int:
     """The editing commands' tail: plan `edit` (checking boxes and images), then write."""
-    check_counts(args)
     request = GenerationRequest(
         count=args.count, seed=args.seed, size=size, edit=edit, batch=args.batch
     )
     generation_plan = plan(model, request)
-    paths = sample_paths(Path(args.output), args.count, args.seed)
     return write_images(model, generation_plan, paths)
 
 
@@ -115,15 +192,17 @@ def add_sample_parser(commands) -> None:
     p.add_argument("--batch", type=int, default=8, help="samples computed together")
     p.add_argument("--omega", type=float, help="fresh noise at scales ≥ 1 (paper: 1; default 0)")
     p.add_argument(
-        "--start-steps", type=parse_int_list, help="T[s] for scales 1.., e.g. 54,43,33,24"
+        "--start-steps",
+        type=parse_start_steps,
+        help="T[s] for scales 1.., e.g. 54,43,33,24 (0: keep the upsampled coarser image)",
     )
     add_speed_options(p)
+    add_overwrite_option(p)
     p.set_defaults(handler=cmd_sample)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    check_counts(args)
-    paths = sample_paths(Path(args.output), args.count, args.seed)
+    paths = checked_outputs(args)
     model = open_diffusion_model(args.model, resolve_device(args.device))
     request = GenerationRequest(
         count=args.count,
@@ -142,16 +221,20 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def add_editing_parsers(commands) -> None:
     p = commands.add_parser("roi", help="place regions of the training image on a new canvas")
     p.add_argument("model", help=MODEL_HELP)
-    p.add_argument("--src", required=True, help="source box x,y,w,h on the training image")
+    p.add_argument(
+        "--src", required=True, type=parse_box, help="source box x,y,w,h on the training image"
+    )
     p.add_argument(
         "--dst",
         action="append",
         required=True,
+        type=parse_target,
         help="target x,y[,w,h] on the canvas (repeat for more copies)",
     )
     p.add_argument("--strength", type=float, default=DEFAULT_ROI_STRENGTH, help="η of eq. (2)")
     p.add_argument("--size", type=parse_size, help="canvas size WxH (default: training size)")
     add_output_options(p)
+    add_overwrite_option(p)
     p.set_defaults(handler=cmd_roi)
 
     p = commands.add_parser("text", help="guide generation with a text prompt (CLIP)")
@@ -160,12 +243,13 @@ def add_editing_parsers(commands) -> None:
     p.add_argument("--mode", choices=TEXT_MODES, default="content")
     p.add_argument("--strength", type=float, help="η (content default 0.3; style 0.3)")
     p.add_argument("--fill", type=float, help="fill factor f for content (default 0.3)")
-    p.add_argument("--box", help="region mode: x,y,w,h on the training image")
+    p.add_argument("--box", type=parse_box, help="region mode: x,y,w,h on the training image")
     p.add_argument("--clip-model", default=CLIP_MODEL, help="open_clip model name")
     p.add_argument("--clip-weights", default="openai", help="open_clip tag or a local file")
     p.add_argument("--views", type=int, default=16, help="augmented views per step")
     p.add_argument("--size", type=parse_size, help="canvas size WxH (default: training size)")
     add_output_options(p)
+    add_overwrite_option(p)
     p.set_defaults(handler=cmd_text)
 
     p = commands.add_parser("style-transfer", help="redraw a content image in the model's style")
@@ -178,6 +262,7 @@ def add_editing_parsers(commands) -> None:
     p.add_argument("--at-scale", type=int, help="injection scale (default: the finest)")
     p.add_argument("--no-match", action="store_true", help="skip histogram matching")
     add_output_options(p)
+    add_overwrite_option(p)
     p.set_defaults(handler=cmd_style_transfer)
 
     p = commands.add_parser("harmonize", help="blend a pasted object into the model's image")
@@ -186,33 +271,48 @@ def add_editing_parsers(commands) -> None:
     p.add_argument("--mask", required=True, help="the object's mask (alpha or white on black)")
     p.add_argument("--t", type=int, default=HARMONIZATION_STEP, help="injection step (of 100)")
     add_output_options(p)
+    add_overwrite_option(p)
     p.set_defaults(handler=cmd_harmonize)
 
 
 def cmd_roi(args: argparse.Namespace) -> int:
+    paths = checked_outputs(args)
     model = open_diffusion_model(args.model, resolve_device(args.device))
-    source = Box.parse(args.src)
+    source = args.src
     pairs = tuple((source, Box.parse(text, size_from=source)) for text in args.dst)
-    return write_edit(model, args, RegionsEdit(pairs, args.strength), args.size)
+    return write_edit(model, args, RegionsEdit(pairs, args.strength), paths, args.size)
 
 
 def cmd_text(args: argparse.Namespace) -> int:
+    note = check_text_arguments(args)
+    if note:
+        print(note, file=sys.stderr)  # the weights will be downloaded first
+    paths = checked_outputs(args)
     model = open_diffusion_model(args.model, resolve_device(args.device))
     edit = TextEdit(
         prompt=args.prompt,
         mode=args.mode,
         strength=args.strength,
         fill=args.fill,
-        box=Box.parse(args.box) if args.box else None,
+        box=args.box,
         clip_model=args.clip_model,
         clip_weights=args.clip_weights,
         views=args.views,
     )
-    return write_edit(model, args, edit, args.size)
+    try:
+        return write_edit(model, args, edit, paths, args.size)
+    except GuidanceUnavailableError as exc:
+        if exc.__cause__ is None:
+            raise
+        # --clip-weights named something unloadable: one line, not torch's 14 KB of keys
+        reason = load_failure(args.clip_model, args.clip_weights, exc.__cause__)
+        raise GuidanceUnavailableError(reason) from None
 
 
 def cmd_style_transfer(args: argparse.Namespace) -> int:
+    paths = checked_outputs(args)
     model = open_diffusion_model(args.model, resolve_device(args.device))
+    check_injection_arguments(args, model)
     edit = StyleTransferEdit(
         content=args.content,
         content_name=Path(args.content).name,
@@ -220,15 +320,17 @@ def cmd_style_transfer(args: argparse.Namespace) -> int:
         scale=args.at_scale,
         match=not args.no_match,
     )
-    return write_edit(model, args, edit)
+    return write_edit(model, args, edit, paths)
 
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
+    paths = checked_outputs(args)
     model = open_diffusion_model(args.model, resolve_device(args.device))
+    check_injection_arguments(args, model)
     edit = HarmonizeEdit(
         composite=args.composite,
         mask=args.mask,
         composite_name=Path(args.composite).name,
         start_step=args.t,
     )
-    return write_edit(model, args, edit)
+    return write_edit(model, args, edit, paths)

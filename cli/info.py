@@ -6,8 +6,12 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from cli.arguments import check_image_shape
 from core.checkpoint import FILE_SUFFIX
-from core.models import describe_source
+from core.config import ModelConfig
+from core.errors import ImageTooSmallError
+from core.imageio import load_image
+from core.models import describe_source, is_model_file
 
 
 def add_parser(commands) -> None:
@@ -23,7 +27,14 @@ def describe_sizes(sizes: Sequence[Sequence[int]]) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    facts = describe_source(args.model)
+    try:
+        facts = describe_source(args.model)
+    except ImageTooSmallError:
+        # core names the size the pixel cap shrank a long, thin photo to ("4472×4" for
+        # 20000×20); say what the photo is and why instead (Instant keeps the default cap).
+        if not is_model_file(args.model):
+            check_image_shape(load_image(args.model).size, ModelConfig().max_pixels)
+        raise
     if args.json:
         print(json.dumps(facts))
         return 0

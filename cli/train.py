@@ -5,21 +5,27 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from cli.arguments import add_device_option, given
+from cli.arguments import (
+    add_device_option,
+    check_image_shape,
+    check_resume_arguments,
+    check_train_arguments,
+    given,
+)
 from cli.info import describe_sizes
 from cli.progress import progress_bar
 from core.checkpoint import FILE_SUFFIX, load_trainer, save_trainer
 from core.config import TrainConfig
 from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
-from core.errors import ConfigError
-from core.imageio import load_image
+from core.errors import CheckpointWriteError, ConfigError
+from core.imageio import ensure_writable, load_image
 from core.model import count_parameters
 from core.presets import PRESETS, default_preset_name
 from core.pyramid import build_pyramid
@@ -40,13 +46,25 @@ def add_parser(commands) -> None:
     p.add_argument("--steps", type=int, default=None, help="total steps (default: the preset's)")
     p.add_argument("--batch", type=int, default=None, help="images per step (default: preset's)")
     p.add_argument("--dim", type=int, default=None, help="network width (default: the preset's)")
-    p.add_argument("--lr", type=float, default=TrainConfig().lr, help="Adam learning rate")
+    p.add_argument(
+        "--lr", type=float, default=None, help=f"Adam learning rate (default {TrainConfig().lr:g})"
+    )
     p.add_argument("--max-pixels", type=int, default=None, help="pixel cap (default: preset's)")
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast even if the preset has it")
     add_device_option(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--save-every", type=int, default=1000, help="checkpoint interval in steps")
-    p.add_argument("--resume", action="store_true", help="continue training the model in -o")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=1000,
+        help="checkpoint interval in steps (0: only on Ctrl-C and at the end)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue training the model in -o with its own image and settings (only --steps "
+        "can change)",
+    )
     p.add_argument(
         "--schedule",
         choices=("reference", "fitted"),
@@ -60,6 +78,7 @@ def add_parser(commands) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train to --steps; 0 when finished, 130 when Ctrl-C stopped it (saved either way)."""
+    check_train_arguments(args)
     output = Path(args.output)
     device = resolve_device(args.device)
     if device.type == "cpu":
@@ -79,7 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with stop.installed(), progress_bar(total - trainer.state.step, "train") as bar:
         finished = run_training(
             trainer,
-            save=lambda: save_trainer(trainer, output),
+            save=_saver(trainer, output),
             save_every=args.save_every,
             should_stop=stop.is_set,
             on_step=lambda s: bar.advance(
@@ -91,8 +110,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if finished else 130
 
 
+def _saver(trainer: Trainer, output: Path) -> Callable[[], None]:
+    """`save_trainer` onto `output`; when a save fails (disk full, folder gone read-only) the
+    one-line error also says what the file still holds (writes are atomic: the last good save)."""
+    saved_step = trainer.state.step if output.exists() else None  # a resumed file's step
+
+    def save() -> None:
+        nonlocal saved_step
+        try:
+            save_trainer(trainer, output)
+        except CheckpointWriteError as exc:
+            if saved_step is None:
+                kept = "No checkpoint was saved in this run."
+            else:
+                kept = (
+                    f"{output} keeps the last good checkpoint (step {saved_step:,}); "
+                    "add --resume to continue from it."
+                )
+            raise CheckpointWriteError(f"{exc} Training stopped. {kept}") from None
+        saved_step = trainer.state.step
+
+    return save
+
+
 def _check_output(output: Path, resume: bool) -> None:
-    """Refuse to overwrite a model, a wrong suffix or a missing folder before any work."""
+    """Refuse to overwrite a model, a wrong suffix, a missing or read-only folder before any
+    work (with --resume, `load_trainer` then refuses a file that is not a model)."""
+    if output.is_dir():
+        raise ConfigError(f"{output} is a folder; give a model file name for -o.")
     if output.exists() and not resume:
         raise ConfigError(
             f"{output} already exists. Add --resume to continue training it, or choose another -o."
@@ -103,14 +148,27 @@ def _check_output(output: Path, resume: bool) -> None:
         )
     if output.parent.exists() and not output.parent.is_dir():
         raise ConfigError(f"{output.parent} is a file, not a folder.")
-    output.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after hours of training
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after hours of training
+    except OSError as exc:
+        raise CheckpointWriteError(
+            f"Could not create the folder {output.parent}: {exc.strerror or exc}."
+        ) from None
+    ensure_writable(output, "model")
 
 
 def _resumed_or_new_trainer(args: argparse.Namespace, output: Path, device: torch.device):
     _check_output(output, args.resume)
     if args.resume and output.exists():
         trainer = load_trainer(output, device, steps=args.steps)
-        print(f"Resuming {output} at step {trainer.state.step:,}.", file=sys.stderr)
+        note = check_resume_arguments(args, trainer)
+        if note:
+            print(note, file=sys.stderr)
+        print(
+            f"Resuming {output} at step {trainer.state.step:,}, with the image, width, batch, "
+            "learning rate and schedule it was trained with.",
+            file=sys.stderr,
+        )
         return trainer
     return _new_trainer(args, device)
 
@@ -125,11 +183,16 @@ def _new_trainer(args: argparse.Namespace, device: torch.device) -> Trainer:
     )
     steps, batch = given(args.steps, preset.steps), given(args.batch, preset.batch_size)
     if args.schedule == "fitted":
-        train_config = replace(preset.train_config(steps, batch), lr=args.lr)
+        train_config = replace(
+            preset.train_config(steps, batch), lr=given(args.lr, TrainConfig().lr)
+        )
     else:
-        train_config = TrainConfig(steps=steps, batch_size=batch, lr=args.lr)
+        train_config = TrainConfig(
+            steps=steps, batch_size=batch, lr=given(args.lr, TrainConfig().lr)
+        )
     bf16 = preset.bf16 and not args.fp32
     image = load_image(args.image)  # a bad image is the one line printed
+    check_image_shape(image.size, model_config.max_pixels, "--max-pixels")
     print(
         f"Preset {preset.name}: width {model_config.dim}, batch {batch}, {steps:,} steps"
         f"{', bf16 autocast' if bf16 and bf16_supported(device) else ''}.",
@@ -143,11 +206,16 @@ def _new_trainer(args: argparse.Namespace, device: torch.device) -> Trainer:
             f"under {model_config.max_pixels:,} pixels (change with --max-pixels).",
             file=sys.stderr,
         )
-    return Trainer(pyramid, model_config, train_config, device, args.seed, bf16)
+    return Trainer(pyramid, model_config, train_config, device, given(args.seed, 0), bf16)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C, and the polite request to end that `kill` and a system shutdown send."""
 
 
 class StopFlag:
-    """First Ctrl-C asks training to stop after the current step and save; a second one quits."""
+    """First Ctrl-C (or SIGTERM) asks training to stop after the current step and save; a second
+    one quits."""
 
     def __init__(self) -> None:
         self._set = False
@@ -159,13 +227,15 @@ class StopFlag:
         if self._set:
             raise KeyboardInterrupt
         self._set = True
-        print("\nStopping after this step and saving (Ctrl-C again quits now)…", file=sys.stderr)
+        again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+        print(f"\nStopping after this step and saving ({again} quits now)…", file=sys.stderr)
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        """Handle Ctrl-C with this flag inside the `with` block only."""
-        previous = signal.signal(signal.SIGINT, self._handle)
+        """Handle Ctrl-C and SIGTERM with this flag inside the `with` block only."""
+        previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)

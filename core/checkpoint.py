@@ -17,11 +17,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from core import __version__
 from core.bundle import SinDDMModel, schedule_for
+from core.checkpoint_checks import FORMAT_TAG, FORMAT_VERSION, check_model_data
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError
 from core.imageio import atomic_write
@@ -29,8 +29,6 @@ from core.model import SinDDMNet
 from core.pyramid import Pyramid
 from core.training import Trainer, TrainingState
 
-FORMAT_TAG = "sinddm-studio-model"
-FORMAT_VERSION = 1
 FILE_SUFFIX = ".sinddm"
 
 
@@ -88,7 +86,8 @@ def save_trainer(
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load and validate a `.sinddm` file's dictionary (on the CPU)."""
+    """Load a `.sinddm` file's dictionary (on the CPU) and check every field of it
+    (`core.checkpoint_checks`); raises CheckpointFormatError with one plain sentence."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointFormatError(f"No model file at {path}.")
@@ -106,46 +105,42 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         AttributeError,
         KeyError,
         TypeError,
+        IndexError,
+        OverflowError,
     ) as exc:
         raise CheckpointFormatError(
             f"{path.name} is not a SinDDM Studio model, or the file is damaged."
         ) from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT_TAG:
-        raise CheckpointFormatError(
-            f"{path.name} is not a SinDDM Studio model (it may be a checkpoint of another program)."
-        )
-    version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointFormatError(
-            f"{path.name} was written by a newer SinDDM Studio (format {version}); please update."
-        )
-    missing = [key for key in ("model_config", "pyramid", "ema", "step") if key not in data]
-    if missing:
-        raise CheckpointFormatError(f"{path.name} is incomplete: it lacks {', '.join(missing)}.")
+    check_model_data(data, path.name)
     return data
 
 
 def model_info(path: str | os.PathLike) -> dict:
     """What a model file holds, as JSON-ready primitives (`sinddm info` prints it): sizes (W, H)
     coarsest first, start steps, parameter count, steps trained, both configs, last loss."""
-    data = read_checkpoint(path)
-    config = ModelConfig.from_dict(data["model_config"])
-    pyramid = data["pyramid"]
+    return info_from_data(read_checkpoint(path), str(path))
+
+
+def info_from_data(data: dict, file: str) -> dict:
+    """`model_info` of a file's dictionary; `file` is what the "file" entry says."""
+    checked = check_model_data(data, Path(file).name)
+    pyramid = checked.pyramid
+    history = data.get("loss_history", [])
     return {
-        "file": str(path),
+        "file": file,
         "format_version": data["format_version"],
         "created_by": data.get("created_by"),
         "parameters": sum(int(v.numel()) for v in data["ema"].values()),
-        "sizes": [[int(w), int(h)] for w, h in pyramid["sizes"]],
-        "source_size": [int(v) for v in pyramid["source_size"]],
-        "scale_factor": float(pyramid["scale_factor"]),
-        "rescale_losses": [float(v) for v in pyramid["rescale_losses"]],
-        "start_steps": [int(v) for v in data["start_steps"]],
-        "steps_trained": int(data["step"]),
-        "has_training_state": bool(data.get("has_training_state", False)),
-        "config": config.to_dict(),
-        "train_config": data.get("train_config", {}),
-        "last_loss": data["loss_history"][-1] if data.get("loss_history") else None,
+        "sizes": [[w, h] for w, h in pyramid.sizes],
+        "source_size": list(pyramid.source_size),
+        "scale_factor": pyramid.scale_factor,
+        "rescale_losses": list(pyramid.rescale_losses),
+        "start_steps": list(data["start_steps"]),
+        "steps_trained": data["step"],
+        "has_training_state": data.get("has_training_state", False),
+        "config": checked.config.to_dict(),
+        "train_config": checked.train_config.to_dict() if "train_config" in data else {},
+        "last_loss": float(history[-1]) if history else None,
     }
 
 
@@ -155,11 +150,13 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> S
 
 
 def model_from_data(data: dict, name: str, device: torch.device | str = "cpu") -> SinDDMModel:
-    """The sampling model of a file already read by `read_checkpoint` (`name` for messages),
-    so that a caller that also needs the file's other fields reads it once."""
-    config, pyramid = _config_and_pyramid(data, name)
+    """The sampling model of a file's dictionary (`name` for messages), so that a caller that
+    also needs the file's other fields reads it once. Checks the dictionary first (a few
+    milliseconds), whoever read it."""
+    checked = check_model_data(data, name)
+    config, pyramid = checked.config, checked.pyramid
     net = _network(config, data["ema"], name).to(device).eval().requires_grad_(False)
-    return SinDDMModel(net, pyramid, schedule_for(pyramid, config), config, int(data["step"]))
+    return SinDDMModel(net, pyramid, schedule_for(pyramid, config), config, data["step"])
 
 
 def load_trainer(
@@ -171,48 +168,51 @@ def load_trainer(
     stream needs the same device type; on another device the noise RNG is reseeded.
     """
     path = Path(path)
-    data = read_checkpoint(path)
+    return trainer_from_data(read_checkpoint(path), path.name, device, steps)
+
+
+def trainer_from_data(
+    data: dict, name: str, device: torch.device | str = "cpu", steps: int | None = None
+) -> Trainer:
+    """`load_trainer` of a file's dictionary (`name` for messages)."""
+    checked = check_model_data(data, name)
     if not data.get("has_training_state", False):
         raise CheckpointFormatError(
-            f"{path.name} is a sampling-only model; it cannot be trained further."
+            f"{name} is a sampling-only model; it cannot be trained further."
         )
-    config, pyramid = _config_and_pyramid(data, path.name)
-    train_config = TrainConfig.from_dict(data.get("train_config", {}))
+    train_config = checked.train_config
     if steps is not None:
         train_config = TrainConfig.from_dict({**train_config.to_dict(), "steps": steps})
-    seed, bf16 = int(data.get("seed", 0)), bool(data.get("bf16", False))
-    trainer = Trainer(pyramid, config, train_config, device, seed, bf16)
+    seed, bf16 = data.get("seed", 0), data.get("bf16", False)
+    trainer = Trainer(checked.pyramid, checked.config, train_config, device, seed, bf16)
     try:
         trainer.net.load_state_dict(data["model"])
         trainer.ema.load_state_dict(data["ema"])
         trainer.optimizer.load_state_dict(data["optimizer"])
-    except (RuntimeError, KeyError, ValueError) as exc:
-        raise CheckpointFormatError(f"{path.name} has weights that do not fit its config.") from exc
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise CheckpointFormatError(f"{name} has weights that do not fit its config.") from exc
     trainer.state = TrainingState(
-        step=int(data["step"]),
+        step=data["step"],
         loss_history=[float(v) for v in data.get("loss_history", [])],
         window_losses=[float(v) for v in data.get("window_losses", [])],
     )
-    _restore_rng(trainer, data.get("rng", {}))
+    _restore_rng(trainer, data["rng"], name)
     return trainer
 
 
-def _restore_rng(trainer: Trainer, rng: dict) -> None:
-    if "index" in rng:
-        trainer.index_rng.set_state(rng["index"])
-    if rng.get("noise_device") == trainer.noise_rng.device.type and "noise" in rng:
-        trainer.noise_rng.set_state(rng["noise"])
-    else:
-        trainer.noise_rng.manual_seed(trainer.seed + 1 + trainer.state.step)
-
-
-def _config_and_pyramid(data: dict, name: str) -> tuple[ModelConfig, Pyramid]:
+def _restore_rng(trainer: Trainer, rng: dict, name: str) -> None:
+    """The RNG states of the file; the noise RNG is reseeded when the file's comes from another
+    device type (its state would not fit this generator)."""
     try:
-        config = ModelConfig.from_dict(data["model_config"])
-        pyramid = _pyramid_from_dict(data["pyramid"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointFormatError(f"{name} has a damaged description of its model.") from exc
-    return config, pyramid
+        trainer.index_rng.set_state(rng["index"])
+        if rng["noise_device"] == trainer.noise_rng.device.type:
+            trainer.noise_rng.set_state(rng["noise"])
+        else:
+            trainer.noise_rng.manual_seed(trainer.seed + 1 + trainer.state.step)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointFormatError(
+            f"{name} is damaged: its saved random-number state is not valid."
+        ) from exc
 
 
 def _network(config: ModelConfig, weights: dict, name: str) -> SinDDMNet:
@@ -233,25 +233,6 @@ def _pyramid_to_dict(pyramid: Pyramid) -> dict:
         "rescale_losses": list(pyramid.rescale_losses),
         "source_size": list(pyramid.source_size),
     }
-
-
-def _pyramid_from_dict(data: dict) -> Pyramid:
-    sharp = tuple(np.ascontiguousarray(t.numpy()).astype(np.uint8) for t in data["sharp"])
-    blurry = tuple(np.ascontiguousarray(t.numpy()).astype(np.uint8) for t in data["blurry"])
-    sizes = tuple((int(w), int(h)) for w, h in data["sizes"])
-    if not (len(sharp) == len(blurry) == len(sizes) >= 1):
-        raise ValueError("pyramid lists differ in length")
-    for img, (w, h) in zip(sharp, sizes, strict=True):
-        if img.shape != (h, w, 3):
-            raise ValueError("pyramid image does not match its size")
-    return Pyramid(
-        sharp=sharp,
-        blurry=blurry,
-        sizes=sizes,
-        scale_factor=float(data["scale_factor"]),
-        rescale_losses=tuple(float(v) for v in data["rescale_losses"]),
-        source_size=tuple(int(v) for v in data["source_size"]),
-    )
 
 
 def _to_cpu(value: Any) -> Any:

@@ -68,6 +68,36 @@ def check_weights(model_name: str, weights: str, cache_dir: str | None = None) -
     )
 
 
+def load_failure(model_name: str, weights: str, cause: BaseException) -> str:
+    """One plain line for CLIP weights that would not load, from the error open_clip or torch
+    raised (`cause`), whose own text can run to 14 KB of state-dict keys or unpickler notes."""
+    reason = str(cause)
+    if not is_local_file(weights):
+        return (
+            f"The CLIP weights '{weights}' for {model_name} could not be loaded "
+            f"({_first_line(reason)}). Connect to the internet once so they can be downloaded "
+            "and cached, or choose a local weights file."
+        )
+    name = Path(weights).name
+    if "state_dict" in reason or "size mismatch" in reason:  # torch's load_state_dict report
+        return (
+            f"{name} holds other weights than CLIP {model_name}'s. Choose a {model_name} "
+            "weights file, or the tag 'openai' to download them once."
+        )
+    return (
+        f"{name} is not a CLIP weights file that can be read ({_first_line(reason)}). Choose "
+        f"a {model_name} weights file (.pt, .bin or .safetensors)."
+    )
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    """The first sentence of `text`'s first non-empty line, cut to `limit` characters (torch's
+    next sentences advise turning off the safe loader, which we do not want to pass on)."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "unknown error")
+    line = line.split(". ")[0].rstrip(".:")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def cached_weights(model_name: str, tag: str, cache_dir: str | None = None) -> str | None:
     """The path of the tag's weights if open_clip downloaded them before, else None."""
     config = _pretrained_config(model_name, tag)

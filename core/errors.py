@@ -23,6 +23,10 @@ class CheckpointFormatError(SinDDMError):
     """The file is not a SinDDM Studio model, is damaged, or comes from a newer version."""
 
 
+class TrainingDivergedError(SinDDMError):
+    """The training loss or the weights stopped being finite numbers (NaN or infinity)."""
+
+
 class CheckpointWriteError(SinDDMError):
     """A model or image could not be written (disk full, no permission, ...)."""
 

@@ -40,6 +40,7 @@ from core.sampling import (
     Injection,
     X0Guidance,
     canvas_sizes,
+    check_injection,
     iter_sample,
     resolve_start_steps,
     sampling_work,
@@ -163,10 +164,12 @@ def plan(
         injection, size = style_transfer_injection(
             model, content, edit.start_step, edit.scale, edit.match
         )
+        check_injection(injection, model.num_scales, model.schedule.timesteps)
         return GenerationPlan(request, canvas(size), starts, options, injection)
     if isinstance(edit, HarmonizeEdit):
         composite, mask = _image_of(edit.composite), _mask_of(edit.mask)
         harmony = harmonization_injection(model, composite, mask, edit.start_step)
+        check_injection(harmony.injection, model.num_scales, model.schedule.timesteps)
         return GenerationPlan(
             request, canvas(harmony.size), starts, options, harmony.injection, finish=harmony.blend
         )

@@ -1,10 +1,15 @@
-"""Reading any image Pillow understands as 8-bit RGB, and writing PNGs atomically."""
+"""Reading any image Pillow understands as 8-bit RGB, and writing files atomically, with every
+read or write failure turned into one plain sentence."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +28,35 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     images, CMYK and the first frame of animations. Raises `ImageLoadError` or
     `ImageTooLargeError` with a plain-worded message.
     """
-    path = Path(path)
+    with _opened(Path(path)) as im:
+        im.seek(0)
+        im.load()
+        return to_rgb(ImageOps.exif_transpose(im))
+
+
+def load_mask(path: str | os.PathLike) -> Image.Image:
+    """Open a mask image as is (keeping its alpha channel), upright; errors as `load_image`."""
+    with _opened(Path(path)) as im:
+        im.load()
+        return ImageOps.exif_transpose(im)
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """Pillow's lazily decoded image at `path`; the one place that turns a missing file, a
+    folder, a decompression bomb or a damaged file into `ImageLoadError`/`ImageTooLargeError`
+    (also for what the `with` body decodes)."""
     if not path.exists():
         raise ImageLoadError(f"No file at {path}.")
     if path.is_dir():
         raise ImageLoadError(f"{path} is a folder, not an image file.")
     try:
         with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it: refuse those as well.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 _check_pixel_count(path, im.size)
-                im.seek(0)
-                im.load()
-                return to_rgb(ImageOps.exif_transpose(im))
+                yield im
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"{path.name} is too large to open safely ({exc}).") from exc
     except UnidentifiedImageError as exc:
@@ -54,22 +75,6 @@ def _check_pixel_count(path: Path, size: tuple[int, int]) -> None:
             f"{MAX_SOURCE_PIXELS // 1_000_000} megapixels this tool opens. "
             "Downscale it first; SinDDM trains at about 50,000 pixels anyway."
         )
-
-
-def load_mask(path: str | os.PathLike) -> Image.Image:
-    """Open a mask image as is (keeping its alpha channel), upright; errors as `load_image`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ImageLoadError(f"No file at {path}.")
-    try:
-        with Image.open(path) as im:
-            _check_pixel_count(path, im.size)
-            im.load()
-            return ImageOps.exif_transpose(im)
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(f"{path.name} is not an image file that can be read.") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(f"{path.name} could not be read; it may be damaged ({exc}).") from exc
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -96,29 +101,93 @@ def _high_depth_to_rgb(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.stack([grey] * 3, axis=-1), mode="RGB")
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
+def ensure_writable(path: str | os.PathLike, kind: str) -> None:
+    """Raise `CheckpointWriteError` unless a `kind` file ("model", "image", "report") can be
+    written at `path`: its folder exists and accepts a new file, probed by creating and removing
+    a temporary file there. Called before any work, so that a read-only folder fails at once
+    rather than after hours of training or sampling."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointWriteError(f"{path} is a folder; give a file name for the {kind}.")
+    directory = _folder_of(path)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
+    except OSError as exc:
+        raise CheckpointWriteError(
+            f"Cannot write the {kind} {path}: {_write_problem(exc, directory)}."
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
     """Call `write(tmp_path)` to produce the file, then rename it over `path` in one step.
 
-    A failure (disk full, no permission) leaves any existing file at `path` untouched and raises
-    `CheckpointWriteError`.
+    A failure (disk full, no permission; an OSError, or the RuntimeError torch.save raises)
+    leaves any existing file at `path` untouched, removes the temporary file and raises
+    `CheckpointWriteError` with one plain sentence.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CheckpointWriteError(f"Cannot write {path}: the folder {directory} does not exist.")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    directory = _folder_of(path)
+    tmp_name = None
     try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        os.close(fd)
         write(tmp_name)
         with open(tmp_name, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp creates files private (0600)
         os.replace(tmp_name, path)
-    except OSError as exc:
-        raise CheckpointWriteError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    except (OSError, RuntimeError) as exc:
+        # `from None`: the message is the whole story (torch chains four unreadable errors).
+        raise CheckpointWriteError(
+            f"Could not write {path}: {_write_problem(exc, directory)}."
+        ) from None
     finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        if tmp_name is not None and os.path.exists(tmp_name):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+
+
+def _folder_of(path: Path) -> Path:
+    """The existing folder that will hold `path`; `CheckpointWriteError` when there is none."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.exists():
+        raise CheckpointWriteError(f"Cannot write {path}: the folder {directory} does not exist.")
+    if not directory.is_dir():
+        raise CheckpointWriteError(f"Cannot write {path}: {directory} is a file, not a folder.")
+    return directory
+
+
+LOW_SPACE_BYTES = 1 << 20
+"""A write that fails with less free space than this left is reported as a full disk."""
+
+
+def _write_problem(exc: BaseException, directory: Path) -> str:
+    """Why a write into `directory` failed, in plain words (the clause after "Could not write
+    X:"). torch.save reports a full disk as a RuntimeError about stream positions, so a failed
+    write with almost no space left is called a full disk as well."""
+    number = getattr(exc, "errno", None)
+    text = str(exc)
+    if number in (errno.EACCES, errno.EPERM):
+        return f"no permission to write in the folder {directory}"
+    if number == errno.EROFS:
+        return f"the folder {directory} is on a read-only disk"
+    torch_full = not isinstance(exc, OSError) and _nearly_full(directory)
+    if number == errno.ENOSPC or "No space left" in text or torch_full:
+        return "the disk is full (No space left on device). Free some space and try again"
+    if isinstance(exc, OSError):
+        return exc.strerror or text
+    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"the write failed ({first_line[:120]})"
+
+
+def _nearly_full(directory: Path) -> bool:
+    try:
+        return shutil.disk_usage(directory).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
 
 
 def _current_umask() -> int:

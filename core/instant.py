@@ -74,7 +74,6 @@ class InstantSettings:
     components: int = 16
     probes: int = 4
     position_sigma: float = 0.2
-    propagations: int = 99
 
     def __post_init__(self) -> None:
         if not self.patch_sizes or any(k < 1 or k % 2 == 0 for k in self.patch_sizes):
@@ -346,8 +345,6 @@ class InstantModel:
             indices = first.reshape(batch, height, width, -1)
             state = self._candidates = _Candidates(scale, blurry, indices, alpha_bar)
         state.alpha_bar = alpha_bar
-        if state.refinements >= self.settings.propagations:
-            return state.indices.flatten(0, 2)
         generator = torch.Generator().manual_seed(1009 * scale + state.refinements)
         pool = propagate_candidates(state.indices, self.sizes[scale], generator)
         return pool.flatten(0, 2)

@@ -28,9 +28,11 @@ class Preset:
     """Where the LR halvings fall, as fractions of the run; None: the reference's fractions."""
 
     def train_config(self, steps: int | None = None, batch_size: int | None = None) -> TrainConfig:
-        return fitted_train_config(
-            steps or self.steps, batch_size or self.batch_size, self.milestone_fractions
-        )
+        """The preset's schedule fitted to `steps` and `batch_size` (None: the preset's own; 0
+        is not None and is refused by `TrainConfig`, never read as "the default")."""
+        steps = self.steps if steps is None else steps
+        batch_size = self.batch_size if batch_size is None else batch_size
+        return fitted_train_config(steps, batch_size, self.milestone_fractions)
 
 
 LATE_DECAY = (0.5, 0.6, 0.7, 0.8, 0.9)

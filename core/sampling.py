@@ -169,9 +169,10 @@ def sampling_work(
 
 
 def _evaluations(start: int, fine: bool, stride: int, coarse_stride: int = 1) -> int:
-    """Denoiser calls at a scale entered at T[s] = `start`: the fine stride at scales ≥ 1 and
-    injections, the coarse stride at scale 0 from noise."""
-    return len(fine_timesteps(start, stride if fine else coarse_stride))
+    """Steps yielded at a scale entered at T[s] = `start`: its denoiser calls (the fine stride
+    at scales ≥ 1 and injections, the coarse stride at scale 0 from noise), or the one step that
+    passes x̃ through unchanged when T[s] = 0 leaves nothing to denoise."""
+    return max(1, len(fine_timesteps(start, stride if fine else coarse_stride)))
 
 
 def iter_sample(
@@ -211,7 +212,7 @@ def iter_sample(
         sizes, starts = sizes[: last_scale + 1], starts[: last_scale + 1]
     first = 0
     if injection is not None:
-        _check_injection(injection, len(sizes), model.schedule.timesteps)
+        check_injection(injection, len(sizes), model.schedule.timesteps)
         first = injection.scale
         starts[first] = injection.start_step
     stride = fine_stride if reblur else 1
@@ -227,11 +228,17 @@ def iter_sample(
     yield from runner.run(sizes, starts, injection)
 
 
-def _check_injection(injection: Injection, num_scales: int, timesteps: int) -> None:
+def check_injection(injection: Injection, num_scales: int, timesteps: int) -> None:
+    """Refuse an injection scale or step the model does not have, in plain words."""
     if not 0 <= injection.scale < num_scales:
-        raise ConfigError(f"The injection scale must lie in 0..{num_scales - 1}.")
+        raise ConfigError(
+            f"The injection scale must lie in 0..{num_scales - 1} (this model has {num_scales} "
+            f"scales, {num_scales - 1} the finest), not {injection.scale}."
+        )
     if not 1 <= injection.start_step < timesteps:
-        raise ConfigError(f"The injection step t must lie in 1..{timesteps - 1}.")
+        raise ConfigError(
+            f"The injection step t must lie in 1..{timesteps - 1}, not {injection.start_step}."
+        )
 
 
 def sample(model: DiffusionModel, **kwargs) -> torch.Tensor:
@@ -350,6 +357,12 @@ class _Sampler:
         noise = self.noise(*blurry.shape[-2:])
         x = math.sqrt(ab_start) * blurry + math.sqrt(1 - ab_start) * noise  # Alg. 2, line 17
         self.output = blurry
+        if start == 0:
+            # T[s] = 0 (e.g. --start-steps 0): no noise and nothing to denoise, x̂₀ is x̃ itself.
+            # One step still reports it, so that every scale ends with its output at t = 0.
+            self.output = blurry.clamp(-1, 1)
+            yield self.step(scale, 0, self.output)
+            return
         if not self.reblur:
             for t in range(start - 1, -1, -1):
                 x, x0_pred = self.ddpm_step(x, t, scale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from PIL import Image
 from core.bundle import SinDDMModel, image_to_tensor, schedule_for
 from core.config import ModelConfig, TrainConfig
 from core.device import bf16_supported, make_generator, randn
+from core.errors import TrainingDivergedError
 from core.model import SinDDMNet
 from core.pyramid import Pyramid, build_pyramid
 
@@ -176,6 +178,12 @@ class Trainer:
             self.state.loss_history.append(sum(window) / len(window))
             self.state.window_losses = []
 
+    def weights_finite(self) -> bool:
+        """True when every weight of the network and of its EMA copy is a finite number (one
+        pass, one device sync: cheap next to a training step)."""
+        tensors = [*self.net.parameters(), *self.ema.parameters()]
+        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
     def sampling_model(self) -> SinDDMModel:
         """The EMA network with its pyramid and schedule (shares weights with the trainer)."""
         return SinDDMModel(
@@ -190,19 +198,50 @@ def checkpointed_steps(
 ) -> Generator[TrainStep, None, None]:
     """`trainer.steps()`, calling `save()` after each step for which `save_due(step)` is true
     and once more when the iterator ends or is closed (the consumer stopped) with steps taken
-    since the last save. The one training driver of the command line and the app."""
+    since the last save. The one training driver of the command line and the app.
+
+    When the loss or the weights stop being finite numbers it raises `TrainingDivergedError`
+    without saving again: the file keeps its last good save (no NaN model ever overwrites it).
+    """
     steps = trainer.steps()
     saved_at = trainer.state.step
+    diverged = False
+
+    def guarded_save() -> None:
+        nonlocal saved_at, diverged
+        if not trainer.weights_finite():
+            diverged = True
+            raise _diverged(
+                "the weights are no longer finite numbers", trainer.state.step, saved_at
+            )
+        save()
+        saved_at = trainer.state.step
+
     try:
         for step in steps:
+            if not math.isfinite(step.loss):
+                diverged = True
+                problem = "NaN (not a number)" if math.isnan(step.loss) else "infinite"
+                raise _diverged(f"the loss became {problem}", step.step, saved_at)
             if save_due(step):
-                save()
-                saved_at = step.step
+                guarded_save()
             yield step
     finally:
         steps.close()
-        if trainer.state.step != saved_at:
-            save()
+        if not diverged and trainer.state.step != saved_at:
+            guarded_save()
+
+
+def _diverged(problem: str, step: int, saved_at: int) -> TrainingDivergedError:
+    """The plain sentence for a run that went numerically wrong at `step`."""
+    kept = (
+        f"The model file keeps step {saved_at:,}, its last good save"
+        if saved_at
+        else "Nothing was saved"
+    )
+    return TrainingDivergedError(
+        f"Training stopped at step {step:,}: {problem}. {kept}; a lower learning rate may help."
+    )
 
 
 def run_training(

@@ -7,6 +7,7 @@ happens on app.widgets.object_canvas.ObjectCanvas, which the main window shows i
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -123,11 +124,19 @@ class HarmonizePage(QWidget):
             self.load_object(path)
 
     def load_object(self, path: str) -> bool:
-        """Load an object file (its alpha channel, if any, becomes the mask)."""
+        """Load an object file (its alpha channel, if any, becomes the mask). A file that is no
+        image, is damaged or would decode to an absurd size is refused in plain words."""
+        name = Path(path).name
         try:
-            image = load_mask(path)
+            with warnings.catch_warnings():  # a decompression bomb stops at its header
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = _rgb_or_rgba(load_mask(path))
         except SinDDMError as exc:
             return self._fail(str(exc))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+            return self._fail(f"{name} is too large to open safely. Use a smaller image.")
+        except (OSError, ValueError) as exc:  # decoded lazily, after load_mask's checks
+            return self._fail(f"{name} could not be read; it may be damaged ({exc}).")
         return self._set_object(image, path)
 
     @Slot()
@@ -229,6 +238,15 @@ def _row(*widgets: QWidget) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget)
     return row
+
+
+def _rgb_or_rgba(image: Image.Image) -> Image.Image:
+    """Any mode Pillow opens (16-bit, CMYK, palette, …) as RGBA when it has transparency, else
+    8-bit RGB, so that shrinking and masking see one of two modes."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    return image.convert("RGBA") if has_alpha else to_rgb(image)
 
 
 def _from_qimage(image: QImage) -> Image.Image:

@@ -8,6 +8,7 @@ from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from app.messages import engine_label
+from app.results import Result
 from app.state import AppState
 from app.widgets.canvas import to_qimage
 
@@ -33,6 +34,8 @@ class ResultsStrip(QListWidget):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.currentRowChanged.connect(self._on_row)
+        self._shown: list[Result] = []
+        """The results the items show, in order (compared by identity)."""
         state.results_changed.connect(self.refresh)
         self.refresh()
 
@@ -49,21 +52,21 @@ class ResultsStrip(QListWidget):
 
     @Slot()
     def refresh(self) -> None:
+        """Show the state's results. Results added at the end only get their own thumbnails
+        (a run of 50 images adds 50, not 50 × all of them); any other change rebuilds the strip.
+        """
+        results = self.state.results
+        shown = self._shown
+        appended = len(results) >= len(shown) and all(
+            old is new for old, new in zip(shown, results, strict=False)
+        )
         self.blockSignals(True)
-        self.clear()
-        for result in self.state.results:
-            pixmap = QPixmap.fromImage(to_qimage(result.image)).scaled(
-                THUMB,
-                THUMB,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            instant = result.settings.get("engine") == "instant"
-            label = f"seed {result.seed}\n{'Instant' if instant else 'trained'}"
-            item = QListWidgetItem(QIcon(pixmap), label)
-            size = f"{result.size[0]}×{result.size[1]}"
-            item.setToolTip(f"Seed {result.seed}, {size}, made by {engine_label(result.settings)}")
-            self.addItem(item)
+        if not appended:
+            self.clear()
+            shown = []
+        for result in results[len(shown) :]:
+            self.addItem(_item(result))
+        self._shown = list(results)
         self.blockSignals(False)
         if self.count():
             self.scrollToItem(self.item(self.count() - 1))
@@ -97,3 +100,18 @@ class ResultsStrip(QListWidget):
         menu.addSeparator()
         menu.addAction("Delete", lambda: self.state.delete_result(index))
         menu.exec(self.mapToGlobal(position))
+
+
+def _item(result: Result) -> QListWidgetItem:
+    """A thumbnail labelled with the seed and the engine, its tooltip the details."""
+    pixmap = QPixmap.fromImage(to_qimage(result.image)).scaled(
+        THUMB,
+        THUMB,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    engine = "Instant" if result.settings.get("engine") == "instant" else "trained"
+    item = QListWidgetItem(QIcon(pixmap), f"seed {result.seed}\n{engine}")
+    size = f"{result.size[0]}×{result.size[1]}"
+    item.setToolTip(f"Seed {result.seed}, {size}, made by {engine_label(result.settings)}")
+    return item

@@ -28,6 +28,16 @@ def _no_dangling_threads(qapp):
     assert not leftover, "a test left a worker thread running"
 
 
+@pytest.fixture(autouse=True)
+def crash_reports(monkeypatch, tmp_path):
+    """Bug reports (app.crash) go into the test's folder, never the user's app data."""
+    from app import crash
+
+    folder = tmp_path / "crash-reports"
+    monkeypatch.setattr(crash, "reports_dir", lambda: folder)
+    return folder
+
+
 @pytest.fixture
 def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

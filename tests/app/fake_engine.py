@@ -30,7 +30,8 @@ from app.events import (
     TrainProgress,
 )
 from core.clip_weights import GuidanceUnavailableError
-from core.errors import CheckpointFormatError, ImageLoadError
+from core.errors import CheckpointFormatError, ImageLoadError, ImageTooSmallError
+from core.imageio import atomic_write
 from core.requests import GenerationRequest, SamplingOptions, TextEdit
 
 INSTANT_DEFAULTS = SamplingOptions(fine_stride=2, coarse_stride=4)
@@ -58,12 +59,18 @@ class FakeEngine:
         """Scripted clip_status answers; other weights ask core.clip_weights."""
         self.failure: BaseException | None = None
         self.download_failure: str | None = None
+        self.too_small_for: set[str] = set()
+        """Presets whose pixel cap leaves the photos too small (describe_image refuses)."""
+        self.sample_steps = 3
+        """SampleProgress events before a generation's images (each after `step_delay`)."""
 
     # ------------------------------------------------------------------ descriptions
 
     def describe_image(self, path: str, preset_name: str) -> ImageSummary:
         if "bad" in Path(path).name:
             raise ImageLoadError(f"{Path(path).name} is not an image file that can be read.")
+        if preset_name in self.too_small_for:
+            raise ImageTooSmallError("The image is 219×36 pixels; SinDDM needs at least 42.")
         return ImageSummary(
             path=path,
             source_size=(120, 90),
@@ -146,7 +153,7 @@ class FakeEngine:
     def save_job(self, source: str, target: str) -> Job:
         def job(stop: threading.Event) -> Events:
             self.saved.append(target)
-            Path(target).write_bytes(b"fake model")
+            atomic_write(target, lambda tmp: Path(tmp).write_bytes(b"fake model"))  # as Engine
             yield ModelSaved(target)
 
         return job
@@ -202,10 +209,11 @@ class FakeEngine:
             if self.failure is not None:
                 failure, self.failure = self.failure, None
                 raise failure
-            for index in range(1, 4):
+            steps = self.sample_steps
+            for index in range(1, steps + 1):
                 time.sleep(self.step_delay)
                 image = pattern(width, height, index)
-                yield SampleProgress(index, 3, index - 1, 3, 0, 0.5, image)
+                yield SampleProgress(index, steps, min(index - 1, 2), 3, 0, 0.5, image)
                 if stop.is_set():
                     return
             instant = isinstance(model.payload, tuple) and model.payload[0] == "instant"

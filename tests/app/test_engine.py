@@ -160,3 +160,99 @@ def test_save_job_copies_the_file(two_models, tmp_path):
     assert target.read_bytes() == two_models[0].read_bytes()
     copy, original = (_open(Engine(), path).model for path in (target, two_models[0]))
     np.testing.assert_array_equal(copy.training_image, original.training_image)
+
+
+@pytest.mark.parametrize("fault", ["full disk", "read-only folder"])
+def test_save_job_that_cannot_write_is_a_plain_error_and_keeps_the_old_file(
+    two_models, tmp_path, monkeypatch, fault
+):
+    import errno
+    import shutil
+    import tempfile
+
+    from core.errors import CheckpointWriteError
+
+    target = tmp_path / "kept.sinddm"
+    target.write_bytes(b"the model saved there before")
+    if fault == "full disk":
+
+        def no_space(source, destination):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(shutil, "copyfile", no_space)
+    else:
+
+        def denied(*args, dir=None, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied", dir)
+
+        monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(CheckpointWriteError, match=r"(?i)no space left|permission"):
+        _run(Engine().save_job(str(two_models[0]), str(target)))
+    assert target.read_bytes() == b"the model saved there before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "kept.sinddm",
+        "tall.sinddm",
+        "wide.sinddm",
+    ]
+
+
+def test_the_tiny_preset_can_be_too_small_for_a_photo_other_presets_take(tmp_path):
+    """The case the app's preset choice must survive (test_reliability): a long strip that the
+    CPU preset trains but Tiny's 8,000-pixel cap shrinks below the coarsest scale."""
+    from core.errors import ImageTooSmallError
+
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (600, 100), (90, 140, 60)).save(strip)
+    assert Engine().describe_image(str(strip), "cpu").train_sizes[-1][1] >= 42
+    with pytest.raises(ImageTooSmallError):
+        Engine().describe_image(str(strip), "tiny")
+
+
+@pytest.fixture
+def little_memory(monkeypatch):
+    """The device has 100 MB free (core.memory reads it; the estimate stays real)."""
+    import core.memory
+
+    monkeypatch.setattr(core.memory, "available_bytes", lambda device: 100 * 2**20)
+
+
+def test_a_canvas_too_large_for_memory_is_refused_before_sampling(two_models, little_memory):
+    from core.memory import NotEnoughMemoryError
+
+    opened = _open(Engine(), two_models[0])
+    events = []
+    request = GenerationRequest(count=2, seed=0, size=(4096, 4096), batch=2)
+    job = Engine().sample_job(opened.handle, request, "cpu", "wide.sinddm")
+    with pytest.raises(NotEnoughMemoryError, match=r"2 images of 4096×4096 at once need about"):
+        events.extend(job(threading.Event()))
+    assert events == [], "refused before the first step"
+    small = GenerationRequest(count=1, seed=0, size=(96, 72))
+    assert any(
+        isinstance(e, SampleResult)
+        for e in _run(Engine().sample_job(opened.handle, small, "cpu", "wide.sinddm"))
+    )
+
+
+def test_the_app_says_a_canvas_is_too_large_in_a_plain_dialog(
+    qtbot, qapp, two_models, little_memory, tmp_path
+):
+    """Through the view-model and the worker, as the Generate button runs it."""
+    from app.state import AppState
+    from app.worker import JobRunner
+
+    state = AppState(Engine(), tmp_path / "models", JobRunner())
+    try:
+        with qtbot.waitSignal(state.model_changed, timeout=10_000):
+            state.open_model(str(two_models[0]))
+        qtbot.waitUntil(lambda: not state.job, timeout=10_000)
+        state.set_size(4096, 4096)
+        with qtbot.waitSignal(state.error_raised, timeout=10_000) as blocker:
+            state.generate()
+        qtbot.waitUntil(lambda: not state.job, timeout=10_000)
+        title, text = blocker.args
+        assert title == "Cannot generate"
+        assert text.startswith("A 4096×4096 image needs about")
+        assert text.endswith("this computer has 100 MB free. Try a smaller size.")
+        assert state.results == [] and state.model is not None
+    finally:
+        assert state.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 
 import pytest
@@ -361,10 +362,42 @@ def test_running_out_of_memory_says_what_to_try(qtbot, fake_state, tmp_path):
     )
 
 
-def test_a_bug_says_it_is_one(qtbot, fake_state, tmp_path):
+def test_a_bug_says_it_is_one(qtbot, fake_state, tmp_path, crash_reports):
     title, text = _failing_run(qtbot, fake_state, tmp_path, ZeroDivisionError("division by zero"))
     assert title == BUG_TITLE and "bug" in title
     assert "ZeroDivisionError: division by zero" in text
+    (report,) = crash_reports.glob("crash-*.txt")  # a file the user can send
+    assert str(report) in text
+    details = report.read_text(encoding="utf-8")
+    assert "Traceback" in details and "ZeroDivisionError: division by zero" in details
+    assert "Traceback" not in text
+
+
+def test_the_gpu_running_out_of_memory_says_what_to_try(qtbot, fake_state, tmp_path):
+    import torch
+
+    failure = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    title, text = _failing_run(qtbot, fake_state, tmp_path, failure)
+    assert title == "Out of memory"
+    assert text.startswith("The GPU ran out of memory. Choose a smaller preset or canvas")
+
+
+def test_a_full_disk_in_a_job_is_not_called_a_bug(qtbot, fake_state, tmp_path, crash_reports):
+    failure = OSError(errno.ENOSPC, "No space left on device", "/data/m.sinddm.results/0000.png")
+    title, text = _failing_run(qtbot, fake_state, tmp_path, failure)
+    assert title == "Cannot generate"
+    assert text == (
+        "The disk is full: could not write /data/m.sinddm.results/0000.png. "
+        "Free some space or choose another disk."
+    )
+    assert not crash_reports.exists(), "no bug report for the user's disk"
+
+
+def test_a_failed_open_reads_as_the_users_file_not_a_bug(qtbot, fake_state, tmp_path):
+    with qtbot.waitSignal(fake_state.error_raised) as blocker:
+        fake_state.open_model(str(tmp_path / "bad.sinddm"))
+    _wait_idle(qtbot, fake_state)
+    assert blocker.args == ["Cannot open the model", "bad.sinddm is not a SinDDM Studio model."]
 
 
 # ------------------------------------------------------------------------ CLIP weights

@@ -168,7 +168,7 @@ def test_export_offers_the_results_export_name(qtbot, window, fake_state, tmp_pa
     _idle(qtbot, fake_state)
     offered = []
 
-    def ask(parent, title, start, filters):
+    def ask(parent, title, start, filters, **options):
         offered.append(start)
         return str(tmp_path / "out"), filters
 

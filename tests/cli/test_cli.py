@@ -10,16 +10,8 @@ import pytest
 from PIL import Image
 
 from cli.main import main
+from tests.cli.conftest import TINY
 from tests.conftest import DEMO_IMAGE, DEMO_MODEL, ROOT
-
-TINY = ["--dim", "8", "--batch", "1", "--max-pixels", "6000", "--device", "cpu"]
-
-
-@pytest.fixture
-def small_image(tmp_path, tiny_image):
-    path = tmp_path / "small.png"
-    tiny_image.save(path)
-    return path
 
 
 def _info(path, capsys) -> dict:
@@ -227,6 +219,8 @@ def test_demo_samples_the_bundled_model_then_trains_and_samples_a_quick_one(
     assert parsed[1].scale == (2.0, 1.0) and parsed[1].output.endswith("wide.png")
     assert parsed[2].image == str(DEMO_IMAGE) and parsed[2].steps == 7 and parsed[2].resume
     assert parsed[3].model == str(tmp_path / "quick_model.sinddm")
+    # a second demo run replaces the first run's samples in the demo's own folder
+    assert all(parsed[i].overwrite for i in (0, 1, 3))
     assert "Done. Samples are in" in capsys.readouterr().err
 
     runs.clear()

@@ -7,6 +7,8 @@ from core.checkpoint import (
     FORMAT_VERSION,
     load_model,
     load_trainer,
+    model_from_data,
+    model_info,
     read_checkpoint,
     save_trainer,
 )
@@ -113,3 +115,48 @@ def test_resumed_trainer_asks_for_the_same_numerics(tmp_path, tiny_image):
     trainer.bf16_requested = False
     save_trainer(trainer, tmp_path / "f.sinddm")
     assert load_trainer(tmp_path / "f.sinddm").bf16_requested is False
+
+
+def _crafted(tmp_path, tiny_trainer, change) -> str:
+    """A model file whose dictionary `change` altered, as a damaged or hostile file would be."""
+    path = tmp_path / "m.sinddm"
+    save_trainer(_trained(tiny_trainer), path)
+    data = torch.load(path, weights_only=True)
+    change(data)
+    torch.save(data, path)
+    return path
+
+
+def test_model_with_nan_weights_is_refused_by_every_loader(tmp_path, tiny_trainer):
+    def poison(data):
+        next(iter(data["ema"].values())).view(-1)[0] = float("nan")
+
+    path = _crafted(tmp_path, tiny_trainer, poison)
+    for load in (load_model, model_info, load_trainer):
+        with pytest.raises(CheckpointFormatError, match=r"^m\.sinddm has weights that are not fin"):
+            load(path)
+
+
+def test_damaged_fields_of_a_file_are_one_sentence(tmp_path, tiny_trainer):
+    path = _crafted(tmp_path, tiny_trainer, lambda data: data.update(step="abc"))
+    for load in (load_model, model_info, load_trainer):
+        with pytest.raises(CheckpointFormatError, match=r"^m\.sinddm is damaged: step is 'abc'"):
+            load(path)
+
+
+def test_bad_rng_state_refuses_resume_in_one_sentence(tmp_path, tiny_trainer):
+    """An RNG state of the right size whose contents the generator rejects."""
+    # All zeros: "Invalid mt19937 state" in torch's words.
+    path = _crafted(tmp_path, tiny_trainer, lambda data: data["rng"]["index"].zero_())
+    with pytest.raises(CheckpointFormatError, match="random-number state is not valid"):
+        load_trainer(path)
+
+
+def test_model_from_data_checks_a_dictionary_read_elsewhere(tmp_path, tiny_trainer):
+    path = tmp_path / "m.sinddm"
+    save_trainer(_trained(tiny_trainer), path)
+    data = read_checkpoint(path)
+    assert model_from_data(data, "m.sinddm").steps_trained == 3
+    data["model_config"] = "dim=8"
+    with pytest.raises(CheckpointFormatError, match="model_config is 'dim=8'"):
+        model_from_data(data, "m.sinddm")

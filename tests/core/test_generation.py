@@ -150,3 +150,19 @@ def test_edits_take_image_files_and_arrays(tiny_model, tmp_path):
     assert from_file.size == from_array.size == (80, 60)
     with pytest.raises(ImageLoadError, match="No file at"):
         plan(tiny_model, GenerationRequest(edit=StyleTransferEdit(tmp_path / "missing.png")))
+
+
+@pytest.mark.parametrize("scale, step, match", [(2, 5, "scale must lie in 0..1"), (-1, 5, "0..1")])
+def test_injection_outside_the_model_is_refused_at_plan_time(tiny_model, scale, step, match):
+    """--at-scale 99 once raised an IndexError while the progress bar was drawn."""
+    edit = StyleTransferEdit(Image.new("RGB", (80, 60)), "c.png", start_step=step, scale=scale)
+    with pytest.raises(ConfigError, match=match):
+        plan(tiny_model, GenerationRequest(edit=edit))
+
+
+def test_start_step_zero_generates_the_full_size(tiny_model):
+    options = SamplingOptions(start_steps=(0,))
+    the_plan = plan(tiny_model, GenerationRequest(options=options, size=(120, 72)))
+    events = list(generate(tiny_model, the_plan))
+    assert events[-1].images[0].shape == (72, 120, 3)
+    assert events[-2].work_done == pytest.approx(events[-2].work_total)

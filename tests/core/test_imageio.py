@@ -1,4 +1,11 @@
+import errno
 import io
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,7 +13,7 @@ from PIL import Image
 
 from core import imageio
 from core.errors import CheckpointWriteError, ImageLoadError, ImageTooLargeError
-from core.imageio import load_image, save_png
+from core.imageio import ensure_writable, load_image, load_mask, save_png
 
 
 def _save(tmp_path, image: Image.Image, name: str, **kwargs):
@@ -95,3 +102,134 @@ def test_save_png_is_atomic_and_keeps_old_file_on_failure(tmp_path, monkeypatch)
 def test_save_png_into_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointWriteError, match="does not exist"):
         save_png(np.zeros((2, 2, 3), np.uint8), tmp_path / "nope" / "x.png")
+
+
+# ------------------------------------------------------------- masks: bombs and folders
+
+
+def _png_header_only(path, width: int, height: int) -> None:
+    """A few hundred bytes whose PNG header claims `width`×`height` 8-bit grey pixels: a
+    decompression bomb as far as any reader that trusts the header can tell."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (1 + width))  # one row of the claimed many
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("loader", [load_image, load_mask])
+def test_loaders_refuse_a_header_that_claims_a_huge_image(tmp_path, loader):
+    path = tmp_path / "bomb.png"
+    _png_header_only(path, 20_000, 20_000)
+    with pytest.raises(ImageTooLargeError, match="too large"):
+        loader(path)
+
+
+@pytest.mark.parametrize("loader", [load_image, load_mask])
+@pytest.mark.parametrize("side", [40, 100])  # Pillow warns between its limit and 2×, then raises
+def test_loaders_refuse_images_over_pillows_bomb_limit(tmp_path, monkeypatch, loader, side):
+    path = _save(tmp_path, Image.new("L", (side, side)), "mask.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageTooLargeError, match="too large to open safely"):
+        loader(path)
+
+
+def test_load_mask_names_a_folder_and_a_missing_file(tmp_path):
+    with pytest.raises(ImageLoadError, match="is a folder"):
+        load_mask(tmp_path)
+    with pytest.raises(ImageLoadError, match="No file at"):
+        load_mask(tmp_path / "missing.png")
+
+
+def test_load_mask_keeps_alpha(tmp_path):
+    path = _save(tmp_path, Image.new("RGBA", (6, 4), (255, 255, 255, 0)), "m.png")
+    assert load_mask(path).mode == "RGBA"
+
+
+# ----------------------------------------------------------- writing: plain failures
+
+
+def _no_visible_chain(exc: BaseException) -> bool:
+    return exc.__cause__ is None and exc.__suppress_context__
+
+
+def test_atomic_write_when_the_temporary_file_cannot_be_created(tmp_path, monkeypatch):
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(CheckpointWriteError, match="no permission to write") as caught:
+        imageio.atomic_write(tmp_path / "r.json", lambda tmp: Path(tmp).write_text("{}"))
+    assert _no_visible_chain(caught.value)
+
+
+def _torch_like_failure(tmp):
+    """What torch.save raises on a full disk: a RuntimeError about stream positions, chained
+    to another RuntimeError, after part of the file was written."""
+    Path(tmp).write_bytes(b"partial")
+    try:
+        raise RuntimeError("basic_ios::clear: iostream error")
+    except RuntimeError as exc:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 9") from exc
+
+
+@pytest.mark.parametrize(("free", "message"), [(0, "disk is full"), (10**12, "write failed")])
+def test_atomic_write_turns_runtime_errors_into_one_sentence(tmp_path, monkeypatch, free, message):
+    path = tmp_path / "m.sinddm"
+    path.write_bytes(b"the last good save")
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=free))
+    with pytest.raises(CheckpointWriteError, match=message) as caught:
+        imageio.atomic_write(path, _torch_like_failure)
+    assert _no_visible_chain(caught.value) and "\n" not in str(caught.value)
+    assert path.read_bytes() == b"the last good save"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.sinddm"]
+
+
+def test_atomic_write_says_the_disk_is_full_when_the_error_says_so(tmp_path):
+    def failing(tmp):
+        raise RuntimeError("write failed: No space left on device")
+
+    with pytest.raises(CheckpointWriteError, match="the disk is full"):
+        imageio.atomic_write(tmp_path / "m.sinddm", failing)
+    assert not list(tmp_path.iterdir())
+
+
+def test_ensure_writable_probes_and_leaves_nothing(tmp_path):
+    ensure_writable(tmp_path / "m.sinddm", "model")
+    assert not list(tmp_path.iterdir())
+
+
+def test_ensure_writable_names_the_problem(tmp_path, monkeypatch):
+    with pytest.raises(CheckpointWriteError, match="is a folder"):
+        ensure_writable(tmp_path, "image")
+    with pytest.raises(CheckpointWriteError, match=r"folder .*nope does not exist"):
+        ensure_writable(tmp_path / "nope" / "x.png", "image")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CheckpointWriteError, match="is a file, not a folder"):
+        ensure_writable(tmp_path / "file" / "x.png", "image")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(CheckpointWriteError, match=r"Cannot write the report .*read-only disk"):
+        ensure_writable(tmp_path / "r.json", "report")
+
+
+def test_ensure_writable_refuses_a_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("chmod does not stop this user (root) from writing")
+        with pytest.raises(CheckpointWriteError, match="no permission to write in the folder"):
+            ensure_writable(folder / "x.png", "image")
+    finally:
+        folder.chmod(0o755)

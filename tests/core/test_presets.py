@@ -47,3 +47,19 @@ def test_cpu_preset_keeps_the_full_rate_for_half_the_run():
     assert config.lr_at(config.steps - 1) == config.lr / 32
     # A batch or length given by the user keeps the preset's fractions.
     assert PRESETS["cpu"].train_config(1000, 2).lr_milestones == (500, 600, 700, 800, 900)
+
+
+@pytest.mark.parametrize("steps, batch", [(0, None), (None, 0), (-5, None), (None, -1)])
+def test_preset_refuses_zero_and_negative_steps_and_batch(steps, batch):
+    """0 is a value, not "the preset's default" (it once silently meant 2,200 steps)."""
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least 1"):
+        PRESETS["cpu"].train_config(steps, batch)
+
+
+def test_preset_fills_in_only_what_is_left_out():
+    preset = PRESETS["tiny"]
+    assert preset.train_config(None, 2).steps == preset.steps
+    assert preset.train_config(7, None).batch_size == preset.batch_size
+    assert (preset.train_config(1).steps, preset.train_config(1).batch_size) == (1, 4)

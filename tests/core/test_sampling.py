@@ -152,3 +152,20 @@ def test_coarse_stride_respaces_scale_zero(tiny_model):
     torch.testing.assert_close(same[-1].x0_pred, plain[-1].x0_pred, atol=0, rtol=0)
     with pytest.raises(ConfigError):
         list(iter_sample(tiny_model, coarse_stride=0))
+
+
+@pytest.mark.parametrize("reblur", [True, False])
+def test_start_step_zero_keeps_the_upsampled_coarser_image(tiny_model, reblur):
+    """T[s] = 0 adds no noise and leaves nothing to denoise: the scale passes x̃ (the upsampled
+    scale-0 output) through in one step, so the run still ends at the finest size (it once
+    crashed after scale 0). Plain DDPM steps (the CLIP modes, reblur=False) do the same."""
+    steps = list(iter_sample(tiny_model, count=1, seed=2, start_steps=[0], reblur=reblur))
+    coarse_out, last = steps[-2], steps[-1]
+    assert (coarse_out.scale, coarse_out.t, last.scale, last.t) == (0, 0, 1, 0)
+    assert last.index == last.total == len(steps) == tiny_model.schedule.start_steps[0] + 1
+    expected = torch.nn.functional.interpolate(
+        coarse_out.x0_pred, size=(72, 96), mode="bilinear", align_corners=False
+    ).clamp(-1, 1)
+    torch.testing.assert_close(last.x0_pred, expected, atol=0, rtol=0)
+    starts = [tiny_model.schedule.start_steps[0], 0]
+    assert sampling_work(tiny_model.sizes, starts)[1] == 96 * 72  # the one pass-through step

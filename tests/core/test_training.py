@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from core.checkpoint import load_trainer, save_trainer
+from core.checkpoint import load_model, load_trainer, save_trainer
 from core.config import ModelConfig, TrainConfig
-from core.errors import ConfigError
-from core.training import Trainer, run_training
+from core.errors import ConfigError, TrainingDivergedError
+from core.training import Trainer, TrainStep, checkpointed_steps, run_training
 
 
 def test_lr_schedule_halves_at_reference_milestones():
@@ -106,3 +106,63 @@ def test_run_training_saves_on_interval_and_on_stop(tiny_trainer):
     )
     assert not finished
     assert saved_at == [4, 8, 10]
+
+
+def _poison_loss_at(trainer: Trainer, step: int) -> None:
+    """Make the loss of 1-based step `step` NaN (and so its gradients and the weights after it),
+    as a diverging run would."""
+    loss = trainer._loss
+
+    def poisoned(*args):
+        value = loss(*args)
+        return value * math.nan if trainer.state.step + 1 == step else value
+
+    trainer._loss = poisoned
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_save(tmp_path, tiny_trainer):
+    path = tmp_path / "m.sinddm"
+    _poison_loss_at(tiny_trainer, 8)
+    with pytest.raises(TrainingDivergedError) as caught:
+        run_training(tiny_trainer, save=lambda: save_trainer(tiny_trainer, path), save_every=5)
+    assert str(caught.value) == (
+        "Training stopped at step 8: the loss became NaN (not a number). The model file keeps "
+        "step 5, its last good save; a lower learning rate may help."
+    )
+    model = load_model(path)  # refused if a NaN weight had been written
+    assert model.steps_trained == 5
+    assert load_trainer(path).state.step == 5
+
+
+def test_nan_loss_before_any_save_writes_nothing(tmp_path, tiny_trainer):
+    path = tmp_path / "m.sinddm"
+    _poison_loss_at(tiny_trainer, 3)
+    with pytest.raises(TrainingDivergedError, match=r"at step 3: .* Nothing was saved"):
+        run_training(tiny_trainer, save=lambda: save_trainer(tiny_trainer, path), save_every=5)
+    assert not path.exists()
+
+
+def test_weights_that_stop_being_finite_are_never_saved(tiny_trainer):
+    """A finite loss with overflowing weights (the EMA here) is caught when it is time to save,
+    on the interval or when the consumer stops."""
+    saved_at: list[int] = []
+
+    def save_due(step: TrainStep) -> bool:
+        if step.step == 6:
+            with torch.no_grad():
+                next(tiny_trainer.ema.parameters()).view(-1)[0] = math.inf
+        return step.step % 4 == 0
+
+    steps = checkpointed_steps(
+        tiny_trainer, lambda: saved_at.append(tiny_trainer.state.step), save_due
+    )
+    with pytest.raises(TrainingDivergedError, match="at step 8: the weights are no longer finite"):
+        for _ in steps:
+            pass
+    assert saved_at == [4]
+
+    stopped = checkpointed_steps(tiny_trainer, lambda: saved_at.append(0), lambda step: False)
+    next(stopped)
+    with pytest.raises(TrainingDivergedError, match="keeps step 8"):
+        stopped.close()  # the save on stop is refused too
+    assert saved_at == [4]
