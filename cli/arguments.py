@@ -185,33 +185,6 @@ def check_train_arguments(args: argparse.Namespace) -> None:
     check_seed(given(args.seed, 0), count=2)  # the trainer also draws noise with seed + 1
 
 
-def check_image_shape(size: tuple[int, int], max_pixels: int, option: str | None = None) -> None:
-    """Refuse an image whose short side, once the pixel cap has shrunk it, is below the 42 px
-    the coarsest scale needs, naming the image's own size (not the shrunk one) and the cause.
-    `option` is the command's pixel-cap option, suggested when raising it would help."""
-    from core.errors import ImageTooSmallError
-    from core.pyramid import MIN_COARSE_SIDE, capped_size
-
-    width, height = size
-    working = capped_size(width, height, max_pixels)
-    if min(working) >= MIN_COARSE_SIDE:
-        return
-    if min(size) < MIN_COARSE_SIDE:
-        raise ImageTooSmallError(
-            f"The image is {width}×{height} pixels; SinDDM needs at least {MIN_COARSE_SIDE} "
-            "pixels on its short side. Use a larger image."
-        )
-    # k = sqrt(W·H / cap) shrinks both sides: the short side keeps 42 px while cap ≥ W·H·(42/s)².
-    needed = math.ceil(width * height * (MIN_COARSE_SIDE / min(size)) ** 2)
-    advice = f", or raise {option} to {needed:,}" if option else ""
-    raise ImageTooSmallError(
-        f"The image is {width}×{height} pixels, too long and thin: shrunk to at most "
-        f"{max_pixels:,} pixels it would be {working[0]}×{working[1]}, and SinDDM needs at "
-        f"least {MIN_COARSE_SIDE} pixels on its short side. Crop it to a less elongated "
-        f"shape{advice}."
-    )
-
-
 def check_resume_arguments(args: argparse.Namespace, trainer: Trainer) -> str | None:
     """`train --resume` continues the model in -o with the image and settings it was trained
     with. An option that says otherwise (another width, batch, learning rate, pixel cap, seed,

@@ -18,7 +18,12 @@ from cli.arguments import (
     parse_size,
     sampling_options,
 )
-from cli.generate import create_folder, generated_batches, output_paths
+from cli.generate import (
+    create_folder,
+    generated_batches,
+    output_paths,
+    photo_described_by_its_size,
+)
 from cli.progress import progress_bar
 from core.checkpoint import FILE_SUFFIX
 from core.device import resolve_device
@@ -164,7 +169,8 @@ def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.n
     # --save-samples replaces earlier samples (docs/quality.md reuses one folder); never a model.
     save_dir = Path(args.save_samples) if args.save_samples else None
     paths = output_paths(save_dir, args.count, args.seed, overwrite=True) if save_dir else []
-    model = open_diffusion_model(args.model, resolve_device(args.device))
+    with photo_described_by_its_size(args.model):
+        model = open_diffusion_model(args.model, resolve_device(args.device))
     request = GenerationRequest(
         count=args.count,
         seed=args.seed,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from cli.arguments import (
@@ -33,12 +33,14 @@ from cli.progress import progress_bar
 from core.bundle import DiffusionModel
 from core.checkpoint import FILE_SUFFIX
 from core.clip_weights import GuidanceUnavailableError, load_failure
+from core.config import ModelConfig
 from core.device import resolve_device
-from core.errors import CheckpointWriteError, ConfigError
+from core.errors import CheckpointWriteError, ConfigError, ImageTooSmallError
 from core.generation import GeneratedImages, GenerationPlan, generate, plan
-from core.imageio import ensure_writable, save_png
+from core.imageio import ensure_writable, load_image, save_png
 from core.memory import ensure_fits
 from core.models import is_model_file, open_diffusion_model
+from core.pyramid import check_image_shape
 from core.requests import (
     CLIP_MODEL,
     DEFAULT_ROI_STRENGTH,
@@ -156,6 +158,25 @@ def write_images(model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Pa
     return 0
 
 
+def open_model(path: str, device: str) -> DiffusionModel:
+    """The model the user named (a model file, or a photo: Instant) on `device` ("auto", …)."""
+    with photo_described_by_its_size(path):
+        return open_diffusion_model(path, resolve_device(device))
+
+
+@contextmanager
+def photo_described_by_its_size(path: str) -> Iterator[None]:
+    """Inside this block, a photo too small or too thin for Instant is described by its own
+    size, as `sinddm info` does: core names the size the pixel cap shrank it to ("7071×7" for
+    a 20000×20 photo). Instant keeps the default pixel cap."""
+    try:
+        yield
+    except ImageTooSmallError:
+        if not is_model_file(path):
+            check_image_shape(load_image(path).size, ModelConfig().max_pixels)
+        raise
+
+
 def checked_outputs(args: argparse.Namespace) -> list[Path]:
     """-n, --batch and -o of `sample` and the editing commands, checked before any work."""
     check_counts(args)
@@ -203,7 +224,7 @@ def add_sample_parser(commands) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     paths = checked_outputs(args)
-    model = open_diffusion_model(args.model, resolve_device(args.device))
+    model = open_model(args.model, args.device)
     request = GenerationRequest(
         count=args.count,
         seed=args.seed,
@@ -277,7 +298,7 @@ def add_editing_parsers(commands) -> None:
 
 def cmd_roi(args: argparse.Namespace) -> int:
     paths = checked_outputs(args)
-    model = open_diffusion_model(args.model, resolve_device(args.device))
+    model = open_model(args.model, args.device)
     source = args.src
     pairs = tuple((source, Box.parse(text, size_from=source)) for text in args.dst)
     return write_edit(model, args, RegionsEdit(pairs, args.strength), paths, args.size)
@@ -288,7 +309,7 @@ def cmd_text(args: argparse.Namespace) -> int:
     if note:
         print(note, file=sys.stderr)  # the weights will be downloaded first
     paths = checked_outputs(args)
-    model = open_diffusion_model(args.model, resolve_device(args.device))
+    model = open_model(args.model, args.device)
     edit = TextEdit(
         prompt=args.prompt,
         mode=args.mode,
@@ -311,7 +332,7 @@ def cmd_text(args: argparse.Namespace) -> int:
 
 def cmd_style_transfer(args: argparse.Namespace) -> int:
     paths = checked_outputs(args)
-    model = open_diffusion_model(args.model, resolve_device(args.device))
+    model = open_model(args.model, args.device)
     check_injection_arguments(args, model)
     edit = StyleTransferEdit(
         content=args.content,
@@ -325,7 +346,7 @@ def cmd_style_transfer(args: argparse.Namespace) -> int:
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
     paths = checked_outputs(args)
-    model = open_diffusion_model(args.model, resolve_device(args.device))
+    model = open_model(args.model, args.device)
     check_injection_arguments(args, model)
     edit = HarmonizeEdit(
         composite=args.composite,

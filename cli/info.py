@@ -6,12 +6,12 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from cli.arguments import check_image_shape
 from core.checkpoint import FILE_SUFFIX
 from core.config import ModelConfig
 from core.errors import ImageTooSmallError
 from core.imageio import load_image
 from core.models import describe_source, is_model_file
+from core.pyramid import check_image_shape
 
 
 def add_parser(commands) -> None:

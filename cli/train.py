@@ -14,7 +14,6 @@ import torch
 
 from cli.arguments import (
     add_device_option,
-    check_image_shape,
     check_resume_arguments,
     check_train_arguments,
     given,
@@ -28,7 +27,7 @@ from core.errors import CheckpointWriteError, ConfigError
 from core.imageio import ensure_writable, load_image
 from core.model import count_parameters
 from core.presets import PRESETS, default_preset_name
-from core.pyramid import build_pyramid
+from core.pyramid import build_pyramid, check_image_shape
 from core.training import Trainer, run_training
 
 

@@ -101,6 +101,30 @@ def rescale_loss(sharp: np.ndarray, blurry: np.ndarray) -> float:
     return float(np.linalg.norm(wrapped.astype(np.float64)) / wrapped.size)
 
 
+def check_image_shape(size: tuple[int, int], max_pixels: int, option: str | None = None) -> None:
+    """Refuse an image whose short side, once the pixel cap has shrunk it, is below the 42 px
+    the coarsest scale needs, naming the image's own size (not the shrunk one) and the cause.
+    `option` is the command's pixel-cap option, suggested when raising it would help."""
+    width, height = size
+    working = capped_size(width, height, max_pixels)
+    if min(working) >= MIN_COARSE_SIDE:
+        return
+    if min(size) < MIN_COARSE_SIDE:
+        raise ImageTooSmallError(
+            f"The image is {width}×{height} pixels; SinDDM needs at least {MIN_COARSE_SIDE} "
+            "pixels on its short side. Use a larger image."
+        )
+    # k = sqrt(W·H / cap) shrinks both sides: the short side keeps 42 px while cap ≥ W·H·(42/s)².
+    needed = math.ceil(width * height * (MIN_COARSE_SIDE / min(size)) ** 2)
+    advice = f", or raise {option} to {needed:,}" if option else ""
+    raise ImageTooSmallError(
+        f"The image is {width}×{height} pixels, too long and thin: shrunk to at most "
+        f"{max_pixels:,} pixels it would be {working[0]}×{working[1]}, and SinDDM needs at "
+        f"least {MIN_COARSE_SIDE} pixels on its short side. Crop it to a less elongated "
+        f"shape{advice}."
+    )
+
+
 def build_pyramid(
     image: Image.Image,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -114,6 +138,7 @@ def build_pyramid(
     """
     if image.mode != "RGB":
         raise ValueError(f"build_pyramid expects an RGB image, got mode {image.mode}")
+    check_image_shape(image.size, max_pixels)
     working = capped_size(*image.size, max_pixels)
     sizes, r = pyramid_geometry(*working, target_factor)
     sharp_images = [image.resize(size, Image.Resampling.LANCZOS) for size in sizes]

@@ -76,3 +76,11 @@ def test_image_just_above_minimum_is_single_scale():
     pyramid = build_pyramid(Image.new("RGB", (50, 50), (9, 9, 9)))
     assert pyramid.sizes == ((50, 50),)
     assert make_schedule(pyramid.rescale_losses).start_steps == (100,)
+
+
+def test_a_long_thin_image_is_refused_with_its_own_size():
+    """Opening (Instant, the app) names the photo's size and the cause, not the shrunk size."""
+    with pytest.raises(ImageTooSmallError, match="20000×20 pixels; SinDDM needs at least 42"):
+        build_pyramid(Image.new("RGB", (20000, 20)))
+    with pytest.raises(ImageTooSmallError, match="5000×60 pixels, too long and thin"):
+        build_pyramid(Image.new("RGB", (5000, 60)))
