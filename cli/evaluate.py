@@ -22,7 +22,6 @@ from cli.generate import (
     create_folder,
     generated_batches,
     output_paths,
-    photo_described_by_its_size,
 )
 from cli.progress import progress_bar
 from core.checkpoint import FILE_SUFFIX
@@ -31,6 +30,7 @@ from core.errors import ConfigError
 from core.evaluation import REPORTED_METRICS, PerceptualWeights, evaluate
 from core.generation import plan
 from core.imageio import atomic_write, ensure_writable, load_image, save_png
+from core.metrics import layout_min_side
 from core.models import is_model_file, open_diffusion_model
 from core.requests import GenerationRequest
 
@@ -160,7 +160,16 @@ def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.nd
     if not paths:
         raise ConfigError(f"{folder} holds no images.")
     reference = np.asarray(load_image(args.reference))
-    return [np.asarray(load_image(p)) for p in paths], reference
+    samples = [np.asarray(load_image(p)) for p in paths]
+    smallest = layout_min_side(reference.shape[:2])
+    for path, image in [(Path(args.reference), reference), *zip(paths, samples, strict=True)]:
+        if min(image.shape[:2]) < smallest:
+            height, width = image.shape[:2]
+            raise ConfigError(
+                f"{path.name} is {width}×{height} pixels, too small to compare layouts: each "
+                f"side must be at least {smallest} px."
+            )
+    return samples, reference
 
 
 def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:
@@ -169,8 +178,7 @@ def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.n
     # --save-samples replaces earlier samples (docs/quality.md reuses one folder); never a model.
     save_dir = Path(args.save_samples) if args.save_samples else None
     paths = output_paths(save_dir, args.count, args.seed, overwrite=True) if save_dir else []
-    with photo_described_by_its_size(args.model):
-        model = open_diffusion_model(args.model, resolve_device(args.device))
+    model = open_diffusion_model(args.model, resolve_device(args.device))
     request = GenerationRequest(
         count=args.count,
         seed=args.seed,

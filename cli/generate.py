@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 from cli.arguments import (
@@ -33,14 +33,12 @@ from cli.progress import progress_bar
 from core.bundle import DiffusionModel
 from core.checkpoint import FILE_SUFFIX
 from core.clip_weights import GuidanceUnavailableError, load_failure
-from core.config import ModelConfig
 from core.device import resolve_device
-from core.errors import CheckpointWriteError, ConfigError, ImageTooSmallError
+from core.errors import CheckpointWriteError, ConfigError
 from core.generation import GeneratedImages, GenerationPlan, generate, plan
-from core.imageio import ensure_writable, load_image, save_png
+from core.imageio import ensure_writable, save_png
 from core.memory import ensure_fits
 from core.models import is_model_file, open_diffusion_model
-from core.pyramid import check_image_shape
 from core.requests import (
     CLIP_MODEL,
     DEFAULT_ROI_STRENGTH,
@@ -160,21 +158,7 @@ def write_images(model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Pa
 
 def open_model(path: str, device: str) -> DiffusionModel:
     """The model the user named (a model file, or a photo: Instant) on `device` ("auto", …)."""
-    with photo_described_by_its_size(path):
-        return open_diffusion_model(path, resolve_device(device))
-
-
-@contextmanager
-def photo_described_by_its_size(path: str) -> Iterator[None]:
-    """Inside this block, a photo too small or too thin for Instant is described by its own
-    size, as `sinddm info` does: core names the size the pixel cap shrank it to ("7071×7" for
-    a 20000×20 photo). Instant keeps the default pixel cap."""
-    try:
-        yield
-    except ImageTooSmallError:
-        if not is_model_file(path):
-            check_image_shape(load_image(path).size, ModelConfig().max_pixels)
-        raise
+    return open_diffusion_model(path, resolve_device(device))
 
 
 def checked_outputs(args: argparse.Namespace) -> list[Path]:

@@ -89,6 +89,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load a `.sinddm` file's dictionary (on the CPU) and check every field of it
     (`core.checkpoint_checks`); raises CheckpointFormatError with one plain sentence."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointFormatError(f"{path} is a folder, not a model file.")
     if not path.is_file():
         raise CheckpointFormatError(f"No model file at {path}.")
     try:

@@ -211,6 +211,15 @@ def _layout_keys(image: torch.Tensor, factor: float, patch: int, weight: float) 
     )
 
 
+def layout_min_side(
+    reference_size: tuple[int, ...], patch: int = 7, short_side: int = LAYOUT_SHORT_SIDE
+) -> int:
+    """The smallest side (px) a sample and the training image of `reference_size` (H, W) may
+    have for `layout_distance`: a patch plus the half-pixel crops at the coarse scale."""
+    factor = min(1.0, short_side / min(reference_size))
+    return math.ceil((patch + 1) / factor)
+
+
 def layout_distance(
     sample: np.ndarray,
     reference: np.ndarray,
@@ -231,10 +240,10 @@ def layout_distance(
     """
     a, b = _tensor(sample), _tensor(reference)
     factor = min(1.0, short_side / min(b.shape[-2:]))
-    if min(*a.shape[-2:], *b.shape[-2:]) * factor < patch + 1:  # +1: the half-pixel crops
+    if min(*a.shape[-2:], *b.shape[-2:]) < layout_min_side(b.shape[-2:], patch, short_side):
         raise ConfigError(
             f"Images are too small to compare their layout: each side must be at least "
-            f"{math.ceil((patch + 1) / factor)} px."
+            f"{layout_min_side(b.shape[-2:], patch, short_side)} px."
         )
     dims = 3 * patch * patch
     coherence = _nearest_distances(

@@ -78,7 +78,7 @@ def _load_photo(path: str | os.PathLike) -> Image.Image:
     try:
         return load_image(path)
     except ImageLoadError as exc:
-        if "not an image file" in str(exc):
+        if "not an image file" in str(exc) and Path(path).is_file():
             name = Path(path).name
             raise ImageLoadError(
                 f"{name} is neither a SinDDM Studio model nor an image that can be read."
