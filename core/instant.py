@@ -181,7 +181,7 @@ def posterior_mean(
     queries (Q, D) are noisy patches, keys (N, D) clean ones, values (N, V) what each clean
     patch contributes (its centre pixel or the whole patch). Returns (Q, V). ‖q‖² is the same
     for every i, so it drops out of the softmax; the work is chunked over queries, in chunks
-    small enough for the CPU's caches (measured fastest: benchmarks/bench_instant.py).
+    small enough for the CPU's caches (QUERY_CHUNK_ELEMENTS).
     """
     scale = math.sqrt(alpha_bar) / (1 - alpha_bar)
     key_bias = (-alpha_bar / (2 * (1 - alpha_bar))) * keys.square().sum(dim=1)

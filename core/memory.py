@@ -27,11 +27,11 @@ whole plain generations on a CPU (Linux, glibc's malloc, float32):
   convolution): 20·d bytes a pixel, exactly, on single steps. The sampler's (B, 3, H, W)
   tensors and the freed blocks glibc keeps for reuse bring whole runs to at most
   28·d + 450 (`NETWORK_BYTES_PER_CHANNEL`, `SAMPLER_BYTES_PER_PIXEL`).
-* Instant needs about 1 kB a pixel while it runs (each pixel's pool of 18 int64 candidates,
-  sorted; its projected patch; the step's images), but its chunked softmax loops leave glibc's
-  heap fragmented, and the resident size grows by up to 5.9 kB a pixel
-  (`INSTANT_BYTES_PER_PIXEL`; less at larger batches of small canvases). The "mean"
-  aggregation also holds every pixel's whole patch estimate (3k² floats, twice).
+* Instant needs about 1 kB a pixel while it runs (each pixel's pool of candidates, 14 int32
+  now, 18 int64 when this was measured, sorted; its projected patch; the step's images), but
+  its chunked softmax loops leave glibc's heap fragmented, and the resident size grows by up
+  to 5.9 kB a pixel (`INSTANT_BYTES_PER_PIXEL`; less at larger batches of small canvases).
+  The "mean" aggregation also holds every pixel's whole patch estimate (3k² floats, twice).
 
 Not counted: CLIP and its gradients for text guidance (a fixed few hundred MB). No GPU was
 measured: there the caching allocator holds about the live size, below these CPU figures.

@@ -77,9 +77,9 @@ class NeighbourIndex:
             self._index = _ivf_index(self.keys.cpu().numpy(), probes)
 
     def search(self, queries: torch.Tensor, k: int) -> torch.Tensor:
-        """(Q, d) queries -> (Q, k) int64 indices into the keys, nearest first; N (the number
-        of keys: "none") where an approximate search found fewer than k (the lists it searched
-        held fewer keys)."""
+        """(Q, d) queries -> (Q, k) indices (INDEX_DTYPE) into the keys, nearest first; N (the
+        number of keys: "none") where an approximate search found fewer than k (the lists it
+        searched held fewer keys)."""
         k = min(k, self.keys.shape[0])
         if self._index is None:
             return _exact_search(queries.float(), self.keys, k).to(INDEX_DTYPE)
