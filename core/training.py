@@ -202,25 +202,28 @@ def checkpointed_steps(
 
     When the loss or the weights stop being finite numbers it raises `TrainingDivergedError`
     without saving again: the file keeps its last good save (no NaN model ever overwrites it).
+    A save that fails is not tried again on the way out, so its error (which names the last good
+    save) is the one the caller sees.
     """
     steps = trainer.steps()
     saved_at = trainer.state.step
-    diverged = False
+    stopped_by_error = False
 
     def guarded_save() -> None:
-        nonlocal saved_at, diverged
+        nonlocal saved_at, stopped_by_error
+        stopped_by_error = True  # until the save below has succeeded
         if not trainer.weights_finite():
-            diverged = True
             raise _diverged(
                 "the weights are no longer finite numbers", trainer.state.step, saved_at
             )
         save()
         saved_at = trainer.state.step
+        stopped_by_error = False
 
     try:
         for step in steps:
             if not math.isfinite(step.loss):
-                diverged = True
+                stopped_by_error = True
                 problem = "NaN (not a number)" if math.isnan(step.loss) else "infinite"
                 raise _diverged(f"the loss became {problem}", step.step, saved_at)
             if save_due(step):
@@ -228,7 +231,7 @@ def checkpointed_steps(
             yield step
     finally:
         steps.close()
-        if not diverged and trainer.state.step != saved_at:
+        if not stopped_by_error and trainer.state.step != saved_at:
             guarded_save()
 
 

@@ -5,7 +5,7 @@ import torch
 
 from core.checkpoint import load_model, load_trainer, save_trainer
 from core.config import ModelConfig, TrainConfig
-from core.errors import ConfigError, TrainingDivergedError
+from core.errors import CheckpointWriteError, ConfigError, TrainingDivergedError
 from core.training import Trainer, TrainStep, checkpointed_steps, run_training
 
 
@@ -166,3 +166,19 @@ def test_weights_that_stop_being_finite_are_never_saved(tiny_trainer):
     with pytest.raises(TrainingDivergedError, match="keeps step 8"):
         stopped.close()  # the save on stop is refused too
     assert saved_at == [4]
+
+
+def test_a_failed_save_is_not_tried_again_on_the_way_out(tiny_trainer):
+    """The save's own error (naming the last good checkpoint) is what the caller sees; the
+    driver's save-on-stop must not write again behind it."""
+    attempts: list[int] = []
+
+    def failing_save() -> None:
+        attempts.append(tiny_trainer.state.step)
+        raise CheckpointWriteError("Could not write m.sinddm: the disk is full.")
+
+    steps = checkpointed_steps(tiny_trainer, failing_save, lambda step: step.step == 2)
+    with pytest.raises(CheckpointWriteError, match="disk is full"):
+        for _ in steps:
+            pass
+    assert attempts == [2]
