@@ -21,7 +21,12 @@ import torch
 
 from core import __version__
 from core.bundle import SinDDMModel, schedule_for
-from core.checkpoint_checks import FORMAT_TAG, FORMAT_VERSION, check_model_data
+from core.checkpoint_checks import (
+    FORMAT_TAG,
+    FORMAT_VERSION,
+    check_model_data,
+    check_model_header,
+)
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError
 from core.imageio import atomic_write
@@ -86,8 +91,9 @@ def save_trainer(
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a `.sinddm` file's dictionary (on the CPU) and check every field of it
-    (`core.checkpoint_checks`); raises CheckpointFormatError with one plain sentence."""
+    """Load a `.sinddm` file's dictionary (on the CPU) and check that it is one of ours
+    (`check_model_header`); raises CheckpointFormatError with one plain sentence. Every field is
+    checked once, by the `*_from_data` function that uses the dictionary."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointFormatError(f"{path} is a folder, not a model file.")
@@ -113,7 +119,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointFormatError(
             f"{path.name} is not a SinDDM Studio model, or the file is damaged."
         ) from exc
-    check_model_data(data, path.name)
+    check_model_header(data, path.name)
     return data
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeGuard
@@ -76,8 +78,22 @@ class _Refused(Exception):
 def check_model_data(data: Any, name: str) -> CheckedModel:
     """Check a model file's dictionary (as `torch.load` gave it); `name` is the file's name for
     the message. Raises `CheckpointFormatError` with one plain sentence."""
-    try:
+    with _as_sentence(name):
         return _check(data)
+
+
+def check_model_header(data: Any, name: str) -> None:
+    """The cheap first part of `check_model_data`: is this a SinDDM Studio model dictionary of a
+    format version this program reads, with the fields every model has?"""
+    with _as_sentence(name):
+        _check_header(data)
+
+
+@contextmanager
+def _as_sentence(name: str) -> Iterator[None]:
+    """Turn what the checks found into `CheckpointFormatError` naming the file."""
+    try:
+        yield
     except _Refused as exc:
         raise CheckpointFormatError(f"{name} {exc}") from None
     except _Damaged as exc:
