@@ -116,12 +116,19 @@ def add_device_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_output_options(p: argparse.ArgumentParser, count_default: int = 1) -> None:
-    """-o, -n, --seed, --device and --batch of the editing commands."""
+    """-o, -n, --seed, --device, --batch and --overwrite of the editing commands."""
     p.add_argument("-o", "--output", required=True, help="a .png file (one image) or a folder")
     p.add_argument("-n", "--count", type=int, default=count_default, help="number of images")
     p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i")
     add_device_option(p)
     p.add_argument("--batch", type=int, default=8, help="images computed together")
+    add_overwrite_option(p)
+
+
+def add_overwrite_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace images that already exist at -o"
+    )
 
 
 def add_speed_options(p: argparse.ArgumentParser) -> None:

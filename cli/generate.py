@@ -18,6 +18,7 @@ from cli.arguments import (
     MODEL_HELP,
     add_device_option,
     add_output_options,
+    add_overwrite_option,
     add_speed_options,
     check_counts,
     check_injection_arguments,
@@ -32,7 +33,6 @@ from cli.arguments import (
 from cli.progress import progress_bar
 from core.bundle import DiffusionModel
 from core.checkpoint import FILE_SUFFIX
-from core.clip_weights import GuidanceUnavailableError, load_failure
 from core.device import resolve_device
 from core.errors import CheckpointWriteError, ConfigError
 from core.generation import GeneratedImages, GenerationPlan, generate, plan
@@ -124,12 +124,6 @@ def create_folder(paths: Sequence[Path]) -> None:
         raise CheckpointWriteError(
             f"Could not create the folder {folder}: {exc.strerror or exc}."
         ) from None
-
-
-def add_overwrite_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace images that already exist at -o"
-    )
 
 
 def generated_batches(model: DiffusionModel, plan: GenerationPlan) -> Iterator[GeneratedImages]:
@@ -239,7 +233,6 @@ def add_editing_parsers(commands) -> None:
     p.add_argument("--strength", type=float, default=DEFAULT_ROI_STRENGTH, help="η of eq. (2)")
     p.add_argument("--size", type=parse_size, help="canvas size WxH (default: training size)")
     add_output_options(p)
-    add_overwrite_option(p)
     p.set_defaults(handler=cmd_roi)
 
     p = commands.add_parser("text", help="guide generation with a text prompt (CLIP)")
@@ -254,7 +247,6 @@ def add_editing_parsers(commands) -> None:
     p.add_argument("--views", type=int, default=16, help="augmented views per step")
     p.add_argument("--size", type=parse_size, help="canvas size WxH (default: training size)")
     add_output_options(p)
-    add_overwrite_option(p)
     p.set_defaults(handler=cmd_text)
 
     p = commands.add_parser("style-transfer", help="redraw a content image in the model's style")
@@ -267,7 +259,6 @@ def add_editing_parsers(commands) -> None:
     p.add_argument("--at-scale", type=int, help="injection scale (default: the finest)")
     p.add_argument("--no-match", action="store_true", help="skip histogram matching")
     add_output_options(p)
-    add_overwrite_option(p)
     p.set_defaults(handler=cmd_style_transfer)
 
     p = commands.add_parser("harmonize", help="blend a pasted object into the model's image")
@@ -276,7 +267,6 @@ def add_editing_parsers(commands) -> None:
     p.add_argument("--mask", required=True, help="the object's mask (alpha or white on black)")
     p.add_argument("--t", type=int, default=HARMONIZATION_STEP, help="injection step (of 100)")
     add_output_options(p)
-    add_overwrite_option(p)
     p.set_defaults(handler=cmd_harmonize)
 
 
@@ -304,14 +294,7 @@ def cmd_text(args: argparse.Namespace) -> int:
         clip_weights=args.clip_weights,
         views=args.views,
     )
-    try:
-        return write_edit(model, args, edit, paths, args.size)
-    except GuidanceUnavailableError as exc:
-        if exc.__cause__ is None:
-            raise
-        # --clip-weights named something unloadable: one line, not torch's 14 KB of keys
-        reason = load_failure(args.clip_model, args.clip_weights, exc.__cause__)
-        raise GuidanceUnavailableError(reason) from None
+    return write_edit(model, args, edit, paths, args.size)
 
 
 def cmd_style_transfer(args: argparse.Namespace) -> int:
