@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.clip_weights import GuidanceUnavailableError, is_local_file
+from core.clip_weights import GuidanceUnavailableError, is_local_file, load_failure
 from core.errors import SinDDMError
 from core.requests import TEXT_MODES
 
@@ -81,11 +81,8 @@ def load_clip(
             require_pretrained=True,
         )
     except Exception as exc:  # network, file and format errors all end here
-        raise GuidanceUnavailableError(
-            f"CLIP weights '{weights}' for {model_name} could not be loaded ({exc}). Connect to "
-            "the internet once so they can be downloaded and cached, or choose a local weights "
-            "file (--clip-weights PATH)."
-        ) from exc
+        # one line, for the CLI and the app alike: torch's own text can be 14 KB of keys
+        raise GuidanceUnavailableError(load_failure(model_name, weights, exc)) from exc
     return model.eval().requires_grad_(False), open_clip.get_tokenizer(model_name)
 
 

@@ -9,12 +9,13 @@ import sys
 import textwrap
 
 import numpy as np
+import open_clip
 import pytest
 from PIL import Image
 
 from cli.main import main
-from core import generation, memory
-from core.clip_weights import GuidanceUnavailableError, load_failure
+from core import memory
+from core.clip_weights import load_failure
 from tests.conftest import DEMO_MODEL, ROOT
 
 
@@ -186,13 +187,11 @@ def test_clip_weights_that_do_not_load_are_one_short_line(tmp_path, monkeypatch,
     keys = ", ".join(f'"visual.transformer.resblocks.{i}.ln_1.weight"' for i in range(400))
     torch_says = f"Error(s) in loading state_dict for CLIP:\n\tMissing key(s) in state_dict: {keys}"
 
-    def loader(name, tag, device):
-        try:
-            raise RuntimeError(torch_says)
-        except RuntimeError as exc:
-            raise GuidanceUnavailableError(f"could not be loaded ({exc})") from exc
+    def create_model(*args, **kwargs):
+        raise RuntimeError(torch_says)
 
-    monkeypatch.setattr(generation, "default_clip_loader", loader)
+    # the real loader (core.clip_guidance.load_clip) meets torch's message
+    monkeypatch.setattr(open_clip, "create_model", create_model)
     args = ["text", str(DEMO_MODEL), "--prompt", "fire", "--clip-weights", str(weights)]
     assert main([*args, "-o", str(tmp_path / "t.png"), "--device", "cpu"]) == 2
     error = _error(capsys)
