@@ -181,14 +181,11 @@ def _new_trainer(args: argparse.Namespace, device: torch.device) -> Trainer:
         max_pixels=given(args.max_pixels, preset.model.max_pixels),
     )
     steps, batch = given(args.steps, preset.steps), given(args.batch, preset.batch_size)
+    lr = given(args.lr, TrainConfig().lr)
     if args.schedule == "fitted":
-        train_config = replace(
-            preset.train_config(steps, batch), lr=given(args.lr, TrainConfig().lr)
-        )
+        train_config = replace(preset.train_config(steps, batch), lr=lr)
     else:
-        train_config = TrainConfig(
-            steps=steps, batch_size=batch, lr=given(args.lr, TrainConfig().lr)
-        )
+        train_config = TrainConfig(steps=steps, batch_size=batch, lr=lr)
     bf16 = preset.bf16 and not args.fp32
     image = load_image(args.image)  # a bad image is the one line printed
     check_image_shape(image.size, model_config.max_pixels, "--max-pixels")
