@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -127,26 +125,11 @@ def _checked_weights(args: argparse.Namespace) -> PerceptualWeights:
             raise ConfigError(f"{option}: {value} is a folder; give the weights file.")
         if value and not Path(value).is_file():
             raise ConfigError(f"{option}: no file at {value}.")
-    with _one_line():
-        if args.inception_weights:
-            perceptual.InceptionBlock1(args.inception_weights)
-        if args.alexnet_weights and args.lpips_weights:
-            perceptual.Lpips(args.alexnet_weights, args.lpips_weights)
+    if args.inception_weights:
+        perceptual.InceptionBlock1(args.inception_weights)
+    if args.alexnet_weights and args.lpips_weights:
+        perceptual.Lpips(args.alexnet_weights, args.lpips_weights)
     return PerceptualWeights(args.inception_weights, args.alexnet_weights, args.lpips_weights)
-
-
-@contextmanager
-def _one_line() -> Iterator[None]:
-    """Keep a weights loader's error to one line: torch.load's refusal of a file that is not
-    a weights file runs to a dozen lines of advice about `weights_only`, after the loader's
-    own "Cannot read the … weights in PATH: "."""
-    try:
-        yield
-    except ConfigError as exc:
-        if "\n" not in str(exc):
-            raise
-        head = str(exc).split(": ", 1)[0]
-        raise ConfigError(f"{head}: it is not a weights file that can be read safely.") from None
 
 
 def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:

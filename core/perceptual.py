@@ -27,7 +27,11 @@ def _load_state(path: str | os.PathLike, what: str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-        raise ConfigError(f"Cannot read the {what} weights in {path}: {exc}") from exc
+        # one line: torch's refusal runs to a dozen lines of advice about `weights_only`
+        raise ConfigError(
+            f"Cannot read the {what} weights in {path}: it is not a weights file that can be "
+            "read safely."
+        ) from exc
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
