@@ -57,6 +57,11 @@ class DiffusionModel(Protocol):
         """Move the denoiser to `device` (in place) and return it."""
         ...
 
+    def start_run(self) -> None:
+        """The sampler begins a new run (from its coarsest scale or an injection); a denoiser
+        that keeps state from step to step within a run drops it here."""
+        ...
+
     def predict_eps(
         self,
         x_t: torch.Tensor,
@@ -102,6 +107,9 @@ class SinDDMModel:
     def to(self, device: torch.device | str) -> SinDDMModel:
         self.net.to(device)
         return self
+
+    def start_run(self) -> None:
+        """A network keeps nothing between steps."""
 
     def predict_eps(
         self,

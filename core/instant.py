@@ -40,6 +40,8 @@ from core.patch_index import (
     PatchSpace,
     propagate_candidates,
     refine_and_average,
+    softmax_,
+    upscale_candidates,
 )
 from core.pyramid import Pyramid, build_pyramid
 from core.requests import SamplingOptions
@@ -132,6 +134,10 @@ class _Candidates:
             and alpha_bar > self.alpha_bar
         )
 
+    def follows(self, scale: int, batch: int) -> bool:
+        """Whether these are the same run's candidates from the scale just below `scale`."""
+        return self.scale == scale - 1 and self.indices.shape[0] == batch
+
 
 def patches_of(image: torch.Tensor, size: int) -> torch.Tensor:
     """All k×k patches of a (B, 3, H, W) image, zero-padded so there is one per pixel:
@@ -189,10 +195,13 @@ def posterior_mean(
     if prior is not None:
         queries, keys, key_bias = prior.augment(queries, keys, key_bias)
     chunk = max(1, QUERY_CHUNK_ELEMENTS // max(1, keys.shape[0]))
+    # a column of ones makes the weights' row sums come out of the same product
+    values = torch.cat([values, values.new_ones(values.shape[0], 1)], dim=1)
     out = []
     for start in range(0, queries.shape[0], chunk):
         logits = torch.addmm(key_bias, queries[start : start + chunk], keys.T)
-        out.append(torch.softmax(logits, dim=1) @ values)
+        totals = softmax_(logits) @ values
+        out.append(totals[:, :-1] / totals[:, -1:])
     return torch.cat(out)
 
 
@@ -274,6 +283,10 @@ class InstantModel:
             self._priors.clear()
         return self
 
+    def start_run(self) -> None:
+        """A new sampling run begins: no candidates carry over from an earlier one."""
+        self._candidates = None
+
     def predict_eps(
         self,
         x_t: torch.Tensor,
@@ -329,20 +342,28 @@ class InstantModel:
     def _candidate_pool(
         self, scale: int, x_t: torch.Tensor, blurry: torch.Tensor | None, alpha_bar: float
     ) -> torch.Tensor:
-        """(B·H·W, P) candidates to weigh at this step: each pixel's from the previous step (or,
-        on entering a scale, the patches nearest to x̃, else to x_t/sqrt(ᾱ)), its neighbours'
-        shifted, and a few at random (patch_index.propagate_candidates). Keeping the best of
-        them step after step converges on the patches nearest to the noisy query, which
-        dominate the posterior at low noise."""
+        """(B·H·W, P) candidates to weigh at this step: each pixel's from the previous step, its
+        neighbours' shifted, and a few at random (patch_index.propagate_candidates). Keeping
+        the best of them step after step converges on the patches nearest to the noisy query,
+        which dominate the posterior at low noise.
+
+        On entering a scale, the previous step's are the coarser scale's last ones carried up
+        (patch_index.upscale_candidates) when this run just left it, else the patches nearest
+        to x̃ (or to x_t/sqrt(ᾱ) without one) from an index. Carrying them up made 16 samples
+        1.2× faster than searching, with the same quality on four images (docs/quality.md)."""
         batch, _, height, width = x_t.shape
         state = self._candidates
         shape = (batch, height, width)
         if state is None or not state.continues(scale, blurry, shape, alpha_bar):
-            if blurry is not None:
-                first = self._search(scale, blurry, "blurry")
+            if state is not None and state.follows(scale, batch):
+                indices = upscale_candidates(
+                    state.indices, self.sizes[scale - 1], (height, width), self.sizes[scale]
+                )
+            elif blurry is not None:
+                indices = self._search(scale, blurry, "blurry").reshape(*shape, -1)
             else:
-                first = self._search(scale, x_t / math.sqrt(alpha_bar), "sharp")
-            indices = first.reshape(batch, height, width, -1)
+                evidence = x_t / math.sqrt(alpha_bar)
+                indices = self._search(scale, evidence, "sharp").reshape(*shape, -1)
             state = self._candidates = _Candidates(scale, blurry, indices, alpha_bar)
         state.alpha_bar = alpha_bar
         generator = torch.Generator().manual_seed(1009 * scale + state.refinements)

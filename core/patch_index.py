@@ -111,6 +111,49 @@ def _ivf_index(keys: np.ndarray, probes: int):
     return index
 
 
+def upscale_candidates(
+    candidates: torch.Tensor,
+    coarse_train: tuple[int, int],
+    fine_canvas: tuple[int, int],
+    fine_train: tuple[int, int],
+) -> torch.Tensor:
+    """Each pixel's candidates at the next finer scale, from its coarse pixel's (the
+    coarse-to-fine start of PatchMatch, Barnes et al., 2009): a coarse pixel matched at
+    training position (y, x) suggests the same place one scale up, shifted by where the fine
+    pixel lies within its coarse pixel.
+
+    candidates (B, h, w, K) indices into the coarse training image's W_t·H_t patches (that
+    number: none); coarse_train (W_t, H_t), fine_canvas (H, W), fine_train (W_t', H_t').
+    Returns (B, H, W, K) indices into the fine training image's patches (its count: none),
+    clamped to its edges. Only the ratio between canvas and training sizes matters, so any
+    canvas size works.
+    """
+    coarse_width, coarse_height = coarse_train
+    fine_width, fine_height = fine_train
+    rows, cols = fine_canvas
+    _, coarse_rows, coarse_cols, _ = candidates.shape
+    device = candidates.device
+    # the fine pixel's coarse pixel, and its offset from that pixel's centre, in fine pixels
+    row_y, row_offset = _coarse_cell(rows, coarse_rows, device)
+    col_x, col_offset = _coarse_cell(cols, coarse_cols, device)
+    coarse = candidates[:, row_y][:, :, col_x].long()  # (B, H, W, K)
+    none = coarse >= coarse_width * coarse_height
+    y = (coarse // coarse_width + 0.5) * (fine_height / coarse_height) - 0.5
+    x = (coarse % coarse_width + 0.5) * (fine_width / coarse_width) - 0.5
+    y = (y + row_offset[None, :, None, None]).round().clamp(0, fine_height - 1)
+    x = (x + col_offset[None, None, :, None]).round().clamp(0, fine_width - 1)
+    fine = (y * fine_width + x).long()
+    return fine.masked_fill_(none, fine_width * fine_height).to(candidates.dtype)
+
+
+def _coarse_cell(fine: int, coarse: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each of `fine` pixels along one axis: the coarse pixel it lies in (fine,) and its
+    offset from the centre of that coarse pixel, scaled to fine pixels (fine,)."""
+    centre = torch.arange(fine, device=device) + 0.5
+    cell = (centre * coarse / fine).floor().clamp(max=coarse - 1)
+    return cell.long(), centre - (cell + 0.5) * fine / coarse
+
+
 NEIGHBOUR_SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 PROPAGATED_PER_NEIGHBOUR = 1
 """Best candidates each 4-neighbour passes on. Two were measured no better (the same quality and
@@ -165,6 +208,20 @@ def _without_repeats(pool: torch.Tensor, none: int) -> torch.Tensor:
     return ordered.masked_fill_(repeated, none)
 
 
+LOGIT_FLOOR = -80.0
+"""Logits further than this below their row's largest weigh exp(−80) ≈ 2e-35 of it instead of
+less: nothing next to the largest's 1, and it keeps exp off its slow path. At low noise most
+logits lie thousands below the largest, and exp of those was measured 40× slower per element
+than of moderate ones (the softmax at the coarsest scale took 2.3× as long)."""
+
+
+def softmax_(logits: torch.Tensor) -> torch.Tensor:
+    """Unnormalised softmax weights of (c, P) logits, in place: exp(l − max l) per row, floored
+    at exp(LOGIT_FLOOR). Divide by the row sums to normalise."""
+    top = logits.amax(dim=1, keepdim=True)
+    return logits.sub_(top).clamp_(min=LOGIT_FLOOR).exp_()
+
+
 NO_CANDIDATE_LOGIT = -1e30
 """The logit of index N ("none"): finite, so that a pixel left with no candidate at all gets
 the zero value row instead of NaN, and far below any real logit."""
@@ -204,7 +261,8 @@ def refine_and_average(
         logits = (near @ queries[start : start + chunk, :, None]).squeeze(-1)
         best = logits.topk(k, dim=1)
         chosen = found.gather(1, best.indices)
-        weights = torch.softmax(best.values, dim=1)
+        weights = softmax_(best.values)
+        weights /= weights.sum(dim=1, keepdim=True)
         estimates.append((weights[:, None, :] @ _rows(values, chosen)).squeeze(1))
         kept.append(chosen)
     return torch.cat(estimates), torch.cat(kept)

@@ -225,6 +225,7 @@ def iter_sample(
     bf16 = bf16 and bf16_supported(model.device)
     strides = (coarse_stride, stride)
     runner = _Sampler(model, count, seed, omega, reblur, list(guidance), total, strides, bf16)
+    model.start_run()
     yield from runner.run(sizes, starts, injection)
 
 

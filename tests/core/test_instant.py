@@ -188,3 +188,46 @@ def test_position_prior_equals_the_explicit_prior(tiny_image, monkeypatch):
     positions = torch.cdist(prior.canvas.repeat(2, 1), prior.train).square()
     logits = -distances / (2 * (1 - alpha_bar)) - positions / (2 * sigma**2)
     torch.testing.assert_close(got, torch.softmax(logits, dim=1) @ values, atol=1e-5, rtol=0)
+
+
+def test_upscaled_candidates_keep_a_match_in_place():
+    """Coarse pixels matched to their own training position suggest, one scale up, the fine
+    pixels' own positions: the coarse-to-fine start loses nothing of an exact match, for a
+    canvas the training size and for one twice as wide; 'none' stays 'none'."""
+    coarse, fine = (5, 4), (7, 6)  # (W, H) of the training image at two scales
+    for canvas_scale in (1, 2):
+        rows, cols = coarse[1], coarse[0] * canvas_scale
+        y, x = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+        own = (y * coarse[0] + (x // canvas_scale)).to(patch_index.INDEX_DTYPE)
+        candidates = torch.stack([own, torch.full_like(own, 20)], dim=-1)[None]
+        fine_canvas = (fine[1], fine[0] * canvas_scale)
+        got = patch_index.upscale_candidates(candidates, coarse, fine_canvas, fine)
+        fy, fx = torch.meshgrid(*(torch.arange(n) for n in fine_canvas), indexing="ij")
+        if canvas_scale == 1:
+            torch.testing.assert_close(got[0, ..., 0], (fy * fine[0] + fx).to(got.dtype))
+        else:  # two canvas pixels per training pixel across: each lands within one of its own
+            found_x = got[0, ..., 0] % fine[0]
+            assert (found_x - fx // 2).abs().max() <= 1
+            assert (got[0, ..., 0] // fine[0] == fy).all()
+        assert (got[0, ..., 1] == fine[0] * fine[1]).all()
+
+
+def test_finer_scales_start_from_the_coarser_candidates(demo_image):
+    """Within one run only the first candidate scale searches an index; the finer ones start
+    from the scale below (coarse-to-fine)."""
+    settings = InstantSettings(patch_sizes=(5, 3), position_sigma=0)
+    model = InstantModel.from_image(demo_image.resize((112, 84)), settings=settings)
+    assert model.num_scales == 3
+    sample(model, seed=0, coarse_stride=10, fine_stride=4)
+    assert model._scales[1].indexes and not model._scales[2].indexes
+
+
+def test_floored_softmax_matches_softmax():
+    """softmax_ gives torch.softmax's weights (to float precision) however far apart the logits
+    are, and equal weights where every logit is the 'none' logit."""
+    logits = torch.tensor([[0.0, -1.0, -50.0, -3000.0], [1e5, -1e5, 2.0, 1e5 - 0.5]])
+    weights = patch_index.softmax_(logits.clone())
+    weights /= weights.sum(dim=1, keepdim=True)
+    torch.testing.assert_close(weights, torch.softmax(logits, dim=1), atol=1e-7, rtol=0)
+    none = torch.full((1, 3), patch_index.NO_CANDIDATE_LOGIT)
+    assert torch.equal(patch_index.softmax_(none), torch.ones(1, 3))
