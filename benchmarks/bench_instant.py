@@ -10,9 +10,9 @@ run are what to compare; absolute seconds depend on the machine and the minute.
 
 `approx` compares the candidate denoiser (the default) with exact search over every patch at
 one scale, on the photo's own noised mixture, for several t: the 99th percentile and the mean
-of the per-pixel difference in grey levels (of 255). The candidates start either from the
-index (as on entering the first candidate scale) or carried up from the scale below (as on
-entering every finer one).
+of the per-pixel difference in grey levels (of 255), after three earlier sampler steps at that
+scale have refined the candidates. They start either from the index (as on entering the first
+candidate scale) or carried up from the scale below (as on entering every finer one).
 """
 
 from __future__ import annotations
@@ -78,26 +78,27 @@ def speed(args: argparse.Namespace) -> None:
 
 def approx(args: argparse.Namespace) -> None:
     photo = _photo(args.photo)
-    exact_settings = InstantSettings(exact_scales=99, components=0, position_sigma=0.0)
+    exact_settings = InstantSettings(exact_scales=99, components=0, position_sigma=0)
     exact = InstantModel.from_image(photo, settings=exact_settings)
     scale = args.scale
-    sharp = image_to_tensor(exact.pyramid.sharp[scale])
-    blurry = image_to_tensor(exact.pyramid.blurry[scale])
     start = exact.schedule.start_steps[scale]
-    print(f"scale {scale} {exact.sizes[scale]}, T[s] = {start}, 3 refinements each")
-    for t in sorted({1, 2, 5, start // 2, start - 1}):
+    print(
+        f"scale {scale} {exact.sizes[scale]}, T[s] = {start}; the candidates refined at "
+        f"t + {2 * REFINEMENTS}, …, t + 2 first, as the sampler does (every 2nd step)"
+    )
+    blurry = _blurry(exact)
+    for t in sorted({1, 2, 5, start // 2, start - 1 - 2 * REFINEMENTS}):
+        noisy, gamma = _noised(exact, scale, t, t, blurry[scale])
         alpha_bar = float(exact.schedule.alpha_bar[t])
-        gamma = exact.schedule.sampling_gamma(scale, t)
-        noise = torch.randn(sharp.shape, generator=torch.Generator().manual_seed(t))
-        mixture = gamma * blurry + (1 - gamma) * sharp
-        noisy = math.sqrt(alpha_bar) * mixture + math.sqrt(1 - alpha_bar) * noise
-        want = exact.predict_mixture(noisy, alpha_bar, scale, gamma, blurry)
+        want = exact.predict_mixture(noisy, alpha_bar, scale, gamma, blurry[scale])
         for start_from in ("index", "coarser scale"):
-            fast = InstantModel.from_image(photo, settings=InstantSettings(position_sigma=0.0))
+            fast = InstantModel.from_image(photo, settings=InstantSettings(position_sigma=0))
+            fast.start_run()
             if start_from == "coarser scale":
-                _leave_coarser_scale(fast, scale, t)
-            for _ in range(3):  # the sampler refines the candidates at every step
-                got = fast.predict_mixture(noisy, alpha_bar, scale, gamma, blurry)
+                _denoise_at(fast, scale - 1, t + 2 * REFINEMENTS + 2, t, blurry[scale - 1])
+            for earlier in range(t + 2 * REFINEMENTS, t, -2):
+                _denoise_at(fast, scale, earlier, t, blurry[scale])
+            got = fast.predict_mixture(noisy, alpha_bar, scale, gamma, blurry[scale])
             levels = (got - want).abs().amax(dim=1).flatten() * 127.5
             print(
                 f"  t {t:3d} (sqrt(1 − ᾱ) {math.sqrt(1 - alpha_bar):.2f}), candidates from "
@@ -107,20 +108,30 @@ def approx(args: argparse.Namespace) -> None:
             )
 
 
-def _leave_coarser_scale(model: InstantModel, scale: int, t: int) -> None:
-    """Run the candidate denoiser at scale − 1 on that scale's own noised mixture at step t, as
-    a sampler leaving it would, so that `scale` starts from its carried-up candidates."""
-    coarse = scale - 1
-    sharp = image_to_tensor(model.pyramid.sharp[coarse])
-    blurry = image_to_tensor(model.pyramid.blurry[coarse])
+REFINEMENTS = 3
+"""Sampler steps at the same scale before the one compared (each refines the candidates)."""
+
+
+def _noised(model: InstantModel, scale: int, t: int, seed: int, blurry: torch.Tensor):
+    """The photo's own mixture at `scale` noised to step t: (x_t, γ). `blurry` is x̃ of that
+    scale, the same tensor at every step (the candidates carry over only with the same x̃)."""
+    sharp = image_to_tensor(model.pyramid.sharp[scale])
     alpha_bar = float(model.schedule.alpha_bar[t])
-    gamma = model.schedule.sampling_gamma(coarse, t)
-    noise = torch.randn(sharp.shape, generator=torch.Generator().manual_seed(t))
-    noisy = math.sqrt(alpha_bar) * (gamma * blurry + (1 - gamma) * sharp)
-    noisy = noisy + math.sqrt(1 - alpha_bar) * noise
-    model.start_run()
-    for _ in range(3):
-        model.predict_mixture(noisy, alpha_bar, coarse, gamma, blurry)
+    gamma = model.schedule.sampling_gamma(scale, t)
+    noise = torch.randn(sharp.shape, generator=torch.Generator().manual_seed(seed))
+    mixture = gamma * blurry + (1 - gamma) * sharp
+    return math.sqrt(alpha_bar) * mixture + math.sqrt(1 - alpha_bar) * noise, gamma
+
+
+def _blurry(model: InstantModel) -> list[torch.Tensor]:
+    return [image_to_tensor(image) for image in model.pyramid.blurry]
+
+
+def _denoise_at(model: InstantModel, scale: int, t: int, seed: int, blurry: torch.Tensor):
+    """One denoiser call at `scale` and step t on the photo's own noised mixture, as a sampler
+    step would make it (it keeps and refines the candidates)."""
+    noisy, gamma = _noised(model, scale, t, seed, blurry)
+    model.predict_mixture(noisy, float(model.schedule.alpha_bar[t]), scale, gamma, blurry)
 
 
 def main() -> None:

@@ -250,6 +250,11 @@ def _resume_settings(args: argparse.Namespace, trainer: Trainer) -> list[tuple[s
             settings.append((f"--preset {preset.name} ({what} {implied})", implied, own))
     if args.lr is not None:
         settings.append((f"--lr {args.lr:g}", args.lr, train.lr))
+    if args.distill is not None:
+        settings.append((f"--distill {args.distill:g}", args.distill, train.distill))
+    if args.distill_until is not None:
+        until = args.distill_until
+        settings.append((f"--distill-until {until:g}", until, train.distill_until))
     if args.seed is not None:
         settings.append((f"--seed {args.seed}", args.seed, trainer.seed))
     return settings

@@ -49,6 +49,21 @@ def add_parser(commands) -> None:
         "--lr", type=float, default=None, help=f"Adam learning rate (default {TrainConfig().lr:g})"
     )
     p.add_argument("--max-pixels", type=int, default=None, help="pixel cap (default: preset's)")
+    p.add_argument(
+        "--distill",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of each batch (0-1) trained on Instant's closed-form target instead of its "
+        "own noise draw (default: the preset's; 0 is the authors' loss)",
+    )
+    p.add_argument(
+        "--distill-until",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="fraction of the run (0-1) after which --distill stops (default: the preset's)",
+    )
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast even if the preset has it")
     add_device_option(p)
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
@@ -186,6 +201,11 @@ def _new_trainer(args: argparse.Namespace, device: torch.device) -> Trainer:
         train_config = replace(preset.train_config(steps, batch), lr=lr)
     else:
         train_config = TrainConfig(steps=steps, batch_size=batch, lr=lr)
+    train_config = replace(
+        train_config,
+        distill=given(args.distill, preset.distill),
+        distill_until=given(args.distill_until, preset.distill_until),
+    )
     bf16 = preset.bf16 and not args.fp32
     image = load_image(args.image)  # a bad image is the one line printed
     check_image_shape(image.size, model_config.max_pixels, "--max-pixels")

@@ -176,6 +176,8 @@ def _train_config(value: Any) -> TrainConfig:
         "ema_every": (1, MAX_STEPS),
         "ema_start": (0, MAX_STEPS),
         "loss_window": (1, MAX_STEPS),
+        "distill": (0.0, 1.0),
+        "distill_until": (0.0, 1.0),
     }
     _numbers(fields, limits, "train_config", whole)
     if "lr_milestones" in fields:

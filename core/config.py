@@ -71,6 +71,12 @@ class TrainConfig:
     """Before this step an EMA update copies the live weights instead of averaging."""
     loss_window: int = 100
     """Steps per entry of the loss history (mean L1 loss over the window)."""
+    distill: float = 0.0
+    """Share of each batch whose target is the closed-form posterior mean's noise instead of
+    its own noise draw (docs/method.md §10). 0 is the reference's loss."""
+    distill_until: float = 1.0
+    """Fraction of the run after which every sample takes its own noise draw again (a
+    curriculum); 1: the whole run."""
 
     def __post_init__(self) -> None:
         _require(self.steps >= 1, f"steps must be at least 1, not {self.steps}")
@@ -80,12 +86,26 @@ class TrainConfig:
         _require(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), not {self.ema_decay}")
         _require(self.ema_every >= 1, f"ema_every must be at least 1, not {self.ema_every}")
         _require(self.loss_window >= 1, f"loss_window must be at least 1, not {self.loss_window}")
+        _require(
+            0 <= self.distill <= 1,
+            f"the distilled share of a batch must be between 0 and 1, not {self.distill}",
+        )
+        _require(
+            0 <= self.distill_until <= 1,
+            f"distillation must stop between 0 and 1 of the run, not at {self.distill_until}",
+        )
         object.__setattr__(self, "lr_milestones", tuple(sorted(int(m) for m in self.lr_milestones)))
 
     def lr_at(self, step: int) -> float:
         """Learning rate of 0-based step `step`: lr · decay^(milestones ≤ step), as MultiStepLR."""
         passed = sum(1 for milestone in self.lr_milestones if milestone <= step)
         return self.lr * self.lr_decay**passed
+
+    def distilled_at(self, step: int) -> int:
+        """How many samples of 0-based step `step`'s batch take the closed-form target."""
+        if step >= self.distill_until * self.steps:
+            return 0
+        return round(self.distill * self.batch_size)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -49,6 +49,9 @@ from core.schedule import DiffusionSchedule
 
 Aggregation = Literal["centre", "mean"]
 INSTANT_SAMPLING = SamplingOptions(fine_stride=2, coarse_stride=4)
+TRAINING_CANDIDATES = 16
+"""Candidates per pixel of the distillation target (training_mixture): twice the sampler's 8,
+as nothing refines them from step to step; the best 8 of them are weighed."""
 QUERY_CHUNK_ELEMENTS = 2**22
 """Queries are scored in chunks of at most this many (query, patch) pairs (16 MiB of float32):
 small enough to stay near the CPU's caches, which made the softmax 2.5× faster than 64 MiB."""
@@ -110,6 +113,8 @@ class _ScalePatches:
     blurry_centres: torch.Tensor
     indexes: dict[str, NeighbourIndex] = field(default_factory=dict)
     """'blurry' and 'sharp': searched with x̃ when the sampler gives it, else with x_t."""
+    training_pool: torch.Tensor | None = None
+    """(N, TRAINING_CANDIDATES): each training pixel's candidates (Instant.training_mixture)."""
 
 
 @dataclass
@@ -314,6 +319,38 @@ class InstantModel:
         """E[γ·x̃ + (1 − γ)·x | x_t] at `scale`: (B, 3, H, W) in about [-1, 1]. Exact below
         `settings.exact_scales`; above, over each pixel's candidates, found from `blurry`
         (x̃, (B, 3, H, W)) when given, else from x_t itself."""
+        pool = None
+        if scale >= self.settings.exact_scales:
+            pool = self._candidate_pool(scale, x_t, blurry, alpha_bar)
+        estimate, kept = self._closed_form(x_t, alpha_bar, scale, gamma, pool)
+        if kept is not None:
+            self._keep_candidates(kept.reshape(*x_t.shape[:1], *x_t.shape[2:], -1))
+        return estimate
+
+    def training_mixture(
+        self, x_t: torch.Tensor, alpha_bar: float, scale: int, gamma: float
+    ) -> torch.Tensor:
+        """E[γ·x̃ + (1 − γ)·x | x_t] where x_t (B, 3, H, W) noises the training image of `scale`
+        itself (H, W its size): the distillation target (docs/method.md §10). Above the exact
+        scales, each pixel weighs the TRAINING_CANDIDATES patches whose blurry version is
+        nearest to its own (found once per scale, as x̃ is always the training image's), so no
+        state carries over from call to call. Returns (B, 3, H, W)."""
+        pool = None
+        if scale >= self.settings.exact_scales:
+            pool = self._training_pool(scale).repeat(x_t.shape[0], 1)
+        return self._closed_form(x_t.float(), alpha_bar, scale, gamma, pool)[0]
+
+    def _closed_form(
+        self,
+        x_t: torch.Tensor,
+        alpha_bar: float,
+        scale: int,
+        gamma: float,
+        pool: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The estimate (B, 3, H, W) over every patch (pool None: the exact scales, with the
+        position prior) or over each pixel's (B·H·W, P) pool, and then also the candidates it
+        kept (B·H·W, K)."""
         patches = self._scales[scale]
         batch, _, height, width = x_t.shape
         space = patches.space
@@ -323,17 +360,26 @@ class InstantModel:
             values = gamma * patches.blurry_centres + (1 - gamma) * patches.sharp_centres
         else:
             values = gamma * patches.blurry + (1 - gamma) * patches.sharp
-        if scale < self.settings.exact_scales:
+        kept = None
+        if pool is None:
             prior = self._position_prior(scale, height, width)
             estimate = posterior_mean(projected, keys, values, alpha_bar, prior)
         else:
-            pool = self._candidate_pool(scale, x_t, blurry, alpha_bar)
             count = self.settings.candidates
             estimate, kept = refine_and_average(projected, keys, values, pool, alpha_bar, count)
-            self._keep_candidates(kept.reshape(batch, height, width, -1))
         if self._centre:
-            return estimate.reshape(batch, height, width, 3).permute(0, 3, 1, 2)
-        return _fold_mean(estimate.reshape(batch, height * width, -1), height, width, patches.size)
+            return estimate.reshape(batch, height, width, 3).permute(0, 3, 1, 2), kept
+        estimate = estimate.reshape(batch, height * width, -1)
+        return _fold_mean(estimate, height, width, patches.size), kept
+
+    def _training_pool(self, scale: int) -> torch.Tensor:
+        """(H·W, TRAINING_CANDIDATES) for the training image of `scale`: each pixel's nearest
+        patches by their blurry versions (made once)."""
+        patches = self._scales[scale]
+        if patches.training_pool is None:
+            blurry = image_to_tensor(self.pyramid.blurry[scale], self._device)
+            patches.training_pool = self._search(scale, blurry, "blurry", TRAINING_CANDIDATES)
+        return patches.training_pool
 
     @property
     def _centre(self) -> bool:
@@ -376,17 +422,19 @@ class InstantModel:
         self._candidates.indices = kept
         self._candidates.refinements += 1
 
-    def _search(self, scale: int, evidence: torch.Tensor, kind: str) -> torch.Tensor:
+    def _search(
+        self, scale: int, evidence: torch.Tensor, kind: str, count: int | None = None
+    ) -> torch.Tensor:
         """(B·H·W, K) training-patch indices whose `kind` ('blurry' or 'sharp') patch is
         nearest to each pixel's patch of `evidence` (B, 3, H, W); N (the number of patches)
-        where none was found."""
+        where none was found. K is `count`, by default `settings.candidates`."""
         patches = self._scales[scale]
         space = patches.space
         if kind not in patches.indexes:
             keys = space.blurry if kind == "blurry" else space.sharp
             patches.indexes[kind] = NeighbourIndex(keys, self.settings.probes)
         queries = space.project_image(evidence.float(), patches.size)
-        return patches.indexes[kind].search(queries, self.settings.candidates)
+        return patches.indexes[kind].search(queries, count or self.settings.candidates)
 
     def _position_prior(self, scale: int, height: int, width: int) -> PositionPrior | None:
         """The position prior for an H×W canvas at `scale`, made once per canvas size."""

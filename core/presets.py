@@ -6,7 +6,7 @@ the reference's learning-rate halvings and EMA start at the same *fractions* of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.config import REFERENCE_MILESTONES, ModelConfig, TrainConfig
 
@@ -26,13 +26,18 @@ class Preset:
     """Train under bfloat16 autocast where the device has native bf16 (ignored elsewhere)."""
     milestone_fractions: tuple[float, ...] | None = None
     """Where the LR halvings fall, as fractions of the run; None: the reference's fractions."""
+    distill: float = 0.0
+    """TrainConfig.distill: the share of each batch on the closed-form target (0: none)."""
+    distill_until: float = 1.0
+    """TrainConfig.distill_until: the fraction of the run it lasts."""
 
     def train_config(self, steps: int | None = None, batch_size: int | None = None) -> TrainConfig:
         """The preset's schedule fitted to `steps` and `batch_size` (None: the preset's own; 0
         is not None and is refused by `TrainConfig`, never read as "the default")."""
         steps = self.steps if steps is None else steps
         batch_size = self.batch_size if batch_size is None else batch_size
-        return fitted_train_config(steps, batch_size, self.milestone_fractions)
+        fitted = fitted_train_config(steps, batch_size, self.milestone_fractions)
+        return replace(fitted, distill=self.distill, distill_until=self.distill_until)
 
 
 LATE_DECAY = (0.5, 0.6, 0.7, 0.8, 0.9)

@@ -16,6 +16,7 @@ from core.bundle import SinDDMModel, image_to_tensor, schedule_for
 from core.config import ModelConfig, TrainConfig
 from core.device import bf16_supported, make_generator, randn
 from core.errors import TrainingDivergedError
+from core.instant import InstantModel
 from core.model import SinDDMNet
 from core.pyramid import Pyramid, build_pyramid
 
@@ -78,6 +79,8 @@ class Trainer:
         # Scale and t are drawn on the CPU; noise on the device (no host round trip per step).
         self.index_rng = torch.Generator().manual_seed(seed)
         self.noise_rng = make_generator(self.device, seed + 1)
+        self._instant: InstantModel | None = None
+        """The closed-form denoiser of the distillation target, made on first use."""
         self._upload_training_images()
 
     @classmethod
@@ -147,16 +150,41 @@ class Trainer:
         return scale, t.to(self.device), noise
 
     def _loss(self, scale: int, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """Mean |ε − ε_θ(x_t, t, s)| (Algorithm 1, line 11; eq. 1 for x_t)."""
+        """Mean |ε − ε_θ(x_t, t, s)| (Algorithm 1, line 11; eq. 1 for x_t), where the first
+        `distilled_at(step)` samples' ε is the closed form's instead (docs/method.md §10)."""
         gamma = self._gamma[scale, t].view(-1, 1, 1, 1)
         x_mix = gamma * self._blurry[scale] + (1 - gamma) * self._sharp[scale]
         x_t = (
             self._sqrt_ab[t].view(-1, 1, 1, 1) * x_mix
             + self._sqrt_one_minus_ab[t].view(-1, 1, 1, 1) * noise
         )
+        target = noise
+        distilled = self.train_config.distilled_at(self.state.step)
+        if distilled:
+            target = noise.clone()
+            target[:distilled] = self.closed_form_noise(x_t[:distilled], t[:distilled], scale)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
             eps_pred = self.net(x_t, t, scale)
-        return F.l1_loss(eps_pred.float(), noise)
+        return F.l1_loss(eps_pred.float(), target)
+
+    @torch.no_grad()
+    def closed_form_noise(self, x_t: torch.Tensor, t: torch.Tensor, scale: int) -> torch.Tensor:
+        """ε* = (x_t − sqrt(ᾱ_t)·E[x_mix | x_t]) / sqrt(1 − ᾱ_t) for x_t (B, 3, H, W) that noise
+        the training mixture of `scale` at timesteps t (B,), with E[·] Instant's closed-form
+        posterior mean over the image's patches (docs/method.md §10): the regression target
+        of the noise draw with the draw averaged out. Returns (B, 3, H, W)."""
+        if self._instant is None:  # its patches are gathered only when distilling
+            self._instant = InstantModel(
+                self.pyramid, self.schedule, self.model_config, device=self.device
+            )
+        targets = []
+        for sample, step in zip(x_t, t.tolist(), strict=True):
+            alpha_bar = float(self.schedule.alpha_bar[step])
+            gamma = float(self.schedule.gamma[scale, step])
+            mixture = self._instant.training_mixture(sample[None], alpha_bar, scale, gamma)
+            noise = (sample[None] - math.sqrt(alpha_bar) * mixture) / math.sqrt(1 - alpha_bar)
+            targets.append(noise)
+        return torch.cat(targets)
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:

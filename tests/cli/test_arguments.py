@@ -69,7 +69,23 @@ def test_resume_refuses_settings_that_differ_from_the_model(model_file, small_im
     assert "--dim 16 (the model's: 8)" in error and "--lr 0.01 (the model's: 0.001)" in error
     assert main([*args, "--preset", "tiny", "--device", "cpu"]) == 2
     assert "--preset tiny (width 16)" in _error(capsys)  # a preset stands for its settings
+    assert main([*args, "--distill", "0.5", "--device", "cpu"]) == 2
+    assert "--distill 0.5 (the model's: 0)" in _error(capsys)
     assert model_file.read_bytes() == before
+
+
+def test_train_distills_and_refuses_a_share_outside_0_to_1(tmp_path, small_image, capsys):
+    from core.checkpoint import load_trainer
+
+    output = tmp_path / "m.sinddm"
+    base = ["train", str(small_image), "-o", str(output), "--preset", "tiny", "--device", "cpu"]
+    assert main([*base, "--steps", "2", "--distill", "1.5"]) == 2
+    assert "distilled share of a batch must be between 0 and 1" in _error(capsys)
+    assert not output.exists()
+    args = [*base, "--steps", "2", "--dim", "8", "--distill", "0.5", "--distill-until", "0.5"]
+    assert main(args) == 0
+    config = load_trainer(output).train_config
+    assert (config.distill, config.distill_until) == (0.5, 0.5)
 
 
 def test_resume_refuses_another_image(tmp_path, model_file, tiny_image, capsys):
