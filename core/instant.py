@@ -335,6 +335,9 @@ class InstantModel:
         scales, each pixel weighs the TRAINING_CANDIDATES patches whose blurry version is
         nearest to its own (found once per scale, as x̃ is always the training image's), so no
         state carries over from call to call. Returns (B, 3, H, W)."""
+        width, height = self.sizes[scale]
+        if tuple(x_t.shape[-2:]) != (height, width):
+            raise ValueError(f"x_t is {tuple(x_t.shape[-2:])}, scale {scale} is {(height, width)}")
         pool = None
         if scale >= self.settings.exact_scales:
             pool = self._training_pool(scale).repeat(x_t.shape[0], 1)
