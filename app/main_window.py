@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.events import ModelKind
+from app.messages import engine_choice, engine_in_use
 from app.results import BUNDLED_DIR, export_name
 from app.state import AppState
 from app.widgets.canvas import ImageCanvas, to_qimage
@@ -44,6 +46,8 @@ class MainWindow(QMainWindow):
         self._close_when_idle = False
         self._opening: str | None = None
         """A model file the user asked to open, until it arrives (it is read in the worker)."""
+        self._trained = False
+        """A training ran since the last idle (its end moves on to the Generate tab)."""
         self._restore_state_settings()  # before the panels, which show the state's settings
         self.setWindowTitle("SinDDM Studio")
         self.setAcceptDrops(True)
@@ -64,6 +68,8 @@ class MainWindow(QMainWindow):
         self.centre_stack.addWidget(self.objects)
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress_text = QLabel(minimumWidth=320)
+        self.engine_status = QLabel()
+        """Which engine Generate uses, always in the status bar."""
         self._build_layout()
         self._build_menus()
         self._connect()
@@ -86,6 +92,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([330, 870])
         self.setCentralWidget(splitter)
         status = self.statusBar()
+        status.addPermanentWidget(self.engine_status)
         status.addPermanentWidget(self.progress_text)
         status.addPermanentWidget(self.progress)
 
@@ -128,6 +135,7 @@ class MainWindow(QMainWindow):
         self.train_action = self._action(run, "Train", self.state.train, "Ctrl+T")
         self.generate_action = self._action(run, "Generate", self.generate_panel.generate, "Ctrl+G")
         self.cancel_action = self._action(run, "Stop", self.state.cancel, "Esc")
+        self._build_engine_menu(run.addMenu("Engine"))
         view = bar.addMenu("&View")
         self.compare_action = self._action(
             view, "Compare With Training Image", self.canvas.set_comparing, "C", checked=False
@@ -136,6 +144,17 @@ class MainWindow(QMainWindow):
             view, "Show Guided Region", self.canvas.set_showing_guided, "G", checked=True
         )
         self._rebuild_recent_menu()
+
+    def _build_engine_menu(self, menu) -> None:
+        """Run > Engine: Instant or the trained model, as the Generate tab's Engine box."""
+        group = QActionGroup(self)  # exclusive: one is checked
+        self.engine_actions: dict[ModelKind, QAction] = {}
+        for kind, text in (("instant", "Instant (no training)"), ("trained", "Trained model")):
+            action = group.addAction(QAction(text, self, checkable=True))
+            action.setData(kind)
+            action.triggered.connect(self._use_engine)
+            menu.addAction(action)
+            self.engine_actions[kind] = action
 
     def _connect(self) -> None:
         s = self.state
@@ -248,6 +267,11 @@ class MainWindow(QMainWindow):
     def copy_result(self, index: int) -> None:
         QGuiApplication.clipboard().setImage(to_qimage(self.state.results[index].image))
 
+    @Slot()
+    def _use_engine(self) -> None:
+        self.state.use_engine(self.sender().data())
+        self._show_engine()  # checks the one in use, should the state have refused
+
     @Slot(int)
     def _use_seed_of(self, index: int) -> None:
         """The next Generate recreates this result (its seed and canvas size)."""
@@ -346,6 +370,8 @@ class MainWindow(QMainWindow):
         self.generate_action.setEnabled(s.can_generate)
         self.cancel_action.setEnabled(bool(kind))
         self.save_action.setEnabled(s.model is not None and not s.model.instant and not s.busy)
+        self._trained = self._trained or kind == "train"
+        self._show_engine()
         if kind == "sample":
             self.compare_action.setChecked(False)
         self._update_centre()
@@ -368,6 +394,18 @@ class MainWindow(QMainWindow):
         self._on_job_changed(self.state.job)
         self.setWindowTitle(self._title())
 
+    def _show_engine(self) -> None:
+        """The Engine menu and the status bar follow the state."""
+        s = self.state
+        open_models = {model.kind: model for model in s.engines}
+        for kind, action in self.engine_actions.items():
+            model = open_models.get(kind)
+            if kind == "trained":
+                action.setText(engine_choice(model) if model else "Trained model")
+            action.setEnabled(model is not None and s.can_switch_engine)
+            action.setChecked(s.model is not None and s.model.kind == kind)
+        self.engine_status.setText(engine_in_use(s.model) if s.model is not None else "")
+
     @Slot()
     def _on_results_changed(self) -> None:
         has = bool(self.state.results)
@@ -377,11 +415,14 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_idle(self) -> None:
         self._opening = None  # it arrived, or could not be opened (an error said why)
+        trained, self._trained = self._trained, False
+        model = self.state.model
         if self._close_when_idle:
             QTimer.singleShot(0, self.close)
         elif (
-            self.state.model is not None
-            and self.state.image is None
+            trained
+            and model is not None
+            and not model.instant
             and self.tabs.currentWidget() is self.train_panel
         ):  # a training ended: on to generating (an edit run leaves the Edit tab in place)
             self.tabs.setCurrentWidget(self.generate_panel)
@@ -389,8 +430,8 @@ class MainWindow(QMainWindow):
     def _title(self) -> str:
         model = self.state.model
         if model is not None:
-            engine = " (Instant)" if model.instant else ""
-            return f"{Path(model.path).name}{engine} — SinDDM Studio"
+            engine = "Instant" if model.instant else "trained model"
+            return f"{Path(model.path).name} ({engine}) — SinDDM Studio"
         if self.state.image is not None:
             return f"{Path(self.state.image.path).name} — SinDDM Studio"
         return "SinDDM Studio"

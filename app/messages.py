@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import errno
 import logging
+from pathlib import Path
 
 from app import crash
-from app.events import DownloadProgress, SampleProgress, TrainProgress
+from app.events import DownloadProgress, ModelSummary, SampleProgress, TrainProgress
 from core.errors import SinDDMError, out_of_memory
 from core.progress import format_duration
 
@@ -85,6 +86,31 @@ def engine_label(settings: dict) -> str:
 def engine_name(kind: str) -> str:
     """'Instant' or 'trained model', for a model's kind (app.events.ModelKind)."""
     return "Instant" if kind == "instant" else "trained model"
+
+
+ENGINE_CHOICE_NAME = 24
+"""The most characters of a model's name the engine switch shows (it keeps both ends)."""
+
+
+def engine_choice(model: ModelSummary) -> str:
+    """How the engine switch names an open model: 'Instant (no training)' or
+    'Trained: photo-20250101-120000' (the file name without '.sinddm'; a longer one than
+    ENGINE_CHOICE_NAME keeps its start and end, so that it fits the panel)."""
+    if model.instant:
+        return "Instant (no training)"
+    name = Path(model.path).stem
+    if len(name) > ENGINE_CHOICE_NAME:
+        half = (ENGINE_CHOICE_NAME - 1) // 2
+        name = f"{name[:half]}…{name[-half:]}"
+    return f"Trained: {name}"
+
+
+def engine_in_use(model: ModelSummary) -> str:
+    """'Generate uses Instant (no training)' or 'Generate uses the trained model m.sinddm':
+    the engine a run would use, for the status line."""
+    if model.instant:
+        return "Generate uses Instant (no training)"
+    return f"Generate uses the trained model {Path(model.path).name}"
 
 
 def train_progress(event: TrainProgress) -> tuple[float, str]:

@@ -25,6 +25,7 @@ from app.events import (
     DownloadProgress,
     Estimate,
     ImageSummary,
+    ModelKind,
     ModelSaved,
     ModelSummary,
     ModelWithResults,
@@ -105,6 +106,14 @@ def result_caption(result: results_store.Result) -> str:
     return f"Seed {result.seed} · {size} · {messages.engine_label(result.settings)}"
 
 
+def engine_caption(model: ModelSummary) -> str:
+    """What the canvas says over a model's training image: which engine Generate uses now."""
+    name = Path(model.path).name
+    if model.instant:
+        return f"{name} · Instant is ready: Generate needs no training"
+    return f"Training image of {name} · Generate uses this trained model"
+
+
 class AppState(QObject):
     image_changed = Signal()
     model_changed = Signal()
@@ -146,6 +155,9 @@ class AppState(QObject):
         self.model: ModelSummary | None = None
         self._handle: ModelHandle | None = None
         """The engine's handle on `model`, passed back to the jobs that use it."""
+        self._engines: dict[ModelKind, tuple[ModelSummary, ModelHandle]] = {}
+        """The models open now by kind, `model` one of them: Instant for the open photo, and
+        the model trained from it (or a model file opened on its own)."""
         self.estimate: Estimate | None = None
         self.device = "auto"
         self.preset_name = self.engine.default_preset(self.device)
@@ -197,8 +209,21 @@ class AppState(QObject):
 
     @property
     def can_resume(self) -> bool:
+        """Train continues the current model (a trained one with steps left) rather than
+        training the open photo anew."""
         model = self.model
         return bool(model and model.can_resume and not model.finished)
+
+    @property
+    def engines(self) -> tuple[ModelSummary, ...]:
+        """The models Generate can use now, Instant first: after a training of the open photo
+        both Instant and the trained model; otherwise the one model open (or none)."""
+        kinds: tuple[ModelKind, ...] = ("instant", "trained")
+        return tuple(self._engines[kind][0] for kind in kinds if kind in self._engines)
+
+    @property
+    def can_switch_engine(self) -> bool:
+        return len(self._engines) > 1 and not self.busy
 
     @property
     def training_image(self) -> np.ndarray | None:
@@ -310,7 +335,8 @@ class AppState(QObject):
     def open_image(self, path: str) -> bool:
         """Load a photo to train on and to generate from at once with Instant, which is built
         in the worker (a second) and arrives with `model_changed`; the training speed is
-        measured after it. The open model is closed. False when busy or not an image."""
+        measured after it. The open models (a trained one, Instant) close. False when busy or
+        not an image."""
         if self.busy:
             return False
         try:
@@ -408,10 +434,12 @@ class AppState(QObject):
         self._start("estimate", job)
 
     def train(self) -> None:
-        """Start training the open image, or resume the open model."""
+        """Resume the current model when it can (`can_resume`: a trained model with steps
+        left), else train the open photo anew (while Instant, or a finished model, is current).
+        """
         if not self.can_train:
             return
-        if self.model is not None and self.can_resume and self.image is None:
+        if self.model is not None and self.can_resume:
             path = self.model.path
             job = self.engine.train_job(
                 path, self.preset_name, self.steps, self.device, resume=self._handle
@@ -431,6 +459,23 @@ class AppState(QObject):
         self.loss_history = ()
         self.training_path = path
         self._start("train", results_store.loading(job, self.models_dir))
+
+    def use_engine(self, kind: ModelKind) -> bool:
+        """Generate with Instant or with the trained model from now on. Both are loaded: no job
+        runs, and the results strip stays as it is. A canvas size left at the old model's
+        training size follows the new one's (a size the user chose stays). False when busy or
+        no such model is open."""
+        if kind not in self._engines or self.busy:
+            return False
+        old = self.model
+        if old is not None and old.kind == kind:
+            return True
+        self.model, self._handle = self._engines[kind]
+        if old is None or self.size == old.sizes[-1]:
+            self.set_size(*self.model.sizes[-1])
+        self.model_changed.emit()
+        self._show(self.model.training_image, engine_caption(self.model))
+        return True
 
     def generate(self, edit: Edit | None = None) -> None:
         """Make `count` images of `size` with `seed` (None: a random one) and Fast sampling as
@@ -597,36 +642,31 @@ class AppState(QObject):
 
     def _on_model_arrived(self, event: ModelWithResults) -> None:
         arrived = event.event
+        summary = arrived.model
         if isinstance(arrived, TrainFinished):
-            self._set_model(arrived.model, arrived.handle, event.results)
+            self._add_trained(summary, arrived.handle, event.results)
+            self._show(summary.training_image, engine_caption(summary))
+            verb = "finished" if arrived.completed else "stopped"
+            kept = "instant" in self._engines
+            also = " Instant stays a click away (Generate tab)." if kept else ""
+            self.message.emit(
+                f"Training {verb} at step {summary.steps_trained:,}; saved {summary.path}.{also}"
+            )
+            return
+        if not summary.instant:  # a model file: the photo (and its Instant) close
             self.image = None
             self.image_changed.emit()
-            verb = "finished" if arrived.completed else "stopped"
-            self.message.emit(
-                f"Training {verb} at step {arrived.model.steps_trained:,}; "
-                f"saved {arrived.model.path}"
-            )
-            return
-        summary = arrived.model
-        if summary.instant:  # the photo stays open for training
-            self._set_model(summary, arrived.handle, event.results)
-            name = Path(summary.path).name
-            self._show(
-                summary.training_image, f"{name} · Instant is ready: Generate needs no training"
-            )
-            return
-        self.image = None
-        self.image_changed.emit()
+            if summary.preset in PRESETS:
+                self.preset_name = summary.preset
+            if summary.can_resume:
+                self.steps = max(summary.total_steps, 1)
         self._set_model(summary, arrived.handle, event.results)
-        if summary.preset in PRESETS:
-            self.preset_name = summary.preset
-        if summary.can_resume:
-            self.steps = max(summary.total_steps, 1)
-        self._show(summary.training_image, f"Training image of {Path(summary.path).name}")
+        self._show(summary.training_image, engine_caption(summary))
 
     def _on_model_saved(self, event: ModelSaved) -> None:
-        if self.model is not None:
+        if self.model is not None and self._handle is not None:
             self.model = replace(self.model, path=event.path)
+            self._engines[self.model.kind] = (self.model, self._handle)
             self.model_changed.emit()
         self.message.emit(f"Saved {event.path}")
 
@@ -655,8 +695,32 @@ class AppState(QObject):
         handle: ModelHandle | None,
         results: tuple[results_store.Result, ...],
     ) -> None:
+        """Open `model` alone (None: no model), closing any other, with `results` shown."""
+        self._engines = {}
+        if model is not None and handle is not None:
+            self._engines[model.kind] = (model, handle)
+        self._make_current(model, handle, list(results))
+
+    def _add_trained(
+        self, model: ModelSummary, handle: ModelHandle, results: tuple[results_store.Result, ...]
+    ) -> None:
+        """A training ended: its model becomes the current one, and Instant for the photo stays
+        open beside it. The strip keeps what it shows (Instant's results too) and gains the
+        model's stored results it does not show yet (none for a new model; a resumed one's
+        are shown already)."""
+        self._engines["trained"] = (model, handle)
+        shown = {result.path for result in self.results if result.path is not None}
+        new = [result for result in results if result.path is None or result.path not in shown]
+        self._make_current(model, handle, [*self.results, *new])
+
+    def _make_current(
+        self,
+        model: ModelSummary | None,
+        handle: ModelHandle | None,
+        results: list[results_store.Result],
+    ) -> None:
         self.model, self._handle = model, handle
-        self.results = list(results)
+        self.results = results
         if model is not None:
             self.set_size(*model.sizes[-1])
         self.results_changed.emit()
@@ -670,7 +734,13 @@ class AppState(QObject):
         self.canvas_changed.emit(image, caption, guided)
 
     def _autosave_path(self) -> Path:
+        """A new file in the models folder, named after the photo and the time: never one that
+        is there already (the photo stays open after a training, so a second one may start
+        within the same second)."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
         stem = Path(self.image.path).stem if self.image else "model"
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        return self.models_dir / f"{stem}-{stamp}.sinddm"
+        path, number = self.models_dir / f"{stem}-{stamp}.sinddm", 2
+        while path.exists():
+            path, number = self.models_dir / f"{stem}-{stamp}-{number}.sinddm", number + 1
+        return path

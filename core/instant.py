@@ -78,7 +78,7 @@ class InstantSettings:
     candidates: int = 8
     components: int = 16
     probes: int = 4
-    position_sigma: float = 0.2
+    position_sigma: float = 0.12
 
     def __post_init__(self) -> None:
         if not self.patch_sizes or any(k < 1 or k % 2 == 0 for k in self.patch_sizes):

@@ -1,4 +1,5 @@
-"""Generating: canvas size (with aspect lock and quick choices), seed, number of samples.
+"""Generating: which engine (Instant or the trained model), canvas size (with aspect lock and
+quick choices), seed, number of samples.
 
 The settings are the view-model's (AppState.size, seed, count, fast): the widgets write them
 through its setters and follow its `<name>_changed` signals, so the Edit tab and a result's
@@ -7,9 +8,10 @@ through its setters and follow its `<name>_changed` signals, so the Edit tab and
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
@@ -20,18 +22,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.messages import engine_choice
 from app.state import MAX_SEED, AppState
 
 MAX_SIDE = 4096
 MAX_COUNT = 64
+TIP = Qt.ItemDataRole.ToolTipRole
 QUICK_SIZES = {"1×": (1, 1), "2× wide": (2, 1), "2× tall": (1, 2), "2×": (2, 2)}
 """Quick canvas sizes as multiples of the training size (width, height)."""
+ENGINE_HELP = (
+    "What Generate uses. Instant needs no training: it rearranges the photo's own patches. "
+    "After a training of the photo both stay open: switch between them at any time."
+)
 
 
 class GeneratePanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
+        self.engine = QComboBox(placeholderText="Open a photo or a model")
+        self.engine.setToolTip(ENGINE_HELP)
+        # a long model name is cut short rather than widening the panel
+        self.engine.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.engine.setMinimumContentsLength(12)
         self.width_box = QSpinBox(minimum=16, maximum=MAX_SIDE, suffix=" px")
         self.height_box = QSpinBox(minimum=16, maximum=MAX_SIDE, suffix=" px")
         self.lock_aspect = QCheckBox("Lock aspect ratio")
@@ -71,6 +86,7 @@ class GeneratePanel(QWidget):
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.random_seed)
         form = QFormLayout()
+        form.addRow("Engine", self.engine)
         form.addRow("Width", self.width_box)
         form.addRow("Height", self.height_box)
         form.addRow("", self.lock_aspect)
@@ -89,6 +105,7 @@ class GeneratePanel(QWidget):
 
     def _connect(self) -> None:
         state = self.state
+        self.engine.currentIndexChanged.connect(self._on_engine_chosen)
         self.width_box.valueChanged.connect(self._on_width)
         self.height_box.valueChanged.connect(self._on_height)
         self.lock_aspect.toggled.connect(self._remember_aspect)
@@ -114,6 +131,12 @@ class GeneratePanel(QWidget):
         self.state.generate()
 
     # ------------------------------------------------------------ widgets -> state
+
+    @Slot(int)
+    def _on_engine_chosen(self, index: int) -> None:
+        kind = self.engine.itemData(index)
+        if kind is not None and not self.state.use_engine(kind):
+            self._show_engines()  # refused (busy): show the one still in use
 
     @Slot()
     def _on_quick_size(self) -> None:
@@ -183,9 +206,29 @@ class GeneratePanel(QWidget):
         with QSignalBlocker(self.fast):
             self.fast.setChecked(on)
 
+    def _show_engines(self) -> None:
+        """One entry per open model (Instant, the trained one), the current one chosen;
+        the items are rebuilt only when the models changed."""
+        state = self.state
+        wanted = [(engine_choice(model), model.kind, model.path) for model in state.engines]
+        shown = [
+            (self.engine.itemText(i), self.engine.itemData(i), self.engine.itemData(i, TIP))
+            for i in range(self.engine.count())
+        ]
+        with QSignalBlocker(self.engine):
+            if wanted != shown:
+                self.engine.clear()
+                for text, kind, path in wanted:
+                    self.engine.addItem(text, kind)
+                    self.engine.setItemData(self.engine.count() - 1, path, TIP)
+            model = state.model
+            self.engine.setCurrentIndex(-1 if model is None else self.engine.findData(model.kind))
+        self.engine.setEnabled(state.can_switch_engine)
+
     @Slot()
     def refresh(self) -> None:
         state = self.state
+        self._show_engines()
         self.generate_button.setEnabled(state.can_generate)
         self.cancel_button.setEnabled(state.job == "sample")
         for button in self.quick.values():

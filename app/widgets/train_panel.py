@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.events import ModelSummary
 from app.state import AppState
 from app.widgets.loss_plot import LossPlot
 from core.presets import PRESETS
@@ -122,9 +123,10 @@ class TrainPanel(QWidget):
         self._sync_options_from_state()
         self.preset_help.setText(PRESETS[state.preset_name].description)
         self.summary.setText(self._summary_text())
-        self.versus.setVisible(state.image is not None)
+        instant_or_none = state.model is None or state.model.instant
+        self.versus.setVisible(state.image is not None and instant_or_none)
         self.estimate.setText(self._estimate_text())
-        resuming = state.can_resume and state.image is None
+        resuming = state.can_resume  # the current model has steps left (see AppState.train)
         self.train_button.setText("Resume training" if resuming else "Train")
         self.train_button.setEnabled(state.can_train)
         self.cancel_button.setEnabled(state.job == "train")
@@ -143,7 +145,14 @@ class TrainPanel(QWidget):
 
     def _summary_text(self) -> str:
         state = self.state
-        if state.image is not None:
+        if state.model is not None and not state.model.instant:
+            lines = self._model_lines(state.model)
+            photo = Path(state.image.path).name if state.image is not None else None
+            if photo is not None and state.can_resume:
+                lines.append(f"To train a new model of {photo}, choose Instant in Generate.")
+            elif photo is not None:
+                lines.append(f"Train starts a new model of {photo}.")
+        elif state.image is not None:
             info = state.image
             sizes = ", ".join(f"{w}×{h}" for w, h in info.train_sizes)
             src_w, src_h = info.source_size
@@ -153,23 +162,25 @@ class TrainPanel(QWidget):
                 f"Start steps T[s]: {', '.join(map(str, info.start_steps))}",
                 f"Network: {info.parameters:,} parameters",
             ]
-        elif state.model is not None:
-            model = state.model
-            sizes = ", ".join(f"{w}×{h}" for w, h in model.sizes)
-            lines = [
-                f"<b>Model {Path(model.path).name}</b>",
-                f"Trained {model.steps_trained:,} of {model.total_steps:,} steps",
-                f"Scales: {sizes}",
-                f"Start steps T[s]: {', '.join(map(str, model.start_steps))}",
-                f"Network: {model.parameters:,} parameters",
-            ]
         else:
             return "Open a photo to train on, or a model to generate from."
         return "<br>".join(lines)
 
+    @staticmethod
+    def _model_lines(model: ModelSummary) -> list[str]:
+        sizes = ", ".join(f"{w}×{h}" for w, h in model.sizes)
+        return [
+            f"<b>Model {Path(model.path).name}</b>",
+            f"Trained {model.steps_trained:,} of {model.total_steps:,} steps",
+            f"Scales: {sizes}",
+            f"Start steps T[s]: {', '.join(map(str, model.start_steps))}",
+            f"Network: {model.parameters:,} parameters",
+        ]
+
     def _estimate_text(self) -> str:
+        """The measured time of training the open photo anew (not of resuming a model)."""
         state = self.state
-        if state.image is None:
+        if state.image is None or state.can_resume:
             return ""
         if state.job == "estimate":
             return "Measuring training speed on this device…"

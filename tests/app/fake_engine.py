@@ -1,7 +1,8 @@
 """A scriptable stand-in for app.engine.Engine: instant, deterministic, no torch work.
 
 It satisfies app.engine_api.EngineApi (mypy checks tests/app/engine_conformance.py) and records
-what it was asked: `requests` (GenerationRequest per generation), `saved` (save targets).
+what it was asked: `requests` (GenerationRequest per generation), `saved` (save targets),
+`trainings` (checkpoint path and whether it resumed, per training).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class FakeEngine:
         self.step_delay = step_delay
         """Seconds each training or sampling step takes (simulated work)."""
         self.saved: list[str] = []
+        self.trainings: list[tuple[str, bool]] = []
+        self.instant_sizes: tuple[tuple[int, int], ...] | None = None
+        """Instant's scale sizes when they should differ from a trained model's."""
         self.requests: list[GenerationRequest] = []
         self.devices: list[str] = []
         self.gpus: tuple[str, ...] = ()
@@ -146,6 +150,8 @@ class FakeEngine:
                 kind="instant",
                 default_sampling=INSTANT_DEFAULTS,
             )
+            if self.instant_sizes is not None:
+                summary = replace(summary, sizes=self.instant_sizes)
             yield ModelOpened(summary, ModelHandle(("instant", image_path)))
 
         return job
@@ -178,6 +184,8 @@ class FakeEngine:
         resume: ModelHandle | None = None,
         seed: int = 0,
     ) -> Job:
+        self.trainings.append((checkpoint_path, resume is not None))
+
         def job(stop: threading.Event) -> Events:
             done = 0
             for done in range(1, steps + 1):

@@ -101,7 +101,8 @@ def test_training_from_instant_hands_over_to_the_trained_model(qtbot, fake_state
     fake_state.train()
     _wait_idle(qtbot, fake_state)
     assert fake_state.model.kind == "trained" and fake_state.model.steps_trained == 5
-    assert fake_state.image is None
+    assert fake_state.image.path == "/photos/photo.png", "the photo stays open (and Instant)"
+    assert [model.kind for model in fake_state.engines] == ["instant", "trained"]
     fake_state.generate()
     _wait_idle(qtbot, fake_state)
     assert fake_state.engine.requests[-1].options == PLAIN_SAMPLING
@@ -126,7 +127,7 @@ def test_training_reports_progress_and_yields_a_model(qtbot, fake_state):
     fake_state.train()
     _wait_idle(qtbot, fake_state)
     assert fake_state.model is not None and fake_state.model.steps_trained == 30
-    assert fake_state.image is None and fake_state.can_generate
+    assert fake_state.image is not None and fake_state.can_generate
     assert any("Training step" in text for text in progress)
     assert fake_state.loss_history and fake_state.model.path.endswith(".sinddm")
     assert fake_state.size == (96, 72), "the canvas starts at the model's training size"
