@@ -4,13 +4,14 @@
         --variants standard:0:1,distilled:1:1,mixed:0.5:1 --steps 730 --eval-every 243 \
         --json out.json --save-samples samples/
 
-Each variant NAME:SHARE:UNTIL trains the `cpu` preset's network (width 32, batch 8, bf16 where
-native, its late learning-rate halvings fitted to --steps) from the same seed, with
-TrainConfig.distill = SHARE and distill_until = UNTIL (docs/method.md §10). Every --eval-every
-steps, and at the end, -n samples of the EMA network at the training size are measured with the
-metrics of `sinddm eval`; the training seconds so far (sampling and metrics excluded) are
-printed beside them, so variants compare at equal time as well as at equal steps. All variants
-run in one process, one after another: compare their ratios, not the seconds across days.
+Each variant NAME:SHARE:UNTIL[:STEPS] trains the `cpu` preset's network (width 32, batch 8,
+bf16 where native, its late learning-rate halvings fitted to STEPS, by default --steps) from the
+same seed, with TrainConfig.distill = SHARE and distill_until = UNTIL (docs/method.md §10).
+Every --eval-every steps, and at the end, -n samples of the EMA network at the training size
+are measured with the metrics of `sinddm eval`; the training seconds so far (sampling and
+metrics excluded) are printed beside them, so variants compare at equal time as well as at
+equal steps. All variants run in one process, one after another: compare their ratios, not the
+seconds across days.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_presets import generate
+from core.checkpoint import save_trainer
 from core.device import keep_freed_cpu_memory, resolve_device
 from core.evaluation import evaluate
 from core.imageio import load_image, save_png
@@ -45,13 +47,16 @@ class Variant:
     name: str
     share: float
     until: float
+    steps: int | None = None
+    """None: --steps."""
 
 
 def parse_variants(text: str) -> list[Variant]:
+    """'name:share:until[:steps],…' -> variants."""
     variants = []
     for item in text.split(","):
-        name, share, until = item.split(":")
-        variants.append(Variant(name, float(share), float(until)))
+        name, share, until, *steps = item.split(":")
+        variants.append(Variant(name, float(share), float(until), int(steps[0]) if steps else None))
     return variants
 
 
@@ -62,12 +67,11 @@ def checkpoints(steps: int, every: int) -> list[int]:
 def run_variant(variant: Variant, image, args, device) -> list[dict]:
     """Train one variant, measuring at each checkpoint: one row (dict) per checkpoint."""
     preset = PRESETS["cpu"]
-    config = replace(
-        preset.train_config(args.steps), distill=variant.share, distill_until=variant.until
-    )
+    steps = variant.steps or args.steps
+    config = replace(preset.train_config(steps), distill=variant.share, distill_until=variant.until)
     trainer = Trainer.from_image(image, preset.model, config, device, seed=0, bf16=preset.bf16)
     rows, seconds = [], 0.0
-    for stop in checkpoints(args.steps, args.eval_every):
+    for stop in checkpoints(steps, args.eval_every):
         start = time.perf_counter()
         while trainer.state.step < stop:
             trainer.train_step()
@@ -81,11 +85,12 @@ def run_variant(variant: Variant, image, args, device) -> list[dict]:
         row.update({f"{name}_std": report[name]["std"] for name in METRICS})
         rows.append(row)
         print(format_row(row), flush=True)
-        if args.save_samples and stop == args.steps:
+        if args.save_samples and stop == steps:
             folder = Path(args.save_samples) / variant.name
             folder.mkdir(parents=True, exist_ok=True)
             for index, picture in enumerate(samples):
                 save_png(picture, folder / f"sample_{index:03d}.png")
+            save_trainer(trainer, folder / "model.sinddm")
     return rows
 
 
@@ -104,7 +109,9 @@ def main(argv=None) -> None:
     parser.add_argument("-n", "--count", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json")
-    parser.add_argument("--save-samples")
+    parser.add_argument(
+        "--save-samples", help="folder for each variant's last samples and its model.sinddm"
+    )
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     if device.type == "cpu":

@@ -5,8 +5,10 @@
 
 `speed` times, in one run: one 250×200 Instant sample from a 250×200 photo including building
 the patch index (the best of three, each from a fresh model), 16 samples, a 1024×768 retarget,
-and one 250×200 sample of each trained model given (plain and Fast sampling). Ratios within the
-run are what to compare; absolute seconds depend on the machine and the minute.
+and one 250×200 sample of each trained model given and of the `cpu` preset's width-32
+network (untrained: the cost of sampling does not depend on the weights), plain and Fast.
+Ratios within the run are what to compare; absolute seconds depend on the machine and the
+minute.
 
 `approx` compares the candidate denoiser (the default) with exact search over every patch at
 one scale, on the photo's own noised mixture, for several t: the 99th percentile and the mean
@@ -28,8 +30,10 @@ from core.bundle import DiffusionModel, image_to_tensor
 from core.checkpoint import load_model
 from core.imageio import load_image
 from core.instant import InstantModel, InstantSettings
+from core.presets import PRESETS
 from core.requests import FAST_SAMPLING, SamplingOptions
 from core.sampling import sample
+from core.training import Trainer
 
 PHOTO_SIZE = (250, 200)
 
@@ -66,14 +70,23 @@ def speed(args: argparse.Namespace) -> None:
     print(f"instant: 16 samples (one batch) {batch:.1f} s, {batch / 16:.2f} s each")
     wide = _sample_seconds(model, model.default_sampling, size=(1024, 768), seed=0)
     print(f"instant: one 1024×768 retarget {wide:.1f} s")
-    for path in args.model:
-        trained = load_model(path)
+    trained_models = [(path, load_model(path)) for path in args.model]
+    trained_models.append(("cpu preset network (untrained: speed only)", _cpu_preset_net(photo)))
+    for label, trained in trained_models:
         for name, options in (("plain", trained.default_sampling), ("fast", FAST_SAMPLING)):
             seconds = _sample_seconds(trained, options, size=PHOTO_SIZE, seed=0)
             print(
-                f"{path} ({name}): one 250×200 sample {seconds:.1f} s "
+                f"{label} ({name}): one 250×200 sample {seconds:.1f} s "
                 f"= {seconds / best:.1f}× Instant's first"
             )
+
+
+def _cpu_preset_net(photo: Image.Image) -> DiffusionModel:
+    """The `cpu` preset's width-32 network for the photo, untrained: what sampling a model
+    trained with that preset costs (the cost does not depend on the weights)."""
+    preset = PRESETS["cpu"]
+    trainer = Trainer.from_image(photo, preset.model, preset.train_config(1))
+    return trainer.sampling_model()
 
 
 def approx(args: argparse.Namespace) -> None:
