@@ -113,6 +113,14 @@ def engine_in_use(model: ModelSummary) -> str:
     return f"Generate uses the trained model {Path(model.path).name}"
 
 
+def generation_done(made: int, asked: int) -> str:
+    """The status line once a generation has ended (made, stopped, or failed part-way)."""
+    images = "image" if asked == 1 else "images"
+    if made >= asked:
+        return f"Done: {made} {images}."
+    return f"Generation ended after {made} of {asked} {images}."
+
+
 def train_progress(event: TrainProgress) -> tuple[float, str]:
     """(fraction done, status line) of a training."""
     text = (

@@ -179,6 +179,8 @@ class AppState(QObject):
         self._clip_failures: dict[str, str] = {}
         """Weights whose download failed in this session, with the reason."""
         self._queue: list[tuple[str, Job]] = []
+        self._run_made = self._run_count = 0
+        """Images made so far by the generation running now, and how many it was asked for."""
         self._text_run = False
         self._sampling_kind = "trained"
         """The kind of model the running (or last) generation uses, for its captions."""
@@ -503,6 +505,7 @@ class AppState(QObject):
         name = Path(self.model.path).name
         job = self.engine.sample_job(self._handle, request, self.device, name)
         self.message.emit(f"Generating {count} × {size[0]}×{size[1]}, seed {seed}…")
+        self._run_made, self._run_count = 0, count
         self._guided = None
         self._store_failed = False
         self._text_run = isinstance(edit, TextEdit)
@@ -636,6 +639,7 @@ class AppState(QObject):
                 "export the ones you want to keep.",
             )
         result = event.result
+        self._run_made += 1
         self.results.append(result)
         self.results_changed.emit()
         self._show(result.image, result_caption(result), self._guided)
@@ -678,6 +682,8 @@ class AppState(QObject):
     @Slot(str)
     def _on_finished(self, kind: str) -> None:
         self.progress_changed.emit(0.0, "")
+        if kind == "sample":
+            self.message.emit(messages.generation_done(self._run_made, self._run_count))
         if kind == "sample" and self._text_run:
             self._text_run = False
             self._update_clip_status()  # the weights may have been downloaded

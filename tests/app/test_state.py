@@ -10,7 +10,7 @@ from PIL import Image
 
 from app import results as results_store
 from app.events import ClipStatus
-from app.messages import BUG_TITLE
+from app.messages import BUG_TITLE, generation_done
 from app.state import DEFAULT_SIZE, AppState
 from app.worker import JobRunner
 from core.errors import ConfigError
@@ -170,6 +170,18 @@ def test_generate_stores_results_with_metadata(qtbot, fake_state, tmp_path):
     assert [r.seed for r in fake_state.results] == [41, 42]
     fake_state.delete_result(0)
     assert len(list(results_store.results_folder(model_path).glob("*.png"))) == 1
+
+
+def test_the_status_line_says_when_a_generation_is_done(qtbot, fake_state, tmp_path):
+    """'Generating …' is not left on the status line once the images are there."""
+    messages = []
+    fake_state.message.connect(messages.append)
+    _open_model(qtbot, fake_state, tmp_path / "m.sinddm")
+    fake_state.set_count(2)
+    fake_state.generate()
+    _wait_idle(qtbot, fake_state)
+    assert messages[-2].startswith("Generating 2 ×") and messages[-1] == "Done: 2 images."
+    assert generation_done(1, 3) == "Generation ended after 1 of 3 images."
 
 
 def test_generation_settings_signal_real_changes_only(qtbot, fake_state):
