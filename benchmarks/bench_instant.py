@@ -1,6 +1,6 @@
 """Instant's speed against trained models, and how far its approximations move the denoiser.
 
-    python -m benchmarks.bench_instant speed [--photo PHOTO] [--model resources/demo_model.sinddm]
+    python -m benchmarks.bench_instant speed [--photo PHOTO] [--model MODEL] [--device cuda]
     python -m benchmarks.bench_instant approx [--photo resources/demo.png] [--scale 2]
 
 `speed` times, in one run: one 250×200 Instant sample from a 250×200 photo including building
@@ -26,6 +26,7 @@ import time
 import torch
 from PIL import Image
 
+from benchmarks.bench_core import synchronize
 from core.bundle import DiffusionModel, image_to_tensor
 from core.checkpoint import load_model
 from core.imageio import load_image
@@ -51,16 +52,19 @@ def _sample_seconds(model: DiffusionModel, options: SamplingOptions, **kwargs) -
         bf16=options.bf16,
         **kwargs,
     )
+    synchronize(model.device)
     return time.perf_counter() - start
 
 
 def speed(args: argparse.Namespace) -> None:
     photo = _photo(args.photo)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}")
     first = []
     for seed in range(3):
         start = time.perf_counter()
-        model = InstantModel.from_image(photo)
+        model = InstantModel.from_image(photo, device=device)
+        synchronize(device)
         built = time.perf_counter() - start
         total = built + _sample_seconds(model, model.default_sampling, seed=seed)
         first.append(total)
@@ -70,8 +74,9 @@ def speed(args: argparse.Namespace) -> None:
     print(f"instant: 16 samples (one batch) {batch:.1f} s, {batch / 16:.2f} s each")
     wide = _sample_seconds(model, model.default_sampling, size=(1024, 768), seed=0)
     print(f"instant: one 1024×768 retarget {wide:.1f} s")
-    trained_models = [(path, load_model(path)) for path in args.model]
-    trained_models.append(("cpu preset network (untrained: speed only)", _cpu_preset_net(photo)))
+    trained_models = [(path, load_model(path, device)) for path in args.model]
+    cpu_net = _cpu_preset_net(photo).to(device)
+    trained_models.append(("cpu preset network (untrained: speed only)", cpu_net))
     for label, trained in trained_models:
         for name, options in (("plain", trained.default_sampling), ("fast", FAST_SAMPLING)):
             seconds = _sample_seconds(trained, options, size=PHOTO_SIZE, seed=0)
@@ -152,6 +157,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("speed")
     p.add_argument("--photo", default="resources/demo.png")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (the GPU figure of issue 11)")
     p.add_argument("--model", action="append", default=[], help="a trained model to compare")
     p.set_defaults(run=speed)
     p = commands.add_parser("approx")

@@ -66,15 +66,17 @@ class PatchSpace:
 
 
 class NeighbourIndex:
-    """k nearest neighbours (Euclidean) among (N, d) keys: exact for small N, otherwise an
-    inverted-file index (faiss IVF, about sqrt(N) lists, `probes` of them searched)."""
+    """k nearest neighbours (Euclidean) among (N, d) keys: exact for small N and for keys on a
+    GPU (a chunked matrix product is fast there, and faiss-cpu would mean a round trip through
+    host memory), otherwise an inverted-file index (faiss IVF, about sqrt(N) lists, `probes`
+    of them searched)."""
 
     def __init__(self, keys: torch.Tensor, probes: int = 8):
         self.keys = keys.float().contiguous()
         self.probes = probes
         self._index = None
-        if keys.shape[0] > EXACT_SEARCH_MAX_KEYS:
-            self._index = _ivf_index(self.keys.cpu().numpy(), probes)
+        if keys.shape[0] > EXACT_SEARCH_MAX_KEYS and self.keys.device.type == "cpu":
+            self._index = _ivf_index(self.keys.numpy(), probes)
 
     def search(self, queries: torch.Tensor, k: int) -> torch.Tensor:
         """(Q, d) queries -> (Q, k) indices (INDEX_DTYPE) into the keys, nearest first; N (the
