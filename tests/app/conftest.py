@@ -44,6 +44,25 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+def window(qtbot, fake_state, settings, monkeypatch):
+    """The main window on the fake engine, shown; `window.warnings` records the text of each
+    warning dialog instead of showing it. Test files extend it by requesting `window`."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.main_window import MainWindow
+
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text))
+    )
+    win = MainWindow(fake_state, ["auto", "cpu"], settings)
+    win.warnings = warnings
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+@pytest.fixture
 def fake_state(qapp, tmp_path):
     state = AppState(FakeEngine(), tmp_path / "models", JobRunner())
     yield state

@@ -18,15 +18,12 @@ from tests.app.slider_drag import drag_slider
 
 
 @pytest.fixture
-def window(qtbot, fake_state, settings, monkeypatch, tmp_path):
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a: None))
-    win = MainWindow(fake_state, ["auto", "cpu"], settings)
-    qtbot.addWidget(win)
-    win.show()
+def window(window, qtbot, fake_state, tmp_path):
+    """conftest's window with a model open, on the Edit tab."""
     fake_state.open_model(str(tmp_path / "m.sinddm"))
     qtbot.waitUntil(lambda: not fake_state.job, timeout=10_000)  # read in the worker
-    win.tabs.setCurrentWidget(win.edit_panel)
-    return win
+    window.tabs.setCurrentWidget(window.edit_panel)
+    return window
 
 
 def _idle(qtbot, state, timeout=10_000):

@@ -9,7 +9,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.main_window import MainWindow
 from app.messages import engine_choice
 from app.state import result_caption
 from core.requests import PLAIN_SAMPLING
@@ -197,15 +196,12 @@ def test_the_switch_names_a_long_model_by_both_ends():
 
 
 @pytest.fixture
-def window(qtbot, fake_state, settings, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *args: None))
-    # a test that fails while a job runs closes the window busy: no modal "Stop and quit?"
+def window(window, monkeypatch):
+    """conftest's window; a test that fails while a job runs closes it busy: no modal
+    "Stop and quit?"."""
     no = QMessageBox.StandardButton.No
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *args, **kwargs: no))
-    win = MainWindow(fake_state, ["auto", "cpu"], settings)
-    qtbot.addWidget(win)
-    win.show()
-    return win
+    return window
 
 
 def test_the_engine_box_offers_both_only_after_a_training(qtbot, window, fake_state):

@@ -11,9 +11,7 @@ import tracemalloc
 
 import pytest
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtWidgets import QMessageBox
 
-from app.main_window import MainWindow
 from app.worker import JobRunner
 
 GROWTH_BOUND = 128 * 1024
@@ -24,18 +22,11 @@ cycle would be 2 MB."""
 
 
 @pytest.fixture
-def window(qtbot, fake_state, settings, monkeypatch):
-    warnings: list[str] = []
-    monkeypatch.setattr(
-        QMessageBox, "warning", staticmethod(lambda p, title, text: warnings.append(text))
-    )
-    win = MainWindow(fake_state, ["auto", "cpu"], settings)
-    win.warnings = warnings
-    qtbot.addWidget(win)
-    win.show()
+def window(window, qtbot, fake_state):
+    """conftest's window with a model open."""
     with qtbot.waitSignal(fake_state.idle, timeout=10_000):
         fake_state.open_model("/models/m.sinddm")
-    return win
+    return window
 
 
 class _Cycler(QObject):

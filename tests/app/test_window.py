@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QMessageBox
 
 from app.main_window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, fake_state, settings, monkeypatch):
-    warnings = []
-    monkeypatch.setattr(
-        QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text))
-    )
-    win = MainWindow(fake_state, ["auto", "cpu"], settings)
-    win.warnings = warnings
-    qtbot.addWidget(win)
-    win.show()
-    yield win
 
 
 def _idle(qtbot, state):
