@@ -69,6 +69,7 @@ from core.pyramid import build_pyramid
 from core.requests import (
     CLIP_MODEL,
     GenerationRequest,
+    SamplingOptions,
     TextEdit,
 )
 from core.sampling import iter_sample
@@ -130,10 +131,11 @@ class CachedClipLoader:
 
 
 def seconds_per_step(trainer: Trainer, stop: threading.Event) -> float | None:
-    """Mean seconds per training step over the scales (drawn uniformly while training), from
-    a timed step at each scale after a warm-up one (allocations, cuDNN autotuning). A scale that
-    would take longer than MEASURE_SECONDS is extrapolated from the previous one by pixels: small
-    scales use a CPU less well, so the extrapolation errs on the long side. None if stopped."""
+    """Mean seconds per training step over the scales the trainer draws (uniformly; a refiner
+    only the finer ones), from a timed step at each scale after a warm-up one (allocations,
+    cuDNN autotuning). A scale that would take longer than MEASURE_SECONDS is extrapolated from
+    the previous one by pixels: small scales use a CPU less well, so the extrapolation errs on
+    the long side. None if stopped."""
     seconds: list[float] = []
     pixels = [w * h for w, h in trainer.pyramid.sizes]
     for scale, count in enumerate(pixels):
@@ -149,7 +151,8 @@ def seconds_per_step(trainer: Trainer, stop: threading.Event) -> float | None:
             trainer.train_step(scale=scale)
             timings.append(time.perf_counter() - start)
         seconds.append(timings[-1])
-    return sum(seconds) / len(seconds)
+    drawn = trainer.scales
+    return sum(seconds[scale] for scale in drawn) / len(drawn)
 
 
 class Engine:
@@ -195,7 +198,7 @@ class Engine:
         try:
             return default_preset_name(resolve_device(device))
         except SinDDMError:  # a device that went away: offer what any machine can run
-            return "cpu"
+            return default_preset_name("cpu")
 
     def clip_status(self, weights: str) -> ClipStatus:
         check = check_weights(CLIP_MODEL, weights)
@@ -224,6 +227,7 @@ class Engine:
                 preset=loaded.preset,
                 image_name=loaded.image_name or Path(path).stem,
                 training_image=model.pyramid.sharp[-1],
+                default_sampling=model.default_sampling,
             )
             yield ModelOpened(summary, ModelHandle(loaded))
 
@@ -370,8 +374,9 @@ class Engine:
                     last_preview = time.monotonic()
                 if stop.is_set():
                     break  # checkpointed_steps saves as it closes
-        handle = ModelHandle(_Loaded(trainer.sampling_model(), preset, image_name))
-        summary = _summary_of_trainer(trainer, path, preset, image_name)
+        model = trainer.sampling_model()
+        handle = ModelHandle(_Loaded(model, preset, image_name))
+        summary = _summary_of_trainer(trainer, path, preset, image_name, model.default_sampling)
         yield TrainFinished(summary, trainer.finished, handle)
 
     # ------------------------------------------------------------------------------ sampling
@@ -477,17 +482,28 @@ def _sample(
 
 
 def _coarse_preview(trainer: Trainer) -> np.ndarray:
-    """A quick sample at the coarsest scale only (H0×W0×3 uint8) to watch training progress.
-    core.generation always runs every scale, so this one calls the sampler directly."""
+    """A quick sample at the coarsest scale only (H0×W0×3 uint8) to watch training progress;
+    for a refiner, which does not draw scale 0 (docs/method.md §11), up to its first scale,
+    with Instant's strides. core.generation always runs every scale, so this one calls the
+    sampler directly."""
     model = trainer.sampling_model()
+    last = min(trainer.scales[0], model.num_scales - 1)
+    options = model.default_sampling
+    strides = {"coarse_stride": options.coarse_stride, "fine_stride": options.fine_stride}
     result = None
-    for step in iter_sample(model, count=1, seed=trainer.state.step, last_scale=0):
+    for step in iter_sample(model, count=1, seed=trainer.state.step, last_scale=last, **strides):
         result = step.x0_pred
     assert result is not None
     return tensor_to_images(result)[0]
 
 
-def _summary_of_trainer(trainer: Trainer, path: str, preset: str, image_name: str) -> ModelSummary:
+def _summary_of_trainer(
+    trainer: Trainer,
+    path: str,
+    preset: str,
+    image_name: str,
+    default_sampling: SamplingOptions,
+) -> ModelSummary:
     return ModelSummary(
         path=path,
         sizes=trainer.pyramid.sizes,
@@ -499,6 +515,7 @@ def _summary_of_trainer(trainer: Trainer, path: str, preset: str, image_name: st
         preset=preset,
         image_name=image_name or Path(path).stem,
         training_image=trainer.pyramid.sharp[-1],
+        default_sampling=default_sampling,
     )
 
 

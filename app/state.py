@@ -61,10 +61,11 @@ BUSY_JOBS = ("train", "sample", "open", "instant", "save")
 
 
 def sampling_options(model: ModelSummary, fast: bool) -> SamplingOptions | None:
-    """What a run asks for. A trained model: plain sampling, or FAST_SAMPLING (every 2nd step at
-    the finer scales, bf16 where native). Instant: None, i.e. the model's own defaults
+    """What a run asks for. A trained network: plain sampling, or FAST_SAMPLING (every 2nd step
+    at the finer scales, bf16 where native). Instant, and a network that refines Instant (its
+    own defaults are Instant's strides): None, i.e. the model's own defaults
     (ModelSummary.default_sampling), or with Fast sampling those strides × INSTANT_FAST_FACTOR."""
-    if not model.instant:
+    if not model.instant and model.default_sampling == PLAIN_SAMPLING:
         return FAST_SAMPLING if fast else PLAIN_SAMPLING
     if not fast:
         return None

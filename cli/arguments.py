@@ -248,6 +248,9 @@ def _resume_settings(args: argparse.Namespace, trainer: Trainer) -> list[tuple[s
                 "batch": preset.batch_size,
             }[what]
             settings.append((f"--preset {preset.name} ({what} {implied})", implied, own))
+    if preset is not None:  # a refiner and a whole network are different models (§11)
+        band = preset.model.refine
+        settings.append((f"--preset {preset.name} (refiner band {band:g})", band, model.refine))
     if args.lr is not None:
         settings.append((f"--lr {args.lr:g}", args.lr, train.lr))
     if args.distill is not None:

@@ -51,6 +51,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  start steps     {facts['start_steps']}",
         f"  source image    {facts['source_size'][0]}×{facts['source_size'][1]}",
     ]
+    refine = facts["config"].get("refine", 0.0)
+    if refine:
+        weight = facts["config"].get("refine_weight", 0.5)
+        lines.append(
+            f"  refines Instant the last {refine:.0%} of each finer scale's steps, "
+            f"weight {weight:g} (docs/method.md §11)"
+        )
     if facts["last_loss"] is not None:
         lines.append(f"  last loss       {facts['last_loss']:.4f}")
     if not facts["has_training_state"]:

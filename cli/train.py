@@ -39,7 +39,7 @@ def add_parser(commands) -> None:
         "--preset",
         choices=("auto", *PRESETS),
         default="auto",
-        help="settings to start from; auto: fast on a CUDA GPU, cpu elsewhere. "
+        help="settings to start from; auto: fast on a CUDA GPU, refine elsewhere. "
         + " ".join(f"{name}: {preset.description}" for name, preset in PRESETS.items()),
     )
     p.add_argument("--steps", type=int, default=None, help="total steps (default: the preset's)")

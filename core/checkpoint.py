@@ -32,6 +32,7 @@ from core.errors import CheckpointFormatError
 from core.imageio import atomic_write
 from core.model import SinDDMNet
 from core.pyramid import Pyramid
+from core.refined import RefinedModel, sampling_model
 from core.training import Trainer, TrainingState
 
 FILE_SUFFIX = ".sinddm"
@@ -152,19 +153,25 @@ def info_from_data(data: dict, file: str) -> dict:
     }
 
 
-def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> SinDDMModel:
-    """Load a model file for sampling: the EMA network on `device`, in eval mode."""
+def load_model(
+    path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> SinDDMModel | RefinedModel:
+    """Load a model file for sampling: the EMA network on `device`, in eval mode (Instant
+    refined by it when the file holds a refiner, docs/method.md §11)."""
     return model_from_data(read_checkpoint(path), Path(path).name, device)
 
 
-def model_from_data(data: dict, name: str, device: torch.device | str = "cpu") -> SinDDMModel:
+def model_from_data(
+    data: dict, name: str, device: torch.device | str = "cpu"
+) -> SinDDMModel | RefinedModel:
     """The sampling model of a file's dictionary (`name` for messages), so that a caller that
     also needs the file's other fields reads it once. Checks the dictionary first (a few
     milliseconds), whoever read it."""
     checked = check_model_data(data, name)
     config, pyramid = checked.config, checked.pyramid
     net = _network(config, data["ema"], name).to(device).eval().requires_grad_(False)
-    return SinDDMModel(net, pyramid, schedule_for(pyramid, config), config, data["step"])
+    network = SinDDMModel(net, pyramid, schedule_for(pyramid, config), config, data["step"])
+    return sampling_model(network)
 
 
 def load_trainer(

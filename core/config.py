@@ -27,6 +27,13 @@ class ModelConfig:
     """Pixel cap: larger images are shrunk to about this many pixels before training."""
     loss_factor: float = 1.0
     """λ_L in T[s] and γ (docs/method.md §2); the reference's dev option --loss_factor."""
+    refine: float = 0.0
+    """0: the network is the whole denoiser (the paper). 0 < r ≤ 1: the network refines Instant
+    (docs/method.md §11): it learns only the finer scales' last r·T[s] steps, and sampling
+    averages its ε̂ with Instant's there; Instant alone draws everything else."""
+    refine_weight: float = 0.5
+    """The network's weight w in that average, ε̂ = w·ε_θ + (1 − w)·ε* (§11); unused when
+    `refine` is 0."""
 
     def __post_init__(self) -> None:
         _require(
@@ -42,6 +49,11 @@ class ModelConfig:
             f"max_pixels must be at least {42 * 42} (a 42×42 image), not {self.max_pixels}",
         )
         _require(self.loss_factor > 0, f"loss_factor must be positive, not {self.loss_factor}")
+        _require(0 <= self.refine <= 1, f"refine must be between 0 and 1, not {self.refine}")
+        _require(
+            0 < self.refine_weight <= 1,
+            f"refine_weight must be above 0 and at most 1, not {self.refine_weight}",
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -77,14 +77,20 @@ def estimate_generation_bytes(model: DiffusionModel, height: int, width: int, ba
 def _bytes_per_pixel(model: DiffusionModel) -> int:
     """Per pixel of one image at the finest scale, by the kind of denoiser."""
     if model.kind == "instant":
-        settings = getattr(model, "settings", None)
-        extra = 0
-        if settings is not None and settings.aggregation == "mean":
-            size = settings.patch_size(model.num_scales - 1)
-            extra = 2 * 4 * 3 * size * size  # (B·H·W, 3k²) float32 estimates, and their fold
-        return INSTANT_BYTES_PER_PIXEL + extra
+        return _instant_bytes_per_pixel(model)
     # a trained network, and any other kind: its width is ModelConfig.dim
-    return NETWORK_BYTES_PER_CHANNEL * model.config.dim + SAMPLER_BYTES_PER_PIXEL
+    network = NETWORK_BYTES_PER_CHANNEL * model.config.dim + SAMPLER_BYTES_PER_PIXEL
+    instant = getattr(model, "instant", None)  # a refiner samples with Instant beside it
+    return network + (_instant_bytes_per_pixel(instant) if instant is not None else 0)
+
+
+def _instant_bytes_per_pixel(model: DiffusionModel) -> int:
+    settings = getattr(model, "settings", None)
+    extra = 0
+    if settings is not None and settings.aggregation == "mean":
+        size = settings.patch_size(model.num_scales - 1)
+        extra = 2 * 4 * 3 * size * size  # (B·H·W, 3k²) float32 estimates, and their fold
+    return INSTANT_BYTES_PER_PIXEL + extra
 
 
 def available_bytes(device: torch.device | str) -> int:

@@ -167,6 +167,29 @@ def memorised_fraction(
     return float(covered.float().mean())
 
 
+def verbatim_patches(
+    sample: np.ndarray,
+    reference: np.ndarray,
+    patch: int = 15,
+    threshold: float = 0.03,
+    relative: float = 0.25,
+    stride: int = 2,
+) -> float:
+    """Share of the sample's patch×patch patches (every `stride`-th) that are near-verbatim
+    pieces of the reference: some reference patch, at any pixel position, differs by an RMS
+    below `threshold` and below `relative` times the patch's own standard deviation (the tests
+    of `memorised_fraction`, on patches a little larger than a 112-px image's tenth instead of
+    regions a quarter of it). Full resolution, since one-pixel shifts matter at this size.
+    0 for samples smaller than a patch."""
+    a, b = _tensor(sample), _tensor(reference)
+    if min(a.shape[-2:]) < patch or min(b.shape[-2:]) < patch:
+        return 0.0
+    queries = extract_patches(a, patch, stride)
+    distance = _nearest_distances(queries, extract_patches(b, patch))
+    copied = (distance < threshold) & (distance < relative * queries.std(dim=1))
+    return float(copied.float().mean())
+
+
 LAYOUT_SHORT_SIDE = 28
 """The training image's short side when `layout_distance` compares (¼ of the 112-px eval images)."""
 

@@ -19,6 +19,7 @@ from core.errors import TrainingDivergedError
 from core.instant import InstantModel
 from core.model import SinDDMNet
 from core.pyramid import Pyramid, build_pyramid
+from core.refined import RefinedModel, refined_below, refined_scales, sampling_model
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,21 @@ class Trainer:
         self.state.step = step + 1
         return TrainStep(step=step + 1, loss=loss_value, lr=lr, scale=scale)
 
+    @property
+    def scales(self) -> tuple[int, ...]:
+        """The scales a step draws from, uniformly: all, or a refiner's (§11)."""
+        count = self.pyramid.num_scales
+        return refined_scales(count) if self.model_config.refine else tuple(range(count))
+
     def _draw(self, scale: int | None = None) -> tuple[int, torch.Tensor, torch.Tensor]:
-        """Algorithm 1, lines 2-4: s ~ U{0..N−1}; per-sample t ~ U{0..T−1} and ε ~ N(0, I)."""
-        num_scales, batch = self.pyramid.num_scales, self.train_config.batch_size
-        drawn = int(torch.randint(num_scales, (1,), generator=self.index_rng))
+        """Algorithm 1, lines 2-4: s ~ U{0..N−1}; per-sample t ~ U{0..T−1} and ε ~ N(0, I).
+        A refiner (ModelConfig.refine = r > 0) draws only its band instead: s among the finer
+        scales, t < ceil(r·T[s]) (docs/method.md §11)."""
+        batch, refine, scales = self.train_config.batch_size, self.model_config.refine, self.scales
+        drawn = scales[int(torch.randint(len(scales), (1,), generator=self.index_rng))]
         scale = drawn if scale is None else scale
-        t = torch.randint(self.schedule.timesteps, (batch,), generator=self.index_rng)
+        steps = refined_below(self.schedule, scale, refine) if refine else self.schedule.timesteps
+        t = torch.randint(steps, (batch,), generator=self.index_rng)
         height, width = self._sharp[scale].shape[-2:]
         noise = randn((batch, 3, height, width), self.noise_rng, self.device)
         return scale, t.to(self.device), noise
@@ -212,11 +222,13 @@ class Trainer:
         tensors = [*self.net.parameters(), *self.ema.parameters()]
         return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
-    def sampling_model(self) -> SinDDMModel:
-        """The EMA network with its pyramid and schedule (shares weights with the trainer)."""
-        return SinDDMModel(
+    def sampling_model(self) -> SinDDMModel | RefinedModel:
+        """The EMA network with its pyramid and schedule (shares weights with the trainer);
+        Instant refined by it when the network is a refiner (docs/method.md §11)."""
+        network = SinDDMModel(
             self.ema, self.pyramid, self.schedule, self.model_config, self.state.step
         )
+        return sampling_model(network)
 
 
 def checkpointed_steps(

@@ -87,7 +87,7 @@ class FakeEngine:
 
     def default_preset(self, device: str) -> str:
         on_gpu = device in self.gpus or (device == "auto" and bool(self.gpus))
-        return "fast" if on_gpu else "cpu"
+        return "fast" if on_gpu else "refine"
 
     def clip_status(self, weights: str) -> ClipStatus:
         if weights in self.clip_statuses:

@@ -46,9 +46,9 @@ def two_models(tmp_path, tiny_image):
 
 def test_a_new_machine_offers_the_preset_its_device_can_run():
     engine = Engine()
-    assert engine.default_preset("cpu") == "cpu"
-    assert engine.default_preset("cuda:99") == "cpu", "a GPU that is not there: any machine's"
-    assert engine.default_preset("auto") == ("fast" if torch.cuda.is_available() else "cpu")
+    assert engine.default_preset("cpu") == "refine"
+    assert engine.default_preset("cuda:99") == "refine", "a GPU that is not there: any machine's"
+    assert engine.default_preset("auto") == ("fast" if torch.cuda.is_available() else "refine")
 
 
 def test_open_job_reports_the_model_and_a_handle(two_models):

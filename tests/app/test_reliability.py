@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app.main_window import MainWindow
 from app.messages import BUG_TITLE
 from app.results import results_folder
+from core.presets import PRESETS
 from tests.app.bad_files import unreadable_files
 
 Yes, No, Cancel = (
@@ -231,8 +232,8 @@ def test_a_preset_too_small_for_the_photo_is_refused_in_words(qtbot, window, fak
     title, text = window.warnings[0]
     assert title == "Cannot use this preset"
     assert "“Tiny (a quick look)” trains at up to 8,000 pixels" in text
-    assert "“CPU” stays chosen" in text
-    assert fake_state.preset_name == "cpu" and panel.preset.currentData() == "cpu"
+    assert f"“{PRESETS['refine'].label}” stays chosen" in text
+    assert fake_state.preset_name == "refine" and panel.preset.currentData() == "refine"
     assert panel.steps.value() == steps
     assert fake_state.image is not None and panel.train_button.isEnabled()
 

@@ -326,18 +326,18 @@ def test_results_of_bundled_models_go_to_the_app_folder(qtbot, fake_state, tmp_p
 
 def test_preset_follows_the_device_until_the_user_picks_one(qtbot, fake_state):
     fake_state.engine.gpus = ("cuda",)
-    fake_state.set_training_options("cpu", 3000, "cpu")
-    fake_state.set_training_options("cpu", 3000, "cuda")
+    fake_state.set_training_options("refine", 3000, "cpu")
+    fake_state.set_training_options("refine", 3000, "cuda")
     assert (fake_state.preset_name, fake_state.steps) == ("fast", PRESETS["fast"].steps)
     fake_state.set_training_options("fast", 10_000, "cpu")
-    assert (fake_state.preset_name, fake_state.steps) == ("cpu", PRESETS["cpu"].steps)
+    assert (fake_state.preset_name, fake_state.steps) == ("refine", PRESETS["refine"].steps)
     fake_state.set_training_options("tiny", 50, "cpu")  # a choice of the user's is kept
     fake_state.set_training_options("tiny", 50, "cuda")
     assert (fake_state.preset_name, fake_state.steps) == ("tiny", 50)
     _wait_idle(qtbot, fake_state)
 
 
-@pytest.mark.parametrize(("gpus", "preset"), [((), "cpu"), (("cuda",), "fast")])
+@pytest.mark.parametrize(("gpus", "preset"), [((), "refine"), (("cuda",), "fast")])
 def test_a_new_window_offers_the_preset_of_this_machine(qapp, tmp_path, gpus, preset):
     engine = FakeEngine()
     engine.gpus = gpus

@@ -71,6 +71,9 @@ def test_resume_refuses_settings_that_differ_from_the_model(model_file, small_im
     assert "--preset tiny (width 16)" in _error(capsys)  # a preset stands for its settings
     assert main([*args, "--distill", "0.5", "--device", "cpu"]) == 2
     assert "--distill 0.5 (the model's: 0)" in _error(capsys)
+    # the refine preset has the model's width 8 here, but a refiner is another model (§11)
+    assert main([*args, "--preset", "refine", "--dim", "8", "--device", "cpu"]) == 2
+    assert "--preset refine (refiner band 0.25) (the model's: 0)" in _error(capsys)
     assert model_file.read_bytes() == before
 
 

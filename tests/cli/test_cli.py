@@ -185,9 +185,15 @@ def test_train_starts_from_the_device_preset_and_flags_override_it(tmp_path, sma
     model = tmp_path / "m.sinddm"
     argv = ["train", str(small_image), "-o", str(model), "--steps", "2", "--device", "cpu"]
     assert main([*argv, "--batch", "1"]) == 0
-    assert "Preset cpu: width 32, batch 1, 2 steps" in capsys.readouterr().err
+    assert "Preset refine: width 32, batch 1, 2 steps" in capsys.readouterr().err
     info = _info(model, capsys)
     assert info["config"]["dim"] == 32 and info["config"]["max_pixels"] == 20_000
+    assert info["config"]["refine"] == 0.25  # on a CPU: a refiner for Instant (method §11)
+    assert main(["info", str(model)]) == 0
+    assert "refines Instant the last 25% of each finer scale's steps" in capsys.readouterr().out
+    out = tmp_path / "refined.png"
+    assert main(["sample", str(model), "-o", str(out), "--device", "cpu"]) == 0
+    assert out.is_file()
     tiny = tmp_path / "t.sinddm"
     argv = ["train", str(small_image), "-o", str(tiny), "--preset", "tiny", "--steps", "3"]
     assert main([*argv, "--fp32"]) == 0

@@ -73,6 +73,23 @@ def test_shuffled_tiles_are_diverse_but_less_coherent(reference):
     assert metrics.memorised_fraction(shuffled[0], reference) < 0.5
 
 
+def test_verbatim_patches_count_pieces_of_the_photo_wherever_they_land(reference):
+    assert metrics.verbatim_patches(reference, reference) == 1.0
+    # Two halves swapped: every patch inside either half is still a verbatim piece, only the
+    # patches across the seam are not.
+    swapped = np.concatenate([reference[:, 40:], reference[:, :40]], axis=1)
+    share = metrics.verbatim_patches(swapped, reference)
+    assert 0.6 < share < 1.0
+    # Shuffled 8-px tiles leave no 15×15 piece intact; noise and blur copy nothing.
+    assert metrics.verbatim_patches(_shuffled(reference, 0), reference) < 0.05
+    assert metrics.verbatim_patches(_noise(reference, 1), reference) == 0.0
+    assert metrics.verbatim_patches(_blur(reference), reference) < 0.05
+    # A flat image matches a flat region of the photo, but is not counted as a copy of it.
+    flat = np.full_like(reference, 128)
+    assert metrics.verbatim_patches(flat, np.concatenate([flat, reference], axis=1)) == 0.0
+    assert metrics.verbatim_patches(reference[:10, :10], reference) == 0.0  # smaller than a patch
+
+
 def test_layout_distance_is_near_zero_for_the_image_and_small_changes(reference):
     noisy = np.clip(reference + np.random.default_rng(0).normal(0, 12, reference.shape), 0, 255)
     shifted = np.pad(reference, ((2, 0), (3, 0), (0, 0)), mode="edge")[:60, :80]

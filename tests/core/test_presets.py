@@ -36,7 +36,7 @@ def test_default_preset_follows_the_device():
     from core.presets import default_preset_name
 
     assert default_preset_name("cuda") == "fast" and PRESETS["fast"].bf16
-    assert default_preset_name("cpu") == "cpu" and default_preset_name("mps") == "cpu"
+    assert default_preset_name("cpu") == "refine" and default_preset_name("mps") == "refine"
     assert PRESETS["cpu"].model.dim < PRESETS["fast"].model.dim
 
 
