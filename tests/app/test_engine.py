@@ -15,7 +15,7 @@ from app.events import ModelOpened, ModelSaved, SampleProgress, SampleResult, Tr
 from core.checkpoint import save_trainer
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError
-from core.requests import FAST_SAMPLING, GenerationRequest
+from core.requests import FAST_SAMPLING, PLAIN_SAMPLING, GenerationRequest
 from core.training import Trainer
 
 
@@ -256,3 +256,21 @@ def test_the_app_says_a_canvas_is_too_large_in_a_plain_dialog(
         assert state.results == [] and state.model is not None
     finally:
         assert state.shutdown()
+
+
+def test_a_refiner_opens_and_previews_with_instant_strides(tmp_path, tiny_image):
+    """A refiner's file opens with Instant's strides as its defaults (so the app asks for them),
+    and its training preview reaches the first scale the network draws (method §11)."""
+    from app.engine import _coarse_preview
+    from core.instant import INSTANT_SAMPLING
+
+    config = TrainConfig(steps=2, batch_size=1)
+    refiner = Trainer.from_image(tiny_image, ModelConfig(dim=8, refine=0.25), config, seed=0)
+    whole = Trainer.from_image(tiny_image, ModelConfig(dim=8), config, seed=0)
+    assert _coarse_preview(refiner).shape == (*reversed(refiner.pyramid.sizes[1]), 3)
+    assert _coarse_preview(whole).shape == (*reversed(whole.pyramid.sizes[0]), 3)
+    save_trainer(refiner, tmp_path / "refiner.sinddm")
+    save_trainer(whole, tmp_path / "whole.sinddm")
+    engine = Engine()
+    assert _open(engine, tmp_path / "refiner.sinddm").model.default_sampling == INSTANT_SAMPLING
+    assert _open(engine, tmp_path / "whole.sinddm").model.default_sampling == PLAIN_SAMPLING

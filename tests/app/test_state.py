@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -483,3 +484,25 @@ def test_the_runner_delivers_events_errors_and_the_end_in_the_gui_thread(qtbot, 
         assert runner.running is None
     finally:
         assert runner.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["trained", "instant"])
+def test_a_model_that_samples_with_instant_gets_its_own_strides(kind):
+    """A network alone: plain or Fast sampling. Instant, and a trained refiner of Instant
+    (docs/method.md §11, whose defaults are Instant's strides): its own, or twice them."""
+    import numpy as np
+
+    from app.events import ModelSummary
+    from app.state import INSTANT_FAST_FACTOR, sampling_options
+    from core.instant import INSTANT_SAMPLING
+
+    summary = ModelSummary(
+        "m", ((64, 48),), (100,), 0, 0, 0, False, "refine", "m", np.zeros((48, 64, 3)), kind
+    )
+    if kind == "trained":
+        assert sampling_options(summary, fast=False) == PLAIN_SAMPLING
+        assert sampling_options(summary, fast=True) == FAST_SAMPLING
+    refiner = replace(summary, default_sampling=INSTANT_SAMPLING)
+    assert sampling_options(refiner, fast=False) is None
+    fast = sampling_options(refiner, fast=True)
+    assert fast.fine_stride == INSTANT_SAMPLING.fine_stride * INSTANT_FAST_FACTOR
