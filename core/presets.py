@@ -119,6 +119,8 @@ PRESETS: dict[str, Preset] = {
             "last steps — Instant's layout with fewer pieces copied from the photo — trained in "
             "under a third of the CPU preset's time (minutes on 2 cores).",
             ModelConfig(dim=32, max_pixels=20_000, refine=REFINE_BAND),
+            # the first step count whose coherence is within Instant's spread; longer runs
+            # converge on Instant, copies included (docs/quality.md, steps to quality)
             600,
             8,
             milestone_fractions=LATE_DECAY,
