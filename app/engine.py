@@ -66,6 +66,7 @@ from core.models import open_diffusion_model
 from core.presets import PRESETS, Preset, default_preset_name
 from core.progress import EtaEstimator
 from core.pyramid import build_pyramid
+from core.refined import RefinedModel
 from core.requests import (
     CLIP_MODEL,
     GenerationRequest,
@@ -400,7 +401,7 @@ class Engine:
             _ensure_fits(sinddm, plan.size, request, torch_device)  # before any sampling
             settings = {  # what the PNG records (app.results): which engine, which model
                 "model": model_name,
-                "engine": sinddm.kind,
+                "engine": "refined" if isinstance(sinddm, RefinedModel) else sinddm.kind,
                 "steps": sinddm.steps_trained,
                 **plan.settings(torch_device),
             }
@@ -489,9 +490,15 @@ def _coarse_preview(trainer: Trainer) -> np.ndarray:
     model = trainer.sampling_model()
     last = min(trainer.scales[0], model.num_scales - 1)
     options = model.default_sampling
-    strides = {"coarse_stride": options.coarse_stride, "fine_stride": options.fine_stride}
     result = None
-    for step in iter_sample(model, count=1, seed=trainer.state.step, last_scale=last, **strides):
+    for step in iter_sample(
+        model,
+        count=1,
+        seed=trainer.state.step,
+        last_scale=last,
+        coarse_stride=options.coarse_stride,
+        fine_stride=options.fine_stride,
+    ):
         result = step.x0_pred
     assert result is not None
     return tensor_to_images(result)[0]

@@ -75,12 +75,14 @@ def describe_write_failure(exc: BaseException) -> str | None:
 
 def engine_label(settings: dict) -> str:
     """Which engine made a result, for captions and tooltips, from its recorded settings:
-    'Instant (no training)' or 'trained model, 2,200 steps' (results kept before the engine
-    was recorded are all from trained models)."""
+    'Instant (no training)', 'trained model, 2,200 steps' or, for a network that refines
+    Instant (docs/method.md §11), 'Instant + trained refiner, 600 steps' (results kept before
+    the engine was recorded are all from trained models)."""
     if settings.get("engine") == "instant":
         return "Instant (no training)"
+    what = "Instant + trained refiner" if settings.get("engine") == "refined" else "trained model"
     steps = settings.get("steps")
-    return f"trained model, {steps:,} steps" if isinstance(steps, int) else "trained model"
+    return f"{what}, {steps:,} steps" if isinstance(steps, int) else what
 
 
 def engine_name(kind: str) -> str:

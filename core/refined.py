@@ -20,7 +20,10 @@ import math
 import torch
 
 from core.bundle import SinDDMModel
+from core.config import ModelConfig
 from core.instant import InstantModel
+from core.model import SinDDMNet
+from core.pyramid import Pyramid
 from core.requests import SamplingOptions
 from core.schedule import DiffusionSchedule
 
@@ -46,6 +49,10 @@ class RefinedModel:
     def __init__(self, network: SinDDMModel, instant: InstantModel):
         self.network = network
         self.instant = instant
+        self.pyramid: Pyramid = network.pyramid
+        self.schedule: DiffusionSchedule = network.schedule
+        self.config: ModelConfig = network.config
+        self.steps_trained: int = network.steps_trained
         refine = network.config.refine
         self._scales = set(refined_scales(network.num_scales))
         self._below = [refined_below(network.schedule, s, refine) for s in range(self.num_scales)]
@@ -66,23 +73,7 @@ class RefinedModel:
         return "trained"
 
     @property
-    def pyramid(self):
-        return self.network.pyramid
-
-    @property
-    def schedule(self) -> DiffusionSchedule:
-        return self.network.schedule
-
-    @property
-    def config(self):
-        return self.network.config
-
-    @property
-    def steps_trained(self) -> int:
-        return self.network.steps_trained
-
-    @property
-    def net(self):
+    def net(self) -> SinDDMNet:
         """The refiner's network (for counting its parameters)."""
         return self.network.net
 

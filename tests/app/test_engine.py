@@ -262,6 +262,7 @@ def test_a_refiner_opens_and_previews_with_instant_strides(tmp_path, tiny_image)
     """A refiner's file opens with Instant's strides as its defaults (so the app asks for them),
     and its training preview reaches the first scale the network draws (method §11)."""
     from app.engine import _coarse_preview
+    from app.messages import engine_label
     from core.instant import INSTANT_SAMPLING
 
     config = TrainConfig(steps=2, batch_size=1)
@@ -272,5 +273,11 @@ def test_a_refiner_opens_and_previews_with_instant_strides(tmp_path, tiny_image)
     save_trainer(refiner, tmp_path / "refiner.sinddm")
     save_trainer(whole, tmp_path / "whole.sinddm")
     engine = Engine()
-    assert _open(engine, tmp_path / "refiner.sinddm").model.default_sampling == INSTANT_SAMPLING
+    opened = _open(engine, tmp_path / "refiner.sinddm")
+    assert opened.model.default_sampling == INSTANT_SAMPLING
     assert _open(engine, tmp_path / "whole.sinddm").model.default_sampling == PLAIN_SAMPLING
+    request = GenerationRequest(seed=1)
+    events = _run(engine.sample_job(opened.handle, request, "cpu", "refiner.sinddm"))
+    (result,) = [e for e in events if isinstance(e, SampleResult)]
+    assert result.settings["engine"] == "refined"
+    assert engine_label(result.settings) == "Instant + trained refiner, 0 steps"
