@@ -154,9 +154,7 @@ def memorised_fraction(
     region = max(8, min(b.shape[-2:]) // 4)
     if min(a.shape[-2:]) < region:
         return 0.0
-    queries = extract_patches(a, region, stride)
-    distance = _nearest_distances(queries, extract_patches(b, region))
-    copied = (distance < threshold) & (distance < relative * queries.std(dim=1))
+    copied = _near_verbatim(a, b, region, stride, threshold, relative)
     height, width = a.shape[-2:]
     rows = (height - region) // stride + 1
     cols = (width - region) // stride + 1
@@ -184,10 +182,23 @@ def verbatim_patches(
     a, b = _tensor(sample), _tensor(reference)
     if min(a.shape[-2:]) < patch or min(b.shape[-2:]) < patch:
         return 0.0
-    queries = extract_patches(a, patch, stride)
-    distance = _nearest_distances(queries, extract_patches(b, patch))
-    copied = (distance < threshold) & (distance < relative * queries.std(dim=1))
-    return float(copied.float().mean())
+    return float(_near_verbatim(a, b, patch, stride, threshold, relative).float().mean())
+
+
+def _near_verbatim(
+    sample: torch.Tensor,
+    reference: torch.Tensor,
+    size: int,
+    stride: int,
+    threshold: float,
+    relative: float,
+) -> torch.Tensor:
+    """For every size×size patch of `sample` (3, H, W) at `stride`, row-major: True where some
+    patch of `reference` (at every position) is within an RMS of `threshold` and of `relative`
+    times the patch's own standard deviation (flat patches are not copies for being flat)."""
+    queries = extract_patches(sample, size, stride)
+    distance = _nearest_distances(queries, extract_patches(reference, size))
+    return (distance < threshold) & (distance < relative * queries.std(dim=1))
 
 
 LAYOUT_SHORT_SIDE = 28
