@@ -605,7 +605,8 @@ class AppState(QObject):
         elif isinstance(event, ResultStored):
             self._on_result_stored(event)
         elif isinstance(event, TrainPreview):
-            self._show(event.image, f"Preview at step {event.step:,} (coarsest scale)")
+            height, width = event.image.shape[:2]  # the coarsest scale, or a refiner's first
+            self._show(event.image, f"Preview at step {event.step:,} ({width}×{height})")
         elif isinstance(event, ModelWithResults):
             self._on_model_arrived(event)
         elif isinstance(event, ModelSaved):

@@ -123,10 +123,12 @@ def test_training_reports_progress_and_yields_a_model(qtbot, fake_state):
     fake_state.open_image("/photos/photo.png")
     fake_state.set_training_options("tiny", 30, "cpu")
     _wait_idle(qtbot, fake_state)  # Instant arrives, the speed is measured
-    progress = []
+    progress, shown = [], []
     fake_state.progress_changed.connect(lambda f, text: progress.append(text))
+    fake_state.canvas_changed.connect(lambda image, caption, guided: shown.append(caption))
     fake_state.train()
     _wait_idle(qtbot, fake_state)
+    assert "Preview at step 2 (64×48)" in shown  # the fake's preview: 64×48 at step 2
     assert fake_state.model is not None and fake_state.model.steps_trained == 30
     assert fake_state.image is not None and fake_state.can_generate
     assert any("Training step" in text for text in progress)
