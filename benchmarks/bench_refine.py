@@ -12,6 +12,12 @@
    15×15 patches (core.metrics.verbatim_patches).
 
 Prints one table row per model; compare ratios within the run, not seconds across days.
+
+    python -m benchmarks.bench_refine resources/demo.png --speed
+
+times instead one sample at the `cpu` and `refine` presets' training size (best of 3, seeds
+0–2, each model's own strides) from Instant, the refined model and the `cpu` preset's network;
+the networks are untrained, as the cost does not depend on the weights.
 """
 
 from __future__ import annotations
@@ -100,6 +106,36 @@ def save_grid(images: list[np.ndarray], reference: np.ndarray, path: str, limit:
     grid.save(path, quality=88)
 
 
+def sample_seconds(model, seed: int) -> float:
+    """Seconds for one sample at the training size with the model's own strides."""
+    options = model.default_sampling
+    start = time.perf_counter()
+    with torch.no_grad():
+        sample(
+            model,
+            count=1,
+            seed=seed,
+            coarse_stride=options.coarse_stride,
+            fine_stride=options.fine_stride,
+        )
+    return time.perf_counter() - start
+
+
+def speed(image: Image.Image) -> None:
+    """Seconds for one sample of Instant, the refined model and the `cpu` preset's network."""
+    refined = trainer_for(PRESETS["refine"], image).sampling_model()
+    network = trainer_for(PRESETS["cpu"], image).sampling_model()
+    assert isinstance(refined, RefinedModel)
+    width, height = refined.sizes[-1]
+    models = (("Instant", refined.instant), ("refine", refined), ("cpu preset network", network))
+    best = {name: min(sample_seconds(model, seed) for seed in range(3)) for name, model in models}
+    for name, seconds in best.items():
+        print(
+            f"{name}: one {width}×{height} sample {seconds:.2f} s "
+            f"= {seconds / best['Instant']:.2f}× Instant"
+        )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image")
@@ -109,10 +145,14 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, help="refine steps (default: the preset's)")
     parser.add_argument("--json")
     parser.add_argument("--grid", help="picture of the refined model's samples (first weight)")
+    parser.add_argument("--speed", action="store_true", help="time one sample of each model")
     args = parser.parse_args(argv)
     keep_freed_cpu_memory()
     image = load_image(args.image)
     print(f"{args.image}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    if args.speed:
+        speed(image)
+        return
 
     cpu_seconds = estimated_training_seconds(PRESETS["cpu"], image, args.timed)
     preset = PRESETS["refine"]
