@@ -156,6 +156,8 @@ def _model_config(value: Any) -> ModelConfig:
         "max_pixels": (42 * 42, MAX_SIDE**2),
         "scale_factor": (1.05, 4.0),
         "loss_factor": (1e-6, 1e6),
+        "refine": (0.0, 1.0),
+        "refine_weight": (0.0, 1.0),
     }
     _numbers(fields, limits, "model_config", whole={"dim", "timesteps", "max_pixels"})
     try:

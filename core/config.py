@@ -49,10 +49,14 @@ class ModelConfig:
             f"max_pixels must be at least {42 * 42} (a 42×42 image), not {self.max_pixels}",
         )
         _require(self.loss_factor > 0, f"loss_factor must be positive, not {self.loss_factor}")
-        _require(0 <= self.refine <= 1, f"refine must be between 0 and 1, not {self.refine}")
+        _require(
+            0 <= self.refine <= 1,
+            f"the refiner's band (refine) must be between 0 and 1, not {self.refine}",
+        )
         _require(
             0 < self.refine_weight <= 1,
-            f"refine_weight must be above 0 and at most 1, not {self.refine_weight}",
+            f"the refiner's weight (refine_weight) must be above 0 and at most 1, "
+            f"not {self.refine_weight}",
         )
 
     def to_dict(self) -> dict:

@@ -84,6 +84,14 @@ NAMED_CASES = {
     ),
     "dim is a float": (_set(("model_config", "dim"), 8.0), "dim is 8.0, not a whole number"),
     "dim is odd": (_set(("model_config", "dim"), 7), "even number"),
+    "refiner band text": (
+        _set(("model_config", "refine"), "x"),
+        "model_config.refine is 'x', not a number",
+    ),
+    "refiner weight 0": (
+        _set(("model_config", "refine_weight"), 0),
+        "weight (refine_weight) must be above 0",
+    ),
     "pyramid sizes swapped": (
         _set(("pyramid", "sizes"), [[96, 72], [64, 48]]),
         "sizes do not grow",
