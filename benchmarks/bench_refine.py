@@ -45,8 +45,9 @@ METRICS = ("pixel_diversity", *BASELINE_DISTANCES, "memorised_fraction")
 GAP = 4
 
 
-def trainer_for(preset: Preset, image: Image.Image) -> Trainer:
-    config = preset.train_config()
+def trainer_for(preset: Preset, image: Image.Image, steps: int | None = None) -> Trainer:
+    """The preset's trainer from seed 0 on the CPU (`steps`: its schedule fitted to those)."""
+    config = preset.train_config(steps)
     return Trainer.from_image(image, preset.model, config, "cpu", seed=0, bf16=preset.bf16)
 
 
@@ -155,12 +156,7 @@ def main(argv=None) -> None:
         return
 
     cpu_seconds = estimated_training_seconds(PRESETS["cpu"], image, args.timed)
-    preset = PRESETS["refine"]
-    trainer = trainer_for(preset, image)
-    if args.steps:
-        trainer = Trainer.from_image(
-            image, preset.model, preset.train_config(args.steps), "cpu", seed=0, bf16=preset.bf16
-        )
+    trainer = trainer_for(PRESETS["refine"], image, args.steps)
     start = time.perf_counter()
     for _ in trainer.steps():
         pass
@@ -176,9 +172,9 @@ def main(argv=None) -> None:
     header = ("model", *METRICS, "verbatim_patches")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     rows = []
-    timed_rows = [("Instant", refined.instant, None)]
-    timed_rows += [(f"refine w={w}", refined, float(w)) for w in args.weights.split(",")]
-    for name, model, weight in timed_rows:
+    candidates = [("Instant", refined.instant, None)]
+    candidates += [(f"refine w={w}", refined, float(w)) for w in args.weights.split(",")]
+    for name, model, weight in candidates:
         if weight is not None:
             model.weight = weight
         start = time.perf_counter()
