@@ -1,5 +1,6 @@
-"""A horizontal strip of thumbnails of everything generated from the open model, each labelled
-with its seed and the engine that made it (Instant or a trained model)."""
+"""A horizontal strip of thumbnails of everything generated from the open photo or model (by any
+of its engines), each labelled with its seed and the engine that made it (Instant or a trained
+model)."""
 
 from __future__ import annotations
 
