@@ -115,9 +115,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "refine",
             "Refine Instant (CPU)",
-            "Width 32, 600 steps, images up to 20,000 pixels: a network that finishes Instant's "
-            "last steps — Instant's layout with fewer pieces copied from the photo — trained in "
-            "under a third of the CPU preset's time (minutes on 2 cores).",
+            "Width 32, 600 steps, up to 20,000 pixels: a network that finishes Instant's last "
+            "steps — Instant's layout, fewer pieces copied from the photo — in under a third of "
+            "the CPU preset's time. More steps bring it closer to Instant, copies included.",
             ModelConfig(dim=32, max_pixels=20_000, refine=REFINE_BAND),
             # the first step count whose coherence is within Instant's spread; longer runs
             # converge on Instant, copies included (docs/quality.md, steps to quality)
