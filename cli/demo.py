@@ -8,16 +8,22 @@ from pathlib import Path
 
 from cli.arguments import add_device_option
 from core.checkpoint import FILE_SUFFIX
+from core.presets import PRESETS
 from resources import DEMO_IMAGE, DEMO_MODEL
 
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
         "demo",
-        help="sample from the bundled demo model, then train a quick model on the demo image",
+        help="sample from the bundled demo model, then train a quick refiner on the demo image",
     )
     p.add_argument("-o", "--output", default="demo_output", help="folder for models and samples")
-    p.add_argument("--steps", type=int, default=1000, help="quick training steps (default 1000)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=PRESETS["refine"].steps,
+        help=f"quick training steps (default {PRESETS['refine'].steps}, the refine preset's)",
+    )
     add_device_option(p)
     p.add_argument("-n", "--count", type=int, default=2, help="samples of each model")
     p.set_defaults(handler=cmd_demo)
@@ -25,10 +31,11 @@ def add_parser(commands) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Show the whole pipeline on the bundled image: the GPU-trained demo model makes samples
-    (one twice as wide), then a small model is trained here and samples too."""
+    (one twice as wide), then the `refine` preset (a small network that finishes Instant's
+    last steps, docs/method.md §11: minutes on a CPU) is trained here and samples too."""
     out = Path(args.output)
-    bundled, quick = out / "bundled_model", out / "quick_model"
-    quick_model = out / f"quick_model{FILE_SUFFIX}"
+    bundled, quick = out / "bundled_model", out / "refined_model"
+    quick_model = out / f"refined_model{FILE_SUFFIX}"  # not the cpu-preset quick_model of before
     count, device = str(args.count), args.device
     # the demo's folder is its own: a second run replaces the first run's samples
     replace = ["--overwrite"]
@@ -40,9 +47,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     wide = ["-o", str(bundled / "wide.png"), "--scale", "2x1", "--seed", "100"]
     status = status or _run(["sample", str(DEMO_MODEL), *wide, "--device", device, *replace])
     print(
-        f"3/3  Training a quick small model on {DEMO_IMAGE.name} → {quick_model}", file=sys.stderr
+        f"3/3  Training a refiner of Instant on {DEMO_IMAGE.name} → {quick_model}", file=sys.stderr
     )
-    training = ["--preset", "cpu", "--steps", str(args.steps), "--save-every", "500", "--resume"]
+    training = ["--preset", "refine", "--steps", str(args.steps), "--save-every", "500", "--resume"]
     status = status or _run(
         ["train", str(DEMO_IMAGE), "-o", str(quick_model), *training, "--device", device]
     )

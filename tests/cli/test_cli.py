@@ -224,7 +224,8 @@ def test_demo_samples_the_bundled_model_then_trains_and_samples_a_quick_one(
     assert parsed[0].model == str(DEMO_MODEL) and parsed[0].count == 3
     assert parsed[1].scale == (2.0, 1.0) and parsed[1].output.endswith("wide.png")
     assert parsed[2].image == str(DEMO_IMAGE) and parsed[2].steps == 7 and parsed[2].resume
-    assert parsed[3].model == str(tmp_path / "quick_model.sinddm")
+    assert parsed[2].preset == "refine"
+    assert parsed[3].model == str(tmp_path / "refined_model.sinddm")
     # a second demo run replaces the first run's samples in the demo's own folder
     assert all(parsed[i].overwrite for i in (0, 1, 3))
     assert "Done. Samples are in" in capsys.readouterr().err
