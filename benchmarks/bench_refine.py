@@ -31,14 +31,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from core.bundle import tensor_to_images
 from core.device import keep_freed_cpu_memory
 from core.evaluation import BASELINE_DISTANCES, evaluate
+from core.generation import generate_images, plan
 from core.imageio import load_image
 from core.metrics import verbatim_patches
 from core.presets import PRESETS, Preset
 from core.refined import RefinedModel
-from core.sampling import sample
+from core.requests import GenerationRequest
 from core.training import Trainer
 
 METRICS = ("pixel_diversity", *BASELINE_DISTANCES, "memorised_fraction")
@@ -64,15 +64,9 @@ def estimated_training_seconds(preset: Preset, image: Image.Image, timed: int) -
     return float(np.mean(per_scale)) * preset.steps
 
 
-def samples_of(model, count: int) -> list[np.ndarray]:
-    options = model.default_sampling
-    strides = {"coarse_stride": options.coarse_stride, "fine_stride": options.fine_stride}
-    images: list[np.ndarray] = []
-    with torch.no_grad():
-        for first in range(0, count, 8):
-            batch = sample(model, count=min(8, count - first), seed=first, **strides)
-            images.extend(tensor_to_images(batch))
-    return images
+def samples_of(model, count: int, seed: int = 0) -> list[np.ndarray]:
+    """`count` samples at the training size, seeds seed…, the model's own strides (as eval)."""
+    return generate_images(model, plan(model, GenerationRequest(count=count, seed=seed)))
 
 
 def measure(name: str, images: list[np.ndarray], reference: np.ndarray) -> dict:
@@ -109,16 +103,8 @@ def save_grid(images: list[np.ndarray], reference: np.ndarray, path: str, limit:
 
 def sample_seconds(model, seed: int) -> float:
     """Seconds for one sample at the training size with the model's own strides."""
-    options = model.default_sampling
     start = time.perf_counter()
-    with torch.no_grad():
-        sample(
-            model,
-            count=1,
-            seed=seed,
-            coarse_stride=options.coarse_stride,
-            fine_stride=options.fine_stride,
-        )
+    samples_of(model, 1, seed)
     return time.perf_counter() - start
 
 
