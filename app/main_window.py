@@ -143,6 +143,12 @@ class MainWindow(QMainWindow):
         self.guided_action = self._action(
             view, "Show Guided Region", self.canvas.set_showing_guided, "G", checked=True
         )
+        view.addSeparator()
+        self._action(view, "Fit to Window", self.canvas.fit_to_window, "Ctrl+0")
+        self._action(view, "Actual Size (1:1)", self.canvas.actual_size, "Ctrl+1")
+        zoom_in = self._action(view, "Zoom In", self.canvas.zoom_in, "Ctrl++")
+        zoom_in.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])  # = is unshifted +
+        self._action(view, "Zoom Out", self.canvas.zoom_out, "Ctrl+-")
         self._rebuild_recent_menu()
 
     def _build_engine_menu(self, menu) -> None:

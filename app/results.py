@@ -33,10 +33,10 @@ from app.events import (
     TrainFinished,
 )
 from core.errors import CheckpointWriteError, SinDDMError
-from core.imageio import read_png_metadata, save_png
+from core.imageio import RECIPE_KEY, read_png_metadata, recipe_metadata, save_png
 from resources import RESOURCES_DIR
 
-METADATA_KEY = "sinddm"
+METADATA_KEY = RECIPE_KEY
 
 
 @dataclass
@@ -48,12 +48,7 @@ class Result:
     path: Path | None = None
 
     def metadata(self) -> dict[str, str]:
-        record = {"seed": self.seed, "size": list(self.size), **self.settings}
-        return {
-            METADATA_KEY: json.dumps(record),
-            "Software": "SinDDM Studio",
-            "Description": f"SinDDM sample, seed {self.seed}, {self.size[0]}×{self.size[1]}",
-        }
+        return recipe_metadata(self.seed, self.size, self.settings)
 
 
 BUNDLED_DIR = RESOURCES_DIR

@@ -52,6 +52,31 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_pixel_cap(text: str) -> int:
+    """'4000000', '4e6' or '4M' -> 4,000,000: a cap on an image's pixels, at least 1."""
+    cleaned = text.strip().upper().removesuffix("P").replace("_", "").replace(",", "")
+    factor = 1_000_000 if cleaned.endswith("M") else 1
+    try:
+        value = float(cleaned.removesuffix("M")) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a pixel count like 4000000 or 4M"
+        ) from None
+    if not math.isfinite(value) or value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the pixel cap must be at least 1")
+    return int(value)
+
+
+def add_pixel_cap_option(p: argparse.ArgumentParser) -> None:
+    """--max-pixels: the cap on an image's pixels (the photo's own resolution under it)."""
+    p.add_argument(
+        "--max-pixels",
+        type=parse_pixel_cap,
+        help="largest image in pixels, e.g. 1M (default 4M): the photo comes back at its own "
+        "resolution under this cap, with its detail",
+    )
+
+
 def parse_multipliers(text: str) -> tuple[float, float]:
     """'2x1' -> (2.0, 1.0): per-axis multipliers of the training size, positive and finite."""
     w, h = _pair(text, float, "a pair like 2x1 or 1.5x1")
@@ -122,6 +147,7 @@ def add_output_options(p: argparse.ArgumentParser, count_default: int = 1) -> No
     p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i")
     add_device_option(p)
     p.add_argument("--batch", type=int, default=8, help="images computed together")
+    add_pixel_cap_option(p)
     add_overwrite_option(p)
 
 

@@ -19,6 +19,7 @@ from cli.arguments import (
     add_device_option,
     add_output_options,
     add_overwrite_option,
+    add_pixel_cap_option,
     add_speed_options,
     check_counts,
     check_injection_arguments,
@@ -36,8 +37,8 @@ from core.checkpoint import FILE_SUFFIX
 from core.device import resolve_device
 from core.errors import CheckpointWriteError, ConfigError
 from core.generation import GeneratedImages, GenerationPlan, generate, plan
-from core.imageio import ensure_writable, save_png
-from core.memory import ensure_fits
+from core.imageio import ensure_writable, recipe_metadata, save_png
+from core.memory import ensure_plan_fits
 from core.models import is_model_file, open_diffusion_model
 from core.requests import (
     CLIP_MODEL,
@@ -139,12 +140,13 @@ def generated_batches(model: DiffusionModel, plan: GenerationPlan) -> Iterator[G
 
 def write_images(model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Path]) -> int:
     """Save every image of `plan` to `paths` (seed order, from `output_paths`) and print them."""
-    width, height = plan.size  # refuse a canvas that cannot fit before sampling into swap
-    ensure_fits(model, height, width, min(plan.request.batch, plan.request.count), model.device)
+    ensure_plan_fits(model, plan, model.device)  # refuse before sampling into swap
     create_folder(paths)
+    settings = {"engine": model.kind, **plan.settings(model.device)}
     for batch in generated_batches(model, plan):
-        for image, path in zip(batch.images, paths[batch.first :], strict=False):
-            save_png(image, path)  # each batch is on disk before the next one starts
+        for image, seed, path in zip(batch.images, batch.seeds, paths[batch.first :], strict=False):
+            recipe = recipe_metadata(seed, plan.size, settings)
+            save_png(image, path, recipe)  # each batch is on disk before the next one starts
     for path in paths:
         print(path)
     return 0
@@ -170,7 +172,12 @@ def write_edit(
 ) -> int:
     """The editing commands' tail: plan `edit` (checking boxes and images), then write."""
     request = GenerationRequest(
-        count=args.count, seed=args.seed, size=size, edit=edit, batch=args.batch
+        count=args.count,
+        seed=args.seed,
+        size=size,
+        edit=edit,
+        batch=args.batch,
+        max_pixels=args.max_pixels,
     )
     generation_plan = plan(model, request)
     return write_images(model, generation_plan, paths)
@@ -196,6 +203,7 @@ def add_sample_parser(commands) -> None:
         help="T[s] for scales 1.., e.g. 54,43,33,24 (0: keep the upsampled coarser image)",
     )
     add_speed_options(p)
+    add_pixel_cap_option(p)
     add_overwrite_option(p)
     p.set_defaults(handler=cmd_sample)
 
@@ -210,6 +218,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         multipliers=args.scale,
         options=sampling_options(args, model),
         batch=args.batch,
+        max_pixels=args.max_pixels,
     )
     return write_images(model, plan(model, request), paths)
 

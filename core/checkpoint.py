@@ -10,6 +10,8 @@ just the EMA weights, optionally in float16, for shipping small demo models.
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 import pickle
 import warnings
@@ -17,7 +19,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 
 from core import __version__
 from core.bundle import SinDDMModel, schedule_for
@@ -31,7 +35,7 @@ from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError
 from core.imageio import atomic_write
 from core.model import SinDDMNet
-from core.pyramid import Pyramid
+from core.pyramid import Pyramid, original_pixels
 from core.refined import RefinedModel, sampling_model
 from core.training import Trainer, TrainingState
 
@@ -239,8 +243,15 @@ def _network(config: ModelConfig, weights: dict, name: str) -> SinDDMNet:
     return net
 
 
+STORED_PHOTO_PIXELS = 4_000_000
+"""A model file keeps its photo for the detail scales (docs/method.md §12) at up to this many
+pixels (the default output cap), as PNG: about 2 bytes a pixel for a photo."""
+
+
 def _pyramid_to_dict(pyramid: Pyramid) -> dict:
+    photo = {} if pyramid.original is None else {"original_png": _photo_png(pyramid.original)}
     return {
+        **photo,
         "sharp": [torch.from_numpy(img.copy()) for img in pyramid.sharp],
         "blurry": [torch.from_numpy(img.copy()) for img in pyramid.blurry],
         "sizes": [list(size) for size in pyramid.sizes],
@@ -248,6 +259,20 @@ def _pyramid_to_dict(pyramid: Pyramid) -> dict:
         "rescale_losses": list(pyramid.rescale_losses),
         "source_size": list(pyramid.source_size),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def _encoded_photo(pixels: bytes, shape: tuple[int, ...]) -> torch.Tensor:
+    image = Image.fromarray(np.frombuffer(pixels, np.uint8).reshape(shape))
+    image = Image.fromarray(original_pixels(image, STORED_PHOTO_PIXELS))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)  # fast: training autosaves every minute
+    return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+
+
+def _photo_png(original: np.ndarray) -> torch.Tensor:
+    """The photo as a 1-D uint8 tensor of PNG bytes (encoded once per photo: autosaves reuse it)."""
+    return _encoded_photo(original.tobytes(), original.shape)
 
 
 def _to_cpu(value: Any) -> Any:

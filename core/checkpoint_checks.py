@@ -10,6 +10,7 @@ only on the meta device, so it costs a few milliseconds.
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 from collections.abc import Iterator
@@ -20,12 +21,13 @@ from typing import Any, TypeGuard
 
 import numpy as np
 import torch
+from PIL import Image
 
 from core.bundle import schedule_for
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError, ConfigError
 from core.model import SinDDMNet
-from core.pyramid import Pyramid
+from core.pyramid import ORIGINAL_MAX_PIXELS, Pyramid
 
 FORMAT_TAG = "sinddm-studio-model"
 FORMAT_VERSION = 1
@@ -220,6 +222,7 @@ def _pyramid(value: Any) -> Pyramid:
     if source[0] < sizes[-1][0] or source[1] < sizes[-1][1]:
         raise _Damaged("its pyramid is larger than the image it was made from")
     losses = _sequence(fields["rescale_losses"], "pyramid.rescale_losses", count, count)
+    original = _original(fields.get("original_png"), source, sizes[-1])
     return Pyramid(
         sharp=_images(fields["sharp"], sizes, "sharp"),
         blurry=_images(fields["blurry"], sizes, "blurry"),
@@ -227,7 +230,33 @@ def _pyramid(value: Any) -> Pyramid:
         scale_factor=float(_number(fields["scale_factor"], "pyramid.scale_factor", 1.0, 4.0)),
         rescale_losses=tuple(float(_number(v, "a rescale loss", 0.0, math.inf)) for v in losses),
         source_size=source,
+        original=original,
     )
+
+
+def _original(value: Any, source: tuple[int, int], finest: tuple[int, int]) -> np.ndarray | None:
+    """The photo a file keeps for the detail scales (PNG bytes, docs/method.md §12): H×W×3 uint8,
+    no smaller than the finest scale, no larger than the source and of its shape; None where the
+    file keeps none (made before full resolution)."""
+    if value is None:
+        return None
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8 or value.dim() != 1:
+        raise _Damaged("its photo is not stored as image bytes")
+    try:
+        with Image.open(io.BytesIO(value.numpy().tobytes())) as image:
+            if image.format != "PNG" or image.mode != "RGB":
+                raise _Damaged("its photo is not an RGB PNG")
+            width, height = image.size
+            if width * height > ORIGINAL_MAX_PIXELS:
+                raise _Damaged("its photo is larger than any photo a model keeps")
+            pixels = np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise _Damaged("its photo cannot be read") from exc
+    if width < finest[0] or height < finest[1] or width > source[0] or height > source[1]:
+        raise _Damaged("its photo does not fit its pyramid")
+    if abs(width / height - source[0] / source[1]) > 0.02 * source[0] / source[1] + 2 / height:
+        raise _Damaged("its photo has another shape than the image it was made from")
+    return pixels
 
 
 def _size(value: Any, where: str, smallest: int) -> tuple[int, int]:

@@ -158,6 +158,16 @@ class Harmonization:
         """mask·sample + (1 − mask)·composite (docs/method.md §8)."""
         return self.mask * sample + (1 - self.mask) * self.composite
 
+    def at_size(self, composite: Image.Image, size: tuple[int, int]) -> Harmonization:
+        """The same blend for finished images of `size` (W, H) (the detail scales', docs/method.md
+        §12): the composite resized from the full `composite` image, the soft mask enlarged
+        from this one (so the blend's border keeps its width relative to the image)."""
+        width, height = size
+        resized = composite.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+        image = image_to_tensor(np.asarray(resized), self.composite.device)
+        mask = F.interpolate(self.mask, size=(height, width), mode="bilinear", align_corners=False)
+        return Harmonization(self.injection, image, mask.clamp(0, 1), size)
+
 
 def harmonization_injection(
     model: SinDDMModel,

@@ -13,21 +13,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from PIL import Image
 
 from core.bundle import DiffusionModel, tensor_to_images
+from core.detail import DETAIL_STRIDE, DetailModel, detail_for, refine
 from core.device import bf16_supported
-from core.editing import RoiGuidance, harmonization_injection, style_transfer_injection
+from core.editing import (
+    RoiGuidance,
+    harmonization_injection,
+    style_transfer_injection,
+)
 from core.errors import ConfigError
 from core.imageio import load_image, load_mask
+from core.pyramid import capped_size
 from core.requests import (
     FAST_SAMPLING,
     PLAIN_SAMPLING,
     TEXT_MODES,
+    Box,
     Edit,
     GenerationRequest,
     HarmonizeEdit,
@@ -37,10 +44,12 @@ from core.requests import (
     TextEdit,
 )
 from core.sampling import (
+    MAX_CANVAS_PIXELS,
     Injection,
     X0Guidance,
     canvas_sizes,
     check_injection,
+    fine_timesteps,
     iter_sample,
     resolve_start_steps,
     sampling_work,
@@ -107,10 +116,33 @@ class GenerationPlan:
     """Maps finished samples (B, 3, H, W) in [-1, 1] (harmonisation blends them back)."""
     reblur: bool = True
     """False: plain DDPM steps at every scale (the CLIP modes, docs/method.md §7)."""
+    detail: DetailModel | None = None
+    """The detail scales above the model's finest (docs/method.md §12); None: the image is done
+    at the model's finest scale."""
+    detail_sizes: tuple[tuple[int, int], ...] = ()
+    """(W, H) of the canvas at every detail scale, finest last (the image's size)."""
 
     @property
     def size(self) -> tuple[int, int]:
+        """(W, H) of the finished images."""
+        return self.detail_sizes[-1] if self.detail_sizes else self.sizes[-1]
+
+    def detail_calls(self) -> int:
+        """Denoiser calls of one image's detail scales."""
+        if self.detail is None:
+            return 0
+        starts = self.detail.schedule.start_steps[1:]
+        return sum(len(fine_timesteps(start, DETAIL_STRIDE)) for start in starts)
+
+    @property
+    def base_size(self) -> tuple[int, int]:
+        """(W, H) of the canvas at the model's finest scale."""
         return self.sizes[-1]
+
+    @property
+    def num_scales(self) -> int:
+        """The model's scales and the detail scales."""
+        return len(self.sizes) + len(self.detail_sizes)
 
     @property
     def stride(self) -> int:
@@ -118,9 +150,16 @@ class GenerationPlan:
         return self.options.fine_stride if self.reblur else 1
 
     def work_per_sample(self) -> list[float]:
-        """Pixel-steps of one sample per scale: progress and ETAs weight steps by them."""
+        """Pixel-steps of one sample per scale, detail scales last: progress and ETAs weight
+        steps by them."""
         coarse = self.options.coarse_stride
-        return sampling_work(self.sizes, self.starts, self.injection, self.stride, coarse)
+        work = sampling_work(self.sizes, self.starts, self.injection, self.stride, coarse)
+        if self.detail is not None:
+            starts = self.detail.schedule.start_steps
+            work += sampling_work(
+                self.detail.sizes[:1] + self.detail_sizes, starts, None, DETAIL_STRIDE
+            )[1:]
+        return work
 
     def settings(self, device: torch.device) -> dict:
         """What a result should record so it can be made again (edit and speed options)."""
@@ -133,47 +172,204 @@ class GenerationPlan:
                 speed += f", {options.coarse_stride} at the coarsest"
             speed += ", bf16" if bf16 else ""
             settings["fast sampling"] = speed
+        width, height = self.size
+        settings["resolution"] = f"{width}×{height}"
+        if self.detail is not None:
+            base_w, base_h = self.base_size
+            scales = len(self.detail_sizes)
+            settings["detail scales"] = f"{scales} above {base_w}×{base_h}"
+        settings["max pixels"] = self.request.pixel_cap
         return settings
 
 
 def plan(
     model: DiffusionModel, request: GenerationRequest, clip_loader: ClipLoader | None = None
 ) -> GenerationPlan:
-    """Check `request` against `model` and prepare it (loads CLIP for a text edit)."""
+    """Check `request` against `model` and prepare it (loads CLIP for a text edit, and the
+    detail scales when the image is larger than the model's finest scale)."""
     options = request.options or model.default_sampling
     edit = request.edit
     starts = tuple(resolve_start_steps(model, options.start_steps))
-
-    def canvas(size: tuple[int, int] | None) -> tuple[tuple[int, int], ...]:
-        multipliers = request.multipliers if size is None else None
-        return tuple(canvas_sizes(model.sizes, size, multipliers))
+    frame = OutputFrame.of(model, request.pixel_cap)
 
     if edit is None:
-        return GenerationPlan(request, canvas(request.size), starts, options)
+        sizes, final, muls = frame.canvas(model, request.size, request.multipliers)
+        return frame.with_detail(
+            model, GenerationPlan(request, sizes, starts, options), final, muls
+        )
     if isinstance(edit, RegionsEdit):
-        sizes = canvas(request.size)
-        pairs = list(edit.pairs)
+        sizes, final, muls = frame.canvas(model, request.size, request.multipliers)
+        pairs = [frame.pair_to_base(model, pair, final, sizes[-1]) for pair in edit.pairs]
         RoiGuidance(model, list(sizes), pairs, edit.strength)  # fail now on bad boxes
 
         def regions() -> list[X0Guidance]:
             return [RoiGuidance(model, list(sizes), pairs, edit.strength)]
 
-        return GenerationPlan(request, sizes, starts, options, make_guidance=regions)
+        base = GenerationPlan(request, sizes, starts, options, make_guidance=regions)
+        return frame.with_detail(model, base, final, muls)
     if isinstance(edit, StyleTransferEdit):
         content = _image_of(edit.content)
         injection, size = style_transfer_injection(
             model, content, edit.start_step, edit.scale, edit.match
         )
         check_injection(injection, model.num_scales, model.schedule.timesteps)
-        return GenerationPlan(request, canvas(size), starts, options, injection)
+        base = GenerationPlan(request, frame.base_canvas(model, size), starts, options, injection)
+        return frame.with_detail(model, base, capped_size(*content.size, request.pixel_cap))
     if isinstance(edit, HarmonizeEdit):
-        composite, mask = _image_of(edit.composite), _mask_of(edit.mask)
-        harmony = harmonization_injection(model, composite, mask, edit.start_step)
-        check_injection(harmony.injection, model.num_scales, model.schedule.timesteps)
-        return GenerationPlan(
-            request, canvas(harmony.size), starts, options, harmony.injection, finish=harmony.blend
+        return _harmonize_plan(model, request, edit, starts, options, frame)
+    loader = clip_loader or default_clip_loader
+    return _text_plan(model, request, edit, starts, options, loader, frame)
+
+
+@dataclass(frozen=True)
+class OutputFrame:
+    """Where a request's pixels live: `train_size` (W, H) is the photo at its own resolution
+    under the request's cap (sizes and boxes are given in its pixels), `photo` the photo the
+    detail scales read (None: the model keeps none, or it is no larger than the model's finest
+    scale, and the image is done there), `cap` the pixel cap."""
+
+    train_size: tuple[int, int]
+    photo: np.ndarray | None
+    cap: int
+
+    @classmethod
+    def of(cls, model: DiffusionModel, cap: int) -> OutputFrame:
+        original = model.pyramid.original
+        base_w, base_h = model.sizes[-1]
+        if original is not None:
+            size = capped_size(original.shape[1], original.shape[0], cap)
+            if size[0] * size[1] > base_w * base_h:
+                return cls(size, original, cap)
+        return cls((base_w, base_h), None, cap)
+
+    def factors(self, model: DiffusionModel) -> tuple[float, float]:
+        """Model finest-scale pixels per output pixel, per axis (W, H)."""
+        (base_w, base_h), (width, height) = model.sizes[-1], self.train_size
+        return base_w / width, base_h / height
+
+    def canvas(
+        self,
+        model: DiffusionModel,
+        size: tuple[int, int] | None,
+        multipliers: tuple[float, float] | None,
+    ) -> tuple[tuple[tuple[int, int], ...], tuple[int, int] | None, tuple[float, float]]:
+        """The model's canvas at every scale, the finished image's size (None: the model's
+        finest canvas) and the canvas' multipliers of the photo, for a canvas given as `size`
+        (W, H, output pixels) or `multipliers`."""
+        if self.photo is None:
+            return tuple(canvas_sizes(model.sizes, size, multipliers)), None, (1.0, 1.0)
+        width, height = self.train_size
+        if size is not None:
+            if size[0] <= 0 or size[1] <= 0:
+                raise ConfigError(f"The output size must be positive, not {size[0]}×{size[1]}.")
+            multipliers = (size[0] / width, size[1] / height)
+        mul_w, mul_h = multipliers or (1.0, 1.0)
+        final = size or (int(width * mul_w + 1e-9), int(height * mul_h + 1e-9))
+        _check_final(final)
+        return tuple(canvas_sizes(model.sizes, None, (mul_w, mul_h))), final, (mul_w, mul_h)
+
+    def base_canvas(
+        self, model: DiffusionModel, size: tuple[int, int]
+    ) -> tuple[tuple[int, int], ...]:
+        """Every scale's canvas for a finest canvas of `size` (W, H, model pixels)."""
+        return tuple(canvas_sizes(model.sizes, size))
+
+    def pair_to_base(
+        self,
+        model: DiffusionModel,
+        pair: tuple[Box, Box],
+        final: tuple[int, int] | None,
+        base_canvas: tuple[int, int],
+    ) -> tuple[Box, Box]:
+        """A (source on the photo, target on the canvas) pair of output-pixel boxes, checked
+        there, in the model's finest-scale pixels."""
+        if self.photo is None:
+            return pair
+        source, target = pair
+        source.check_inside(*self.train_size, "source")
+        target.check_inside(*(final or base_canvas), "target")
+        return self.box_to_base(model, source), self.box_to_base(model, target)
+
+    def box_to_base(self, model: DiffusionModel, box: Box) -> Box:
+        """An output-pixel box in the model's finest-scale pixels (truncated, as Box.scaled)."""
+        if self.photo is None:
+            return box
+        fx, fy = self.factors(model)
+        return Box(int(box.x * fx), int(box.y * fy), int(box.w * fx), int(box.h * fy))
+
+    def with_detail(
+        self,
+        model: DiffusionModel,
+        base: GenerationPlan,
+        final: tuple[int, int] | None,
+        multipliers: tuple[float, float] | None = None,
+    ) -> GenerationPlan:
+        """`base` with the detail scales that take its images from the model's finest canvas
+        to `final` (W, H) (docs/method.md §12); `multipliers` (canvas per photo pixel) as the
+        request gave them, else as the base canvas implies them; `base` itself when there is
+        nothing to add."""
+        if self.photo is None or final is None:
+            return base
+        (canvas_w, canvas_h), (base_w, base_h) = base.sizes[-1], model.sizes[-1]
+        if multipliers is None:  # the scale the base canvas implies (an image's own size)
+            multipliers = (canvas_w / base_w, canvas_h / base_h)
+            # the photo at the size whose canvas is `final`, never above its own resolution
+            wanted = (round(final[0] / multipliers[0]), round(final[1] / multipliers[1]))
+            wanted = (min(wanted[0], self.train_size[0]), min(wanted[1], self.train_size[1]))
+            final = _at_most(final, wanted, multipliers)
+        else:
+            wanted = self.train_size
+        mul_w, mul_h = multipliers
+        if final[0] * final[1] <= canvas_w * canvas_h:
+            return base
+        detail = detail_for(model, self.photo, wanted)
+        if detail is None:
+            return base
+        sizes = [(int(w * mul_w + 1e-9), int(h * mul_h + 1e-9)) for w, h in detail.sizes[1:-1]]
+        return replace(base, detail=detail, detail_sizes=(*sizes, final))
+
+
+def _at_most(
+    final: tuple[int, int], photo: tuple[int, int], multipliers: tuple[float, float]
+) -> tuple[int, int]:
+    """`final` (W, H), shrunk where it would need the photo beyond its `photo` size."""
+    largest = [int(side * mul + 1e-9) for side, mul in zip(photo, multipliers, strict=True)]
+    return min(final[0], max(largest[0], 1)), min(final[1], max(largest[1], 1))
+
+
+def _check_final(size: tuple[int, int]) -> None:
+    width, height = size
+    if width * height > MAX_CANVAS_PIXELS:
+        raise ConfigError(
+            f"The output {width}×{height} is too large (at most {MAX_CANVAS_PIXELS:,} pixels)."
         )
-    return _text_plan(model, request, edit, starts, options, clip_loader or default_clip_loader)
+
+
+def _harmonize_plan(
+    model: DiffusionModel,
+    request: GenerationRequest,
+    edit: HarmonizeEdit,
+    starts: tuple[int, ...],
+    options: SamplingOptions,
+    frame: OutputFrame,
+) -> GenerationPlan:
+    """Harmonisation: injected at the model's finest scale, blended back into the composite at
+    the finished image's size (docs/method.md §8)."""
+    composite, mask = _image_of(edit.composite), _mask_of(edit.mask)
+    harmony = harmonization_injection(model, composite, mask, edit.start_step)
+    check_injection(harmony.injection, model.num_scales, model.schedule.timesteps)
+    base = GenerationPlan(
+        request,
+        frame.base_canvas(model, harmony.size),
+        starts,
+        options,
+        harmony.injection,
+        finish=harmony.blend,
+    )
+    detailed = frame.with_detail(model, base, capped_size(*composite.size, request.pixel_cap))
+    if detailed.detail is None:
+        return detailed
+    return replace(detailed, finish=harmony.at_size(composite, detailed.size).blend)
 
 
 def _image_of(source: object) -> Image.Image:
@@ -205,7 +401,9 @@ def _text_plan(
     starts: tuple[int, ...],
     options: SamplingOptions,
     clip_loader: ClipLoader,
+    frame: OutputFrame,
 ) -> GenerationPlan:
+    """Text guidance (docs/method.md §7) on the model's scales, the detail scales above."""
     from core import clip_guidance
 
     if not edit.prompt.strip():
@@ -213,6 +411,11 @@ def _text_plan(
     if edit.mode not in TEXT_MODES:
         modes = ", ".join(TEXT_MODES)
         raise ConfigError(f"Unknown text mode '{edit.mode}'; choose one of {modes}.")
+    sizes, final, muls = frame.canvas(model, request.size, request.multipliers)
+    box = edit.box
+    if box is not None and frame.photo is not None:
+        box.check_inside(*frame.train_size, "region")
+        box = frame.box_to_base(model, box)
     clip, tokenizer = clip_loader(edit.clip_model, edit.clip_weights, model.device)
     text = clip_guidance.plan_text_guidance(
         model,
@@ -222,15 +425,14 @@ def _text_plan(
         edit.mode,
         edit.strength,
         edit.fill,
-        edit.box,
+        box,
         clip_guidance.ViewSettings(count=max(1, edit.views)),
         request.seed,
-        request.size,
+        sizes[-1] if request.size is not None or request.multipliers is not None else None,
     )
-    size = text.size or request.size
-    multipliers = request.multipliers if size is None else None
-    sizes = tuple(canvas_sizes(model.sizes, size, multipliers))
-    return GenerationPlan(
+    if text.injection is not None:  # the image modes draw on the photo's own canvas
+        sizes, final, muls = frame.canvas(model, None, None)
+    base = GenerationPlan(
         request,
         sizes,
         starts,
@@ -239,6 +441,7 @@ def _text_plan(
         make_guidance=text.make_guidance,
         reblur=False,
     )
+    return frame.with_detail(model, base, final, muls)
 
 
 # ------------------------------------------------------------------------------- generation
@@ -284,48 +487,106 @@ def generate(
 ) -> Generator[GenerationStep | GeneratedImages, None, None]:
     """Run `plan` batch by batch, yielding after every denoiser evaluation and after each batch.
 
-    Image i uses its own generator seeded seed + i, so batching never changes an image.
-    Closing the iterator between steps stops the run.
+    Image i uses its own generator seeded seed + i, so batching never changes an image. With
+    detail scales (docs/method.md §12) each image of a batch then goes through them alone, so
+    that memory holds one large image at a time. Closing the iterator between steps stops the
+    run.
     """
-    request, options = plan.request, plan.options
-    per_sample = sum(plan.work_per_sample())
-    work_total, work_done = per_sample * request.count, 0.0
+    request = plan.request
+    work_total = sum(plan.work_per_sample()) * request.count
+    progress = _Progress(work_total)
     for first in range(0, request.count, request.batch):
         count = min(request.batch, request.count - first)
-        guidance = tuple(plan.make_guidance())
-        result = None
-        for step in iter_sample(
-            model,
-            count=count,
-            seed=request.seed + first,
-            size=plan.size,
-            omega=options.omega,
-            start_steps=options.start_steps,
-            guidance=guidance,
-            injection=plan.injection,
-            reblur=plan.reblur,
-            fine_stride=plan.stride,
-            bf16=options.bf16,
-            coarse_stride=options.coarse_stride,
-        ):
-            width, height = plan.sizes[step.scale]
-            work_done += width * height * count
-            result = step.x0_pred
-            yield GenerationStep(
-                step.scale,
-                len(plan.sizes),
-                step.t,
-                step.index,
-                step.total,
-                first,
-                work_done,
-                work_total,
-                step.x0_pred,
-                guidance,
-            )
-        assert result is not None
         seeds = tuple(request.seed + first + i for i in range(count))
-        yield GeneratedImages(first, seeds, tensor_to_images(plan.finish(result)))
+        base = yield from _base_batch(model, plan, first, count, progress)
+        if plan.detail is None:
+            yield GeneratedImages(first, seeds, tensor_to_images(plan.finish(base)))
+            continue
+        images = []
+        for i, seed in enumerate(seeds):
+            detailed = yield from _detail_image(plan, base[i : i + 1], first + i, seed, progress)
+            images.extend(tensor_to_images(plan.finish(detailed)))
+        yield GeneratedImages(first, seeds, images)
+
+
+@dataclass
+class _Progress:
+    """Pixel-steps done of a whole request, and denoiser calls of the current batch."""
+
+    work_total: float
+    work_done: float = 0.0
+    index: int = 0
+    total: int = 0
+
+
+def _base_batch(
+    model: DiffusionModel, plan: GenerationPlan, first: int, count: int, progress: _Progress
+) -> Generator[GenerationStep, None, torch.Tensor]:
+    """The model's scales for images first … first + count − 1; returns them (B, 3, h, w)."""
+    options = plan.options
+    guidance = tuple(plan.make_guidance())
+    detail_calls = plan.detail_calls()
+    result = None
+    for step in iter_sample(
+        model,
+        count=count,
+        seed=plan.request.seed + first,
+        size=plan.base_size,
+        omega=options.omega,
+        start_steps=options.start_steps,
+        guidance=guidance,
+        injection=plan.injection,
+        reblur=plan.reblur,
+        fine_stride=plan.stride,
+        bf16=options.bf16,
+        coarse_stride=options.coarse_stride,
+    ):
+        width, height = plan.sizes[step.scale]
+        progress.work_done += width * height * count
+        progress.index, progress.total = step.index, step.total + count * detail_calls
+        result = step.x0_pred
+        yield _step(plan, step.scale, step.t, first, progress, step.x0_pred, guidance)
+    assert result is not None
+    return result
+
+
+def _detail_image(
+    plan: GenerationPlan, base: torch.Tensor, index: int, seed: int, progress: _Progress
+) -> Generator[GenerationStep, None, torch.Tensor]:
+    """One image (1, 3, h, w) through the detail scales; returns it (1, 3, H, W)."""
+    assert plan.detail is not None
+    result = base
+    offset = len(plan.sizes) - 1  # detail scale d is scale offset + d of the whole run
+    for step in refine(plan.detail, base, [seed], plan.detail_sizes):
+        width, height = plan.detail_sizes[step.scale - 1]
+        progress.work_done += width * height
+        progress.index += 1
+        result = step.x0_pred
+        yield _step(plan, offset + step.scale, step.t, index, progress, step.x0_pred)
+    return result
+
+
+def _step(
+    plan: GenerationPlan,
+    scale: int,
+    t: int,
+    first: int,
+    progress: _Progress,
+    x0_pred: torch.Tensor,
+    guidance: tuple[X0Guidance, ...] = (),
+) -> GenerationStep:
+    return GenerationStep(
+        scale,
+        plan.num_scales,
+        t,
+        progress.index,
+        progress.total,
+        first,
+        progress.work_done,
+        progress.work_total,
+        x0_pred,
+        guidance,
+    )
 
 
 def preview_of(plan: GenerationPlan, step: GenerationStep) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -207,6 +208,21 @@ def save_png(
     for key, value in (metadata or {}).items():
         info.add_itxt(key, str(value))
     atomic_write(path, lambda tmp: pil.save(tmp, format="PNG", pnginfo=info))
+
+
+RECIPE_KEY = "sinddm"
+"""The PNG text chunk that holds an image's recipe (JSON: seed, size and settings)."""
+
+
+def recipe_metadata(seed: int, size: tuple[int, int], settings: dict) -> dict[str, str]:
+    """The text chunks that record how an image was made, for `save_png`: the recipe as JSON
+    under RECIPE_KEY, and a one-line description."""
+    record = {"seed": seed, "size": list(size), **settings}
+    return {
+        RECIPE_KEY: json.dumps(record),
+        "Software": "SinDDM Studio",
+        "Description": f"SinDDM sample, seed {seed}, {size[0]}×{size[1]}",
+    }
 
 
 def read_png_metadata(path: str | os.PathLike) -> dict[str, str]:

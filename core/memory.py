@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import torch
 
     from core.bundle import DiffusionModel
+    from core.generation import GenerationPlan
 
 NETWORK_BYTES_PER_CHANNEL = 28
 """Per pixel and channel of the network's width: five float32 maps live (20), and what glibc
@@ -181,6 +182,51 @@ def ensure_fits(
         f"{images} about {describe_bytes(need)} of memory; {where} {describe_bytes(have)} free. "
         f"Try a smaller size{fewer}."
     )
+
+
+DETAIL_BYTES_PER_PIXEL = 400
+"""The detail scales (docs/method.md §12), per pixel of the finished image: its images and
+candidates, and the keys of the photo at that size (measured: benchmarks/bench_fullres.py)."""
+
+
+def estimate_plan_bytes(model: DiffusionModel, plan: GenerationPlan) -> int:
+    """Peak working memory of running `plan`: the model's scales for a batch, or the detail
+    scales for one image at a time, whichever is more."""
+    width, height = plan.base_size
+    batch = min(plan.request.batch, plan.request.count)
+    base = estimate_generation_bytes(model, height, width, batch)
+    if plan.detail is None:
+        return base
+    out_w, out_h = plan.size
+    return max(base, out_w * out_h * DETAIL_BYTES_PER_PIXEL + FIXED_BYTES)
+
+
+def ensure_plan_fits(model: DiffusionModel, plan: GenerationPlan, device: torch.device | str):
+    """Raise `NotEnoughMemoryError` (a plain sentence, with the largest size that fits) when
+    `plan` would need more memory than `device` has free."""
+    if plan.detail is None:
+        width, height = plan.base_size
+        batch = min(plan.request.batch, plan.request.count)
+        return ensure_fits(model, height, width, batch, device)
+    need, have = estimate_plan_bytes(model, plan), available_bytes(device)
+    if need <= have:
+        return None
+    width, height = plan.size
+    fits = max(0, (have - FIXED_BYTES) // DETAIL_BYTES_PER_PIXEL)
+    raise NotEnoughMemoryError(
+        f"A {width}×{height} image needs about {describe_bytes(need)} of memory; "
+        f"{_where(device)} {describe_bytes(have)} free. The largest that fits is about "
+        f"{_megapixels(fits)} (a pixel cap of {fits:,}); choose a smaller size or cap."
+    )
+
+
+def _where(device: torch.device | str) -> str:
+    kind = getattr(device, "type", None) or str(device).split(":")[0]
+    return "the GPU has" if kind == "cuda" else "this computer has"
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} megapixels" if pixels >= 100_000 else f"{pixels:,} pixels"
 
 
 def describe_bytes(count: int) -> str:

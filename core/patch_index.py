@@ -242,25 +242,54 @@ def refine_and_average(
 
     queries (Q, d), keys (N, d), values (N, V), pool (Q, P) indices in 0 … N (N: none).
     Returns the estimate (Q, V) and the kept indices (Q, k), best first, N where the pool ran
-    short. Logits are −‖q − sqrt(ᾱ)·key‖² / (2(1 − ᾱ)) without the ‖q‖² that every entry
-    shares; "none" is one more key row whose logit is NO_CANDIDATE_LOGIT, so nothing needs
-    masking.
+    short (`candidate_table` and `refine_with_table`, which a caller may use apart to build the
+    tables once for many calls).
     """
+    table, padded = candidate_table(keys, values, alpha_bar)
+    return refine_with_table(queries, table, padded, pool, alpha_bar, k)
+
+
+def candidate_table(
+    keys: torch.Tensor, values: torch.Tensor, alpha_bar: float, dtype: torch.dtype | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (N + 1, d + 1) key table and (N + 1, V) value table that `refine_with_table` reads.
+
+    Logits are −‖q − sqrt(ᾱ)·key‖² / (2(1 − ᾱ)) without the ‖q‖² that every entry shares; the
+    per-key bias −ᾱ‖key‖²/(2(1 − ᾱ)) rides along as one more coordinate, so one gather fetches
+    both, and "none" (index N) is one more row whose logit is NO_CANDIDATE_LOGIT, so nothing
+    needs masking. Built in one allocation each (the tables of a 4-megapixel image are large).
+    """
+    count, dims = keys.shape
+    table = keys.new_empty(count + 1, dims + 1, dtype=dtype or keys.dtype)
+    table[:count, :dims] = keys
+    table[:count, dims] = keys.square().sum(dim=1).mul_(-alpha_bar / (2 * (1 - alpha_bar)))
+    table[count] = 0
+    table[count, dims] = NO_CANDIDATE_LOGIT
+    padded = values.new_empty(count + 1, values.shape[1])
+    padded[:count] = values
+    padded[count] = 0
+    return table, padded
+
+
+def refine_with_table(
+    queries: torch.Tensor,
+    table: torch.Tensor,
+    values: torch.Tensor,
+    pool: torch.Tensor,
+    alpha_bar: float,
+    k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`refine_and_average` over tables from `candidate_table`: queries (Q, d), table
+    (N + 1, d + 1), values (N + 1, V), pool (Q, P). Returns ((Q, V), (Q, k))."""
     scale = math.sqrt(alpha_bar) / (1 - alpha_bar)
-    key_bias = (-alpha_bar / (2 * (1 - alpha_bar))) * keys.square().sum(dim=1, keepdim=True)
-    # the bias rides along as one more coordinate, so one gather fetches both
-    keys = torch.cat([keys, key_bias], dim=1)
-    keys = torch.cat([keys, keys.new_zeros(1, keys.shape[1])])
-    keys[-1, -1] = NO_CANDIDATE_LOGIT
-    values = torch.cat([values, values.new_zeros(1, values.shape[1])])
     ones = torch.ones(queries.shape[0], 1, dtype=queries.dtype, device=queries.device)
-    queries = torch.cat([scale * queries, ones], dim=1)
-    chunk = max(1, 2**22 // (pool.shape[1] * keys.shape[1]))
+    queries = torch.cat([scale * queries, ones], dim=1).to(table.dtype)
+    chunk = max(1, 2**22 // (pool.shape[1] * table.shape[1]))
     estimates, kept = [], []
     for start in range(0, queries.shape[0], chunk):
         found = pool[start : start + chunk]
-        near = _rows(keys, found)  # (c, P, d + 1): the one big gather of the step
-        logits = (near @ queries[start : start + chunk, :, None]).squeeze(-1)
+        near = _rows(table, found)  # (c, P, d + 1): the one big gather of the step
+        logits = (near @ queries[start : start + chunk, :, None]).squeeze(-1).float()
         best = logits.topk(k, dim=1)
         chosen = found.gather(1, best.indices)
         weights = softmax_(best.values)

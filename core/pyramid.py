@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -16,6 +16,9 @@ DEFAULT_SCALE_FACTOR = 1.411
 COARSE_AREA_CONSTANT = 3110
 """Chosen by the authors so that a 35×35 receptive field covers ~40% of the coarsest image."""
 MIN_COARSE_SIDE, MAX_COARSE_SIDE = 42, 55
+ORIGINAL_MAX_PIXELS = 4096 * 4096
+"""The photo is kept at its own resolution up to this many pixels, for the detail scales that
+carry its detail above the pyramid (docs/method.md §12); a larger photo is kept shrunk to it."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,9 @@ class Pyramid:
     `sharp[s]` is x^s and `blurry[s]` is x̃^s, both H_s×W_s×3 uint8 arrays. `blurry[0]` is the
     sharp coarsest image (the reference trains s = 0 without mixing). `sizes` are (W, H).
     `rescale_losses[s]` is L_s for s ≥ 1 (0.0 at s = 0). `source_size` is the image that was
-    given; `was_capped` says whether the pixel cap shrank it.
+    given; `was_capped` says whether the pixel cap shrank it. `original` is the photo itself
+    (H×W×3 uint8, at most ORIGINAL_MAX_PIXELS), which the detail scales read (docs/method.md §12);
+    None where it is not known (a model file made before they existed).
     """
 
     sharp: tuple[np.ndarray, ...]
@@ -34,6 +39,7 @@ class Pyramid:
     scale_factor: float
     rescale_losses: tuple[float, ...]
     source_size: tuple[int, int]
+    original: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def num_scales(self) -> int:
@@ -156,4 +162,14 @@ def build_pyramid(
         scale_factor=r,
         rescale_losses=losses,
         source_size=image.size,
+        original=original_pixels(image),
     )
+
+
+def original_pixels(image: Image.Image, max_pixels: int = ORIGINAL_MAX_PIXELS) -> np.ndarray:
+    """The photo as kept for the detail scales: H×W×3 uint8, Lanczos-shrunk under `max_pixels`
+    when larger (docs/method.md §1's cap rule)."""
+    size = capped_size(*image.size, max_pixels)
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)

@@ -27,6 +27,9 @@ DEFAULT_ROI_STRENGTH = 0.8
 """η of paper eq. (2) (hard-coded in the authors' code)."""
 STYLE_TRANSFER_STEP = 15
 HARMONIZATION_STEP = 5
+DEFAULT_OUTPUT_PIXELS = 4_000_000
+"""The default cap on an image's pixels: the photo comes back at its own resolution, shrunk to
+at most this many pixels (docs/method.md §12)."""
 
 
 @dataclass(frozen=True)
@@ -184,8 +187,11 @@ Edit = RegionsEdit | TextEdit | StyleTransferEdit | HarmonizeEdit
 class GenerationRequest:
     """What to make: `count` images with seeds seed … seed+count−1, computed `batch` at a time.
 
-    Give the finest canvas as `size` (W, H) or as per-axis `multipliers`; neither means the
-    training size. Style transfer and harmonisation take their size from their image.
+    Give the canvas as `size` (W, H) or as per-axis `multipliers`; neither means the photo's
+    own resolution. Sizes and boxes are in the pixels of the photo at that resolution: the photo
+    shrunk to at most `max_pixels` (None: DEFAULT_OUTPUT_PIXELS). Where that is larger than the
+    model's finest scale, detail scales carry the photo's detail up to it (docs/method.md §12).
+    Style transfer and harmonisation take their size from their image.
     """
 
     count: int = 1
@@ -197,8 +203,16 @@ class GenerationRequest:
     strided, docs/method.md §9)."""
     edit: Edit | None = None
     batch: int = 8
+    max_pixels: int | None = None
+
+    @property
+    def pixel_cap(self) -> int:
+        """The cap on the output's pixels in effect."""
+        return DEFAULT_OUTPUT_PIXELS if self.max_pixels is None else self.max_pixels
 
     def __post_init__(self) -> None:
+        if self.max_pixels is not None and self.max_pixels < 1:
+            raise ConfigError(f"The pixel cap must be at least 1, not {self.max_pixels}.")
         if self.count < 1:
             raise ConfigError(f"The number of images must be at least 1, not {self.count}.")
         if self.batch < 1:

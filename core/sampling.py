@@ -229,6 +229,30 @@ def iter_sample(
     yield from runner.run(sizes, starts, injection)
 
 
+def detail_run(
+    model: DiffusionModel,
+    base: torch.Tensor,
+    seeds: Sequence[int],
+    sizes: Sequence[tuple[int, int]],
+    stride: int,
+) -> Iterator[SampleStep]:
+    """Run scales 1 … N−1 of `model` (the detail scales of docs/method.md §12) as finer scales
+    of §5, from finished samples `base` (B, 3, h, w) in [-1, 1] instead of a scale 0: x̃ of
+    scale 1 is `base` upsampled. `sizes` are the (W, H) canvases of scales 1 … N−1, `seeds` each
+    image's noise seed, `stride` the fine stride. The model's state for the run (`start_run`,
+    anything else it needs) is the caller's to set up."""
+    starts = list(model.schedule.start_steps)
+    total = sum(_evaluations(starts[s], True, stride) for s in range(1, len(starts)))
+    runner = _Sampler(model, len(seeds), 0, 0.0, True, [], total, (1, stride), False)
+    runner.generators = [make_generator(runner.device, seed) for seed in seeds]
+    runner.output = base.to(runner.device)
+    for scale, (width, height) in enumerate(sizes, start=1):
+        blurry = F.interpolate(
+            runner.output, size=(height, width), mode="bilinear", align_corners=False
+        )
+        yield from runner.finer_scale(blurry, scale, starts[scale])
+
+
 def check_injection(injection: Injection, num_scales: int, timesteps: int) -> None:
     """Refuse an injection scale or step the model does not have, in plain words."""
     if not 0 <= injection.scale < num_scales:

@@ -86,7 +86,8 @@ def test_train_resume_and_sample_at_twice_the_width(tmp_path, small_image, capsy
     )
     names = sorted(p.name for p in out.iterdir())
     assert names == ["sample_seed5.png", "sample_seed6.png"]
-    width, height = _info(model, capsys)["sizes"][-1]
+    # the photo's own resolution (the model file keeps it), not the model's finest scale
+    width, height = _info(model, capsys)["source_size"]
     assert Image.open(out / names[0]).size == (2 * width, height)
     single = tmp_path / "one.png"
     assert (

@@ -94,6 +94,8 @@ def test_style_transfer_takes_its_size_from_the_content(tiny_model):
         "edit": "style-transfer",
         "image": "red.png",
         "t": 5,
+        "resolution": "80×60",
+        "max pixels": 4_000_000,
     }
 
 
