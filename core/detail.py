@@ -34,6 +34,7 @@ from core.patch_index import (
     NeighbourIndex,
     candidate_table,
     propagate_candidates,
+    random_candidates,
     refine_with_table,
     upscale_candidates,
 )
@@ -286,13 +287,15 @@ class DetailModel:
         estimate = torch.empty_like(x_t)
         kept = torch.empty_like(candidates)
         rows = max(1, BAND_PIXELS // width)
+        # drawn for the whole canvas, so that the bands' size changes nothing
         generator = torch.Generator().manual_seed(7919 * scale + self._steps)
+        random = random_candidates(height, width, level.sharp.shape[0], generator)
         for image in range(batch):
             for top in range(0, height, rows):
                 bottom = min(height, top + rows)
                 band = padded[image : image + 1, :, top : bottom + 2 * pad]
                 queries = self._project_band(level, band, math.sqrt(alpha_bar))
-                pool = self._band_pool(candidates[image : image + 1], top, bottom, level, generator)
+                pool = self._band_pool(candidates[image : image + 1], top, bottom, level, random)
                 found, chosen = refine_with_table(
                     queries, table, values, pool, alpha_bar, DETAIL_CANDIDATES
                 )
@@ -325,19 +328,19 @@ class DetailModel:
             mean_weight * level.offset
         )
 
+    @staticmethod
     def _band_pool(
-        self,
-        candidates: torch.Tensor,
-        top: int,
-        bottom: int,
-        level: _Level,
-        generator: torch.Generator,
+        candidates: torch.Tensor, top: int, bottom: int, level: _Level, random: torch.Tensor
     ) -> torch.Tensor:
         """The candidate pool (rows·W, P) of rows top … bottom − 1 of one image's (1, H, W, K)
-        candidates: propagated with the rows just above and below, which are then dropped."""
+        candidates: propagated with the rows just above and below, which are then dropped;
+        `random` (1, H, W, R) the step's random candidates."""
         height = candidates.shape[1]
         above, below = max(0, top - 1), min(height, bottom + 1)
-        pool = propagate_candidates(candidates[:, above:below], level.size, generator)
+        unused = torch.Generator()  # the random candidates are given
+        pool = propagate_candidates(
+            candidates[:, above:below], level.size, unused, random[:, above:below]
+        )
         pool = pool[:, top - above : top - above + bottom - top]
         return pool.reshape(-1, pool.shape[-1])
 

@@ -20,7 +20,14 @@ import torch
 from PIL import Image
 
 from core.bundle import DiffusionModel, tensor_to_images
-from core.detail import DETAIL_STRIDE, DetailModel, detail_for, refine
+from core.detail import (
+    DETAIL_START_STEP,
+    DETAIL_STRIDE,
+    DetailModel,
+    detail_for,
+    detail_sizes,
+    refine,
+)
 from core.device import bf16_supported
 from core.editing import (
     RoiGuidance,
@@ -31,6 +38,7 @@ from core.errors import ConfigError
 from core.imageio import load_image, load_mask
 from core.pyramid import capped_size
 from core.requests import (
+    DEFAULT_OUTPUT_PIXELS,
     FAST_SAMPLING,
     PLAIN_SAMPLING,
     TEXT_MODES,
@@ -72,8 +80,10 @@ __all__ = [
     "generate",
     "generate_images",
     "guided_region",
+    "photo_size",
     "plan",
     "preview_of",
+    "work_estimate",
 ]
 
 ClipLoader = Callable[[str, str, torch.device], tuple[object, object]]
@@ -327,6 +337,36 @@ class OutputFrame:
             return base
         sizes = [(int(w * mul_w + 1e-9), int(h * mul_h + 1e-9)) for w, h in detail.sizes[1:-1]]
         return replace(base, detail=detail, detail_sizes=(*sizes, final))
+
+
+def photo_size(model: DiffusionModel, max_pixels: int | None = None) -> tuple[int, int]:
+    """(W, H) that images of `model` come back at by default: the photo's own resolution under
+    `max_pixels` (None: DEFAULT_OUTPUT_PIXELS), or the model's finest scale when the model
+    keeps no photo larger than that (docs/method.md §12). Sizes and boxes of a request are in
+    these pixels."""
+    cap = DEFAULT_OUTPUT_PIXELS if max_pixels is None else max_pixels
+    return OutputFrame.of(model, cap).train_size
+
+
+def work_estimate(model: DiffusionModel, request: GenerationRequest) -> tuple[float, float]:
+    """Pixel-steps of a plain request (no edit) on the model's scales and on the detail scales,
+    from the geometry alone (nothing is built): with seconds per pixel-step measured on this
+    machine, how long it will take."""
+    frame = OutputFrame.of(model, request.pixel_cap)
+    sizes, final, muls = frame.canvas(model, request.size, request.multipliers)
+    options = request.options or model.default_sampling
+    starts = resolve_start_steps(model, options.start_steps)
+    stride, coarse = options.fine_stride, options.coarse_stride
+    base = sum(sampling_work(sizes, starts, None, stride, coarse))
+    if frame.photo is None or final is None:
+        return base * request.count, 0.0
+    canvases = [
+        (int(w * muls[0]), int(h * muls[1]))
+        for w, h in detail_sizes(model.sizes[-1], frame.train_size)
+    ]
+    calls = len(fine_timesteps(DETAIL_START_STEP, DETAIL_STRIDE))
+    detail = sum(w * h * calls for w, h in canvases)
+    return base * request.count, float(detail * request.count)
 
 
 def _at_most(

@@ -166,14 +166,19 @@ RANDOM_PER_PIXEL = 2
 
 
 def propagate_candidates(
-    candidates: torch.Tensor, train_size: tuple[int, int], generator: torch.Generator
+    candidates: torch.Tensor,
+    train_size: tuple[int, int],
+    generator: torch.Generator,
+    random: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """A pool of candidates per pixel, as PatchMatch does (Barnes et al., 2009): its own, the
     best few of each 4-neighbour's shifted by the same offset (a neighbour matched at training
     position (y, x) suggests (y + dy, x + dx) here), and a few at random.
 
     candidates (B, H, W, K) indices into the training image's N = H_t·W_t patches (N: none);
-    train_size (W_t, H_t). Returns (B, H, W, P) with N for impossible and repeated entries.
+    train_size (W_t, H_t). The random ones are drawn from `generator`, or given as `random`
+    (1, H, W, RANDOM_PER_PIXEL). Returns (B, H, W, P) with N for impossible and repeated
+    entries.
     """
     width, height = train_size
     none = width * height
@@ -188,10 +193,16 @@ def propagate_candidates(
         valid &= _inside_after_roll(rows, cols, dy, dx, candidates.device)[None, :, :, None]
         pool.append(torch.where(valid, y * width + x, none))
     # the same random candidates for every image of the batch, so batching changes nothing
-    shape = (1, rows, cols, RANDOM_PER_PIXEL)
-    random = torch.randint(0, none, shape, generator=generator).to(candidates.dtype)
-    pool.append(random.to(candidates.device).expand(batch, -1, -1, -1))
+    if random is None:
+        random = random_candidates(rows, cols, none, generator)
+    pool.append(random.to(candidates.device, candidates.dtype).expand(batch, -1, -1, -1))
     return _without_repeats(torch.cat(pool, dim=-1), none)
+
+
+def random_candidates(rows: int, cols: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """(1, rows, cols, RANDOM_PER_PIXEL) patch indices drawn uniformly from 0 … count − 1."""
+    shape = (1, rows, cols, RANDOM_PER_PIXEL)
+    return torch.randint(0, count, shape, generator=generator).to(INDEX_DTYPE)
 
 
 def _inside_after_roll(rows: int, cols: int, dy: int, dx: int, device) -> torch.Tensor:

@@ -83,7 +83,13 @@ def test_two_open_models_generate_side_by_side(two_models):
         events = _run(engine.sample_job(opened.handle, request, "cpu", "m.sinddm"))
         results = [e for e in events if isinstance(e, SampleResult)]
         assert [r.seed for r in results] == [3, 4] and results[0].image.shape == shape
-        assert results[0].settings == {"model": "m.sinddm", "engine": "trained", "steps": 0}
+        assert results[0].settings == {
+            "model": "m.sinddm",
+            "engine": "trained",
+            "steps": 0,
+            "resolution": f"{shape[1]}×{shape[0]}",
+            "max pixels": 4_000_000,
+        }
         assert any(isinstance(e, SampleProgress) for e in events)
 
 
