@@ -53,8 +53,9 @@ DETAIL_CANDIDATES = 4
 """Candidates each pixel keeps from step to step at the detail scales."""
 DETAIL_START_STEP = 16
 """T of every detail scale: x̃ is noised to this index and denoised from one below it."""
-DETAIL_STRIDE = 8
-"""Every 5th step: 16 → t = 15, 10, 5, 0, four denoiser calls a scale."""
+DETAIL_STRIDE = 15
+"""t = 15, then 0: two denoiser calls a scale (three, t = 15, 7, 0, looked the same and were
+1.5× slower; docs/method.md §12)."""
 BAND_PIXELS = 2**17
 """Pixels of one band of rows: what one step holds at once beyond the canvas' own images."""
 PCA_SAMPLES = 20_000
@@ -244,7 +245,8 @@ class DetailModel:
         self.start_run()
         level = self._levels[0]
         if self._base_index is None:
-            self._base_index = NeighbourIndex(level.sharp, probes=8)
+            # a rough start is enough: propagation refines it at every step above
+            self._base_index = NeighbourIndex(level.sharp, probes=2)
         queries = level.project(base.float().to(self._device))
         found = self._base_index.search(queries, DETAIL_CANDIDATES)
         self._candidates = found.reshape(base.shape[0], *base.shape[2:], -1)
