@@ -13,6 +13,7 @@ from cli.arguments import (
     add_device_option,
     add_speed_options,
     check_counts,
+    parse_pixel_cap,
     parse_size,
     sampling_options,
 )
@@ -47,7 +48,7 @@ def add_parser(commands) -> None:
         help=MODEL_HELP,
     )
     p.add_argument("-n", "--count", type=int, default=50, help="samples to generate")
-    p.add_argument("--size", type=parse_size, help="sample size WxH (default: training size)")
+    p.add_argument("--size", type=parse_size, help="sample size WxH (default: the photo's)")
     p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i")
     add_device_option(p)
     p.add_argument("--batch", type=int, default=8, help="samples computed together")
@@ -58,6 +59,12 @@ def add_parser(commands) -> None:
     p.add_argument("--inception-weights", help="InceptionV3 state dict, for SIFID")
     p.add_argument("--alexnet-weights", help="torchvision AlexNet state dict, for LPIPS")
     p.add_argument("--lpips-weights", help="LPIPS v0.1 linear layers (alex.pth), for LPIPS")
+    p.add_argument(
+        "--max-pixels",
+        type=parse_pixel_cap,
+        help="sample at the photo's own resolution under this cap, measured against the photo "
+        "at that size (default: the model's training size, where the metrics are defined)",
+    )
     add_speed_options(p)
     p.set_defaults(handler=cmd_eval)
 
@@ -162,20 +169,25 @@ def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.n
     save_dir = Path(args.save_samples) if args.save_samples else None
     paths = output_paths(save_dir, args.count, args.seed, overwrite=True) if save_dir else []
     model = open_diffusion_model(args.model, resolve_device(args.device))
+    width, height = model.sizes[-1]
     request = GenerationRequest(
         count=args.count,
         seed=args.seed,
         size=args.size,
         options=sampling_options(args, model),
         batch=args.batch,
+        max_pixels=args.max_pixels or width * height,
     )
     samples: list[np.ndarray] = []
     create_folder(paths)
-    for batch in generated_batches(model, plan(model, request)):
+    the_plan = plan(model, request)
+    for batch in generated_batches(model, the_plan):
         samples.extend(batch.images)
         for image, path in zip(batch.images, paths[batch.first :], strict=False):
             save_png(image, path)
-    return samples, model.pyramid.sharp[-1]
+    # the photo at the size the samples were made at (docs/method.md §12)
+    reference = the_plan.detail.pyramid.sharp[-1] if the_plan.detail else model.pyramid.sharp[-1]
+    return samples, reference
 
 
 def format_report(report: dict) -> str:

@@ -11,7 +11,8 @@ from core.config import ModelConfig
 from core.errors import ImageTooSmallError
 from core.imageio import load_image
 from core.models import describe_source, is_model_file
-from core.pyramid import check_image_shape
+from core.pyramid import capped_size, check_image_shape
+from core.requests import DEFAULT_OUTPUT_PIXELS
 
 
 def add_parser(commands) -> None:
@@ -50,6 +51,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  scale factor    {facts['scale_factor']:.4f}",
         f"  start steps     {facts['start_steps']}",
         f"  source image    {facts['source_size'][0]}×{facts['source_size'][1]}",
+        f"  full resolution {_full_resolution(facts)}",
     ]
     refine = facts["config"].get("refine", 0.0)
     if refine:
@@ -77,5 +79,18 @@ def _describe_instant(facts: dict) -> str:
             f"  scale factor    {facts['scale_factor']:.4f}",
             f"  start steps     {facts['start_steps']}",
             f"  source image    {width}×{height}",
+            f"  full resolution {_full_resolution(facts)}",
         ]
     )
+
+
+def _full_resolution(facts: dict) -> str:
+    """What `sample` makes by default: the photo's own resolution under the default cap
+    (docs/method.md §12), or the training size for a file that keeps no photo."""
+    photo = facts.get("photo_size")
+    if not photo:
+        width, height = facts["sizes"][-1]
+        return f"{width}×{height} (the file keeps no photo: made before full resolution)"
+    width, height = capped_size(photo[0], photo[1], DEFAULT_OUTPUT_PIXELS)
+    capped = " (under the 4 MP cap; --max-pixels)" if (width, height) != tuple(photo) else ""
+    return f"{width}×{height}{capped}, detail from the photo"

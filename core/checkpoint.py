@@ -146,6 +146,7 @@ def info_from_data(data: dict, file: str) -> dict:
         "parameters": sum(int(v.numel()) for v in data["ema"].values()),
         "sizes": [[w, h] for w, h in pyramid.sizes],
         "source_size": list(pyramid.source_size),
+        "photo_size": _photo_size(pyramid),
         "scale_factor": pyramid.scale_factor,
         "rescale_losses": list(pyramid.rescale_losses),
         "start_steps": list(data["start_steps"]),
@@ -155,6 +156,14 @@ def info_from_data(data: dict, file: str) -> dict:
         "train_config": checked.train_config.to_dict() if "train_config" in data else {},
         "last_loss": float(history[-1]) if history else None,
     }
+
+
+def _photo_size(pyramid: Pyramid) -> list[int] | None:
+    """(W, H) of the photo a file keeps for the detail scales (docs/method.md §12), or None."""
+    if pyramid.original is None:
+        return None
+    height, width = pyramid.original.shape[:2]
+    return [width, height]
 
 
 def load_model(

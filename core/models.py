@@ -19,7 +19,7 @@ from core.config import ModelConfig
 from core.errors import ImageLoadError
 from core.imageio import load_image
 from core.instant import InstantModel, InstantSettings
-from core.pyramid import build_pyramid
+from core.pyramid import ORIGINAL_MAX_PIXELS, build_pyramid, capped_size
 
 ZIP_MAGIC = b"PK\x03\x04"
 """Model files are torch.save archives (zip); anything else is tried as an image."""
@@ -64,6 +64,7 @@ def describe_source(path: str | os.PathLike, config: ModelConfig | None = None) 
         "parameters": 0,
         "sizes": [[int(w), int(h)] for w, h in pyramid.sizes],
         "source_size": [int(v) for v in pyramid.source_size],
+        "photo_size": [int(v) for v in capped_size(*image.size, ORIGINAL_MAX_PIXELS)],
         "scale_factor": float(pyramid.scale_factor),
         "rescale_losses": [float(v) for v in pyramid.rescale_losses],
         "start_steps": [int(v) for v in schedule.start_steps],
