@@ -369,16 +369,16 @@ def detail_for(
     keys take seconds to build and a few hundred MB at 4 megapixels), so that generating again
     with the same model and size starts at once."""
     key = (id(model.pyramid), tuple(target), str(model.device))
-    for cached_key, cached_photo, detail in _cache:
+    for cached_key, cached_photo, cached in _cache:
         if cached_key == key and cached_photo is photo:
-            return detail
+            return cached
     _cache.clear()  # free the old keys before building new ones
-    detail = DetailModel.above(
+    made = DetailModel.above(
         model.pyramid, model.schedule, model.config, photo, target, model.device
     )
-    if detail is not None:
-        _cache.append((key, photo, detail))
-    return detail
+    if made is not None:
+        _cache.append((key, photo, made))
+    return made
 
 
 def refine(

@@ -225,3 +225,14 @@ def test_the_detail_model_needs_its_start(instant, photo):
     assert detail is not None and detail.sizes[-1] == (256, 192)
     with pytest.raises(RuntimeError, match="begin"):
         detail.predict_eps(torch.zeros(1, 3, 192, 256), 3, detail.num_scales - 1)
+
+
+def test_style_transfer_comes_back_at_its_contents_resolution(instant, photo):
+    from core.requests import StyleTransferEdit
+
+    content = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((240, 180))
+    the_plan = plan(instant, GenerationRequest(edit=StyleTransferEdit(content, "c.png")))
+    assert the_plan.size == (240, 180) and the_plan.detail is not None
+    small = plan(instant, GenerationRequest(edit=StyleTransferEdit(content.resize((60, 45)))))
+    assert small.detail is None  # no larger than the model's canvas: nothing to add
+    assert generate_images(instant, the_plan)[0].shape == (180, 240, 3)
