@@ -1,6 +1,7 @@
 """Full resolution (issue 20, docs/method.md §12): speed, memory and quality of detail scales.
 
     python -m benchmarks.bench_fullres curve PHOTO [--points 0.25,1,4,16] [--json out.json]
+        [--device cuda]
 
 runs the whole command `sinddm sample PHOTO -o out.png --max-pixels P` in a fresh process per
 point (start-up, reading the photo and writing the PNG included), and reports its wall time and
@@ -18,8 +19,9 @@ the same seeds without detail scales (the model's size, as before), and measures
   the base image enlarged (bicubic) for comparison;
 * seams: the mean step between rows at the detail scales' band borders over the mean step
   between all rows (1 = no seam);
-* layout distance and memorised share at the model's size (the image shrunk back, against
-  the model's finest training image), beside the base image's (`sinddm eval`'s metrics);
+* layout distance, memorised share and near-verbatim 15×15 patches at the model's size (the
+  image shrunk back, against the model's finest training image), beside the base image's
+  (`sinddm eval`'s metrics and core.metrics.verbatim_patches);
 
 and writes DIR/<photo>_grid.jpg: the image fitted, and 1:1 crops of the image beside the
 photo at the same place.
@@ -59,13 +61,13 @@ def run_command(arguments: list[str]) -> tuple[float, int]:
     return seconds, usage.ru_maxrss * 1024  # Linux reports kB
 
 
-def curve(photo: Path, points: list[float], json_path: Path | None) -> None:
+def curve(photo: Path, points: list[float], json_path: Path | None, device: str = "cpu") -> None:
     with Image.open(photo) as image:
         width, height = image.size
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "out.png"
-        base = ["sample", str(photo), "-o", str(out), "--overwrite"]
+        base = ["sample", str(photo), "-o", str(out), "--overwrite", "--device", device]
         fixed_seconds, fixed = run_command([*base, "--max-pixels", str(MODEL_SIZE_CAP)])
         print(
             f"fixed start (model's size, no detail): {fixed_seconds:.1f} s, {fixed / 2**30:.2f} GB"
@@ -93,7 +95,12 @@ def curve(photo: Path, points: list[float], json_path: Path | None) -> None:
                 f"{row['bytes_per_pixel_beyond_fixed']} B/px beyond the fixed start"
             )
     if json_path:
-        report = {"photo": photo.name, "fixed_gb": round(fixed / 2**30, 2), "points": rows}
+        report = {
+            "photo": photo.name,
+            "device": device,
+            "fixed_gb": round(fixed / 2**30, 2),
+            "points": rows,
+        }
         json_path.write_text(json.dumps(report, indent=1))
 
 
@@ -128,7 +135,7 @@ def quality(photos: list[Path], count: int, cap: int, out: Path) -> list[dict]:
     from core.generation import GenerationRequest, generate_images, plan
     from core.imageio import load_image
     from core.instant import InstantModel
-    from core.metrics import layout_distance, memorised_fraction
+    from core.metrics import layout_distance, memorised_fraction, verbatim_patches
 
     out.mkdir(parents=True, exist_ok=True)
     reports = []
@@ -158,6 +165,8 @@ def quality(photos: list[Path], count: int, cap: int, out: Path) -> list[dict]:
                     "base_layout": layout_distance(small, reference),
                     "memorised": memorised_fraction(shrunk, reference),
                     "base_memorised": memorised_fraction(small, reference),
+                    "verbatim_15": verbatim_patches(shrunk, reference),
+                    "base_verbatim_15": verbatim_patches(small, reference),
                 }
             )
         report = {
@@ -202,6 +211,7 @@ def main() -> None:
     p.add_argument("photo", type=Path)
     p.add_argument("--points", default="0.25,1,4,16", help="megapixels, comma-separated")
     p.add_argument("--json", type=Path)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (peak memory is the host's)")
     p = commands.add_parser("quality", help="sharpness, seams, layout and copying")
     p.add_argument("photos", type=Path, nargs="+")
     p.add_argument("-n", "--count", type=int, default=4)
@@ -209,7 +219,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("docs/quality/fullres"))
     args = parser.parse_args()
     if args.command == "curve":
-        curve(args.photo, [float(v) for v in args.points.split(",")], args.json)
+        curve(args.photo, [float(v) for v in args.points.split(",")], args.json, args.device)
     else:
         quality(args.photos, args.count, args.cap, args.out)
 
