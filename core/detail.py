@@ -38,7 +38,7 @@ from core.patch_index import (
     refine_with_table,
     upscale_candidates,
 )
-from core.pyramid import Pyramid, rescale_loss
+from core.pyramid import Pyramid
 from core.requests import SamplingOptions
 from core.sampling import SampleStep, detail_run
 from core.schedule import DiffusionSchedule, make_schedule
@@ -96,7 +96,9 @@ def detail_pyramid(base: Pyramid, original: np.ndarray, target: tuple[int, int])
         below = Image.fromarray(sharp[-1]).resize(size, Image.Resampling.BILINEAR)
         sharp.append(np.asarray(level, dtype=np.uint8))
         blurry.append(np.asarray(below, dtype=np.uint8))
-    losses = [0.0, *(rescale_loss(s, b) for s, b in zip(sharp[1:], blurry[1:], strict=True))]
+    # §2's loss of these sizes is not used (detail_schedule says why), and at megapixel sizes
+    # it would cost a float64 copy of the image: every detail scale records the base's
+    losses = [0.0, *[base.rescale_losses[-1]] * len(sizes)]
     return Pyramid(
         sharp=tuple(sharp),
         blurry=tuple(blurry),
@@ -200,7 +202,7 @@ class DetailModel:
         pyramid = detail_pyramid(base, original, target)
         if pyramid is None:
             return None
-        detail = detail_schedule(schedule, base.rescale_losses[-1], pyramid.num_scales - 1)
+        detail = detail_schedule(schedule, pyramid.rescale_losses[-1], pyramid.num_scales - 1)
         return cls(pyramid, detail, config, device)
 
     # --------------------------------------------------------------- DiffusionModel interface
