@@ -15,11 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from app.engine_api import Events, Job
 from app.events import (
@@ -29,15 +30,18 @@ from app.events import (
     Estimate,
     ImageSummary,
     ModelHandle,
+    ModelKind,
     ModelOpened,
     ModelSaved,
     ModelSummary,
     SampleProgress,
     SampleResult,
+    SpeedMeasured,
     TrainFinished,
     TrainPreview,
     TrainProgress,
 )
+from app.speed import StepTimer
 from core.bundle import DiffusionModel, schedule_for, tensor_to_images
 from core.checkpoint import load_trainer, model_from_data, read_checkpoint, save_trainer
 from core.clip_weights import (
@@ -56,11 +60,13 @@ from core.generation import (
     default_clip_loader,
     generate,
     guided_region,
+    photo_size,
     plan,
     preview_of,
+    work_estimate,
 )
 from core.imageio import atomic_write, load_image
-from core.memory import ensure_fits
+from core.memory import ensure_plan_fits
 from core.model import SinDDMNet, count_parameters
 from core.models import open_diffusion_model
 from core.presets import PRESETS, Preset, default_preset_name
@@ -81,8 +87,25 @@ __all__ = ["CachedClipLoader", "Engine", "Planner"]
 PROGRESS_INTERVAL = 0.1
 """Seconds between progress events: the GUI repaints a few times a second, not every step."""
 PREVIEW_INTERVAL = 0.12
+"""Seconds between previews of the forming image, up to PREVIEW_PIXELS; larger ones are
+spaced in proportion (a 4 MP preview is 12 MB to convert here and about 50 ms to show in the
+GUI thread: at most every half second keeps the GUI free nine tenths of the time)."""
+PREVIEW_PIXELS = 1_000_000
 MEASURE_SECONDS = 2.0
 """Longest training step the speed estimate runs; slower scales are extrapolated."""
+CALIBRATION_SECONDS = 0.6
+"""How long the test run times each part (the model's scales, the detail scales)."""
+CALIBRATION_PIXELS = 600_000
+"""The test run's detail scales go up to the photo at this many pixels (per pixel, smaller
+ones cost more: measured, 1.2 µs per pixel-step at 150,000 pixels, 0.67 at 600,000, as at
+4 MP; planning them needs about 250 MB for a moment)."""
+CALIBRATION_CANVAS = 1.0
+"""The test run's canvas, per side, of the model's finest scale (smaller canvases cost more
+per pixel: measured, half the side gave Instant 1.8 µs per pixel-step against 1.0)."""
+CALIBRATION_STRIDES = (4, 8, 16)
+"""The test's strides: the model's own × 4, at least 8 at the finer scales and 16 at the
+coarsest (seconds per pixel-step barely depend on them, and a trained network's plain
+sampling would take minutes)."""
 
 Planner = Callable[[DiffusionModel, GenerationRequest, ClipLoader | None], GenerationPlan]
 """core.generation.plan, or a stand-in."""
@@ -106,6 +129,7 @@ class _Loaded:
     preset: str
     image_name: str
     """The training photo's file name ('' when unknown), kept when training resumes."""
+    kind: ModelKind = "trained"
 
 
 def _loaded(handle: ModelHandle) -> _Loaded:
@@ -160,7 +184,9 @@ class Engine:
     """Makes the jobs of app.engine_api.EngineApi over core.
 
     `clip_loader` loads CLIP for text edits (kept between runs) and `planner` turns a request
-    into a plan (core.generation.plan); `download` fetches CLIP weights (tests pass stand-ins).
+    into a plan (core.generation.plan); `download` fetches CLIP weights (tests pass stand-ins);
+    `instant_config` is the ModelConfig Instant is built with (None: the default 50,000-pixel
+    cap; tests pass a smaller one, so that a small photo gets detail scales).
     """
 
     def __init__(
@@ -170,12 +196,14 @@ class Engine:
         clip_loader: ClipLoader = default_clip_loader,
         planner: Planner = plan,
         download: Downloader = download_weights,
+        instant_config: ModelConfig | None = None,
     ):
         self.train_preview_seconds = train_preview_seconds
         self.save_every_seconds = save_every_seconds
         self._clip_loader = CachedClipLoader(clip_loader)
         self._planner = planner
         self._download = download
+        self._instant_config = instant_config
 
     # ------------------------------------------------------------------------ descriptions
 
@@ -229,6 +257,7 @@ class Engine:
                 image_name=loaded.image_name or Path(path).stem,
                 training_image=model.pyramid.sharp[-1],
                 default_sampling=model.default_sampling,
+                **_photo_fields(model),
             )
             yield ModelOpened(summary, ModelHandle(loaded))
 
@@ -240,7 +269,7 @@ class Engine:
         moves it to the device it runs on."""
 
         def job(stop: threading.Event) -> Events:
-            model = open_diffusion_model(image_path, "cpu")
+            model = open_diffusion_model(image_path, "cpu", config=self._instant_config)
             name = Path(image_path).name
             summary = ModelSummary(
                 path=str(image_path),
@@ -255,8 +284,9 @@ class Engine:
                 training_image=model.pyramid.sharp[-1],
                 kind="instant",
                 default_sampling=model.default_sampling,
+                **_photo_fields(model),
             )
-            yield ModelOpened(summary, ModelHandle(_Loaded(model, model.kind, name)))
+            yield ModelOpened(summary, ModelHandle(_Loaded(model, model.kind, name, "instant")))
 
         return job
 
@@ -377,7 +407,7 @@ class Engine:
                     break  # checkpointed_steps saves as it closes
         model = trainer.sampling_model()
         handle = ModelHandle(_Loaded(model, preset, image_name))
-        summary = _summary_of_trainer(trainer, path, preset, image_name, model.default_sampling)
+        summary = _summary_of_trainer(trainer, path, preset, image_name, model)
         yield TrainFinished(summary, trainer.finished, handle)
 
     # ------------------------------------------------------------------------------ sampling
@@ -397,15 +427,46 @@ class Engine:
                 yield from self._fetch_clip_weights(edit.clip_model, edit.clip_weights, stop)
                 if stop.is_set():
                     return
-            plan = self._planner(sinddm, request, self._clip_loader)
-            _ensure_fits(sinddm, plan.size, request, torch_device)  # before any sampling
+            timer = StepTimer()
+            plan = _planned(timer, self._planner, sinddm, request, self._clip_loader)
+            plan = _one_image_at_a_time(plan)
+            ensure_plan_fits(sinddm, plan, torch_device)  # before any sampling
             settings = {  # what the PNG records (app.results): which engine, which model
                 "model": model_name,
                 "engine": "refined" if isinstance(sinddm, RefinedModel) else sinddm.kind,
                 "steps": sinddm.steps_trained,
                 **plan.settings(torch_device),
             }
-            yield from _sample(sinddm, plan, settings, stop)
+            timer.restart()
+            yield from _sample(sinddm, plan, settings, stop, timer)
+            if not isinstance(edit, TextEdit):  # CLIP's gradients cost far more per step
+                yield from _measured(timer, loaded.kind, device, plan.options.bf16, test=False)
+
+        return job
+
+    def work_estimate(self, model: ModelHandle, request: GenerationRequest) -> tuple[float, float]:
+        """Pixel-steps of `request` without its edit, on the model's scales and on the detail
+        scales (core.generation.work_estimate: geometry only, quick in the GUI thread)."""
+        return work_estimate(_loaded(model).model, replace(request, edit=None))
+
+    def calibrate_job(self, model: ModelHandle, device: str) -> Job:
+        """Time a short test run of `model` (1–2 s): the model's scales with large strides,
+        then the detail scales up to a small photo above a model's run cut short, each for at
+        most CALIBRATION_SECONDS; yields SpeedMeasured(test=True) unless stopped."""
+        loaded = _loaded(model)
+
+        def job(stop: threading.Event) -> Events:
+            sinddm = loaded.model.to(resolve_device(device))
+            base = _timed(sinddm, _calibration_base(sinddm), stop).rate(False)
+            detail = prepare = None
+            if not stop.is_set() and photo_size(sinddm, CALIBRATION_PIXELS) != sinddm.sizes[-1]:
+                timer = _timed(sinddm, _calibration_detail(sinddm), stop)
+                detail, prepare = timer.rate(True), timer.prepare_rate()
+            if not stop.is_set():
+                measured = SpeedMeasured(
+                    loaded.kind, device, base, detail, test=True, prepare=prepare
+                )
+                yield from _measured_event(measured)
 
         return job
 
@@ -442,31 +503,39 @@ class Engine:
             raise errors[0]
 
 
-def _ensure_fits(
-    model: DiffusionModel, size: tuple[int, int], request: GenerationRequest, device: torch.device
-) -> None:
-    """Refuse a canvas of `size` (W, H) that will not fit in `device`'s free memory, before any
-    sampling: core.memory.NotEnoughMemoryError, a plain sentence the GUI shows as is."""
-    width, height = size
-    ensure_fits(model, height, width, min(request.batch, request.count), device)
+def _one_image_at_a_time(plan: GenerationPlan) -> GenerationPlan:
+    """With detail scales, batches of one: each image is finished (and stored, and shown in the
+    strip) before the next begins, so that Stop keeps every finished one. Batching changes no
+    image (each has its own seed), and these images go through the detail scales one at a time
+    anyway."""
+    if plan.detail is None or plan.request.batch == 1:
+        return plan
+    return replace(plan, request=replace(plan.request, batch=1))
 
 
 def _sample(
-    model: DiffusionModel, plan: GenerationPlan, settings: dict, stop: threading.Event
+    model: DiffusionModel,
+    plan: GenerationPlan,
+    settings: dict,
+    stop: threading.Event,
+    timer: StepTimer,
 ) -> Iterator[object]:
     """core.generation.generate as GUI events: the first image as it forms, at most every
-    PREVIEW_INTERVAL and at the end of each scale, then every finished image."""
+    PREVIEW_INTERVAL (longer for large images: `_preview_interval`) and at the end of each
+    scale, then every finished image; `timer` times the steps."""
     eta = EtaEstimator(0)
     last = 0.0
+    model_scales = len(plan.sizes)
     with closing(generate(model, plan)) as steps:
         for step in steps:
             if isinstance(step, GeneratedImages):
                 for seed, image in zip(step.seeds, step.images, strict=True):
                     yield SampleResult(image, seed, plan.size, settings)
                 continue
+            timer.step(step.scale >= model_scales, step.work_done)
             eta.total_work, eta.done_work = step.work_total, step.work_done
             now = time.monotonic()
-            if now - last >= PREVIEW_INTERVAL or step.t == 0:
+            if now - last >= _preview_interval(step.x0_pred) or step.t == 0:
                 last = now
                 yield SampleProgress(
                     step.index,
@@ -477,9 +546,93 @@ def _sample(
                     eta.seconds_left(),
                     preview_of(plan, step),
                     guided_region(step.guidance),
+                    model_scales if plan.detail is not None else 0,
+                    eta.fraction,
                 )
             if stop.is_set():
                 return
+
+
+def _preview_interval(x0_pred: torch.Tensor) -> float:
+    """Seconds a preview of `x0_pred` (B, 3, H, W) waits after the last one."""
+    pixels = x0_pred.shape[-1] * x0_pred.shape[-2]
+    return PREVIEW_INTERVAL * max(1.0, pixels / PREVIEW_PIXELS)
+
+
+def _measured(
+    timer: StepTimer, kind: ModelKind, device: str, bf16: bool, test: bool
+) -> Iterator[object]:
+    """The rates `timer` measured, as one SpeedMeasured (nothing when no part ran long
+    enough)."""
+    base, detail, prepare = timer.rate(False), timer.rate(True), timer.prepare_rate()
+    yield from _measured_event(SpeedMeasured(kind, device, base, detail, bf16, test, prepare))
+
+
+def _planned(
+    timer: StepTimer,
+    planner: Planner,
+    model: DiffusionModel,
+    request: GenerationRequest,
+    clip_loader: ClipLoader | None = None,
+) -> GenerationPlan:
+    """`planner`'s plan of `request`, its time told to `timer` when it has detail scales (it
+    builds them, seconds at 4 MP, unless core kept them from the last run)."""
+    started = timer.now()
+    run = planner(model, request, clip_loader)
+    if run.detail is not None:
+        width, height = run.detail.sizes[-1]
+        timer.prepared(timer.now() - started, width * height)
+    return run
+
+
+def _measured_event(measured: SpeedMeasured) -> Iterator[object]:
+    if measured.base is not None or measured.detail is not None:
+        yield measured
+
+
+def _timed(model: DiffusionModel, request: GenerationRequest, stop: threading.Event) -> StepTimer:
+    """Run `request` for CALIBRATION_SECONDS, timing its steps: cut short when it takes
+    longer, run again when it is over sooner (a small model's run lasts a fraction of that)."""
+    timer = StepTimer()
+    run = _planned(timer, plan, model, request)
+    deadline = timer.now() + CALIBRATION_SECONDS
+    model_scales = len(run.sizes)
+    while timer.now() < deadline and not stop.is_set():
+        timer.restart()
+        with closing(generate(model, run)) as steps:
+            for step in steps:
+                if isinstance(step, GeneratedImages):
+                    continue
+                timer.step(step.scale >= model_scales, step.work_done)
+                if stop.is_set() or timer.now() > deadline:
+                    break
+    return timer
+
+
+def _calibration_base(model: DiffusionModel) -> GenerationRequest:
+    """The test of the model's scales: the model's canvas with large strides, no detail scales
+    (the pixel cap is the model's finest scale)."""
+    factor, fine, coarse = CALIBRATION_STRIDES
+    own = model.default_sampling
+    options = replace(
+        own,
+        fine_stride=max(own.fine_stride * factor, fine),
+        coarse_stride=max(own.coarse_stride * factor, coarse),
+        bf16=False,
+    )
+    width, height = model.sizes[-1]
+    scale = CALIBRATION_CANVAS
+    return GenerationRequest(
+        multipliers=(scale, scale), options=options, max_pixels=width * height, batch=1
+    )
+
+
+def _calibration_detail(model: DiffusionModel) -> GenerationRequest:
+    """The test of the detail scales: the photo at CALIBRATION_PIXELS above a model's run that
+    denoises only the coarsest scale, in one step (T = 0 passes the finer ones through)."""
+    starts = model.schedule.start_steps
+    options = SamplingOptions(coarse_stride=max(starts[0], 1), start_steps=(0,) * (len(starts) - 1))
+    return GenerationRequest(options=options, max_pixels=CALIBRATION_PIXELS, batch=1)
 
 
 def _coarse_preview(trainer: Trainer) -> np.ndarray:
@@ -505,11 +658,7 @@ def _coarse_preview(trainer: Trainer) -> np.ndarray:
 
 
 def _summary_of_trainer(
-    trainer: Trainer,
-    path: str,
-    preset: str,
-    image_name: str,
-    default_sampling: SamplingOptions,
+    trainer: Trainer, path: str, preset: str, image_name: str, model: DiffusionModel
 ) -> ModelSummary:
     return ModelSummary(
         path=path,
@@ -522,8 +671,23 @@ def _summary_of_trainer(
         preset=preset,
         image_name=image_name or Path(path).stem,
         training_image=trainer.pyramid.sharp[-1],
-        default_sampling=default_sampling,
+        default_sampling=model.default_sampling,
+        **_photo_fields(model),
     )
+
+
+def _photo_fields(model: DiffusionModel) -> dict:
+    """ModelSummary's photo_size and photo: the photo at the resolution images come back at
+    (Lanczos, as the detail scales' finest level is made), None where that is the finest
+    scale's training image."""
+    size = photo_size(model)
+    original = model.pyramid.original
+    if original is None or size == tuple(model.sizes[-1]):
+        return {"photo_size": size, "photo": None}
+    photo = Image.fromarray(original)
+    if photo.size != size:
+        photo = photo.resize(size, Image.Resampling.LANCZOS)
+    return {"photo_size": size, "photo": np.asarray(photo, dtype=np.uint8)}
 
 
 def _parameters_of(config: ModelConfig) -> int:

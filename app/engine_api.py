@@ -87,7 +87,19 @@ class EngineApi(Protocol):
         """Generate what `request` asks with `model`: SampleProgress as the first image forms,
         then one SampleResult per image (`model_name` goes into their settings). A text edit
         first downloads its CLIP weights if needed (DownloadProgress, or ClipDownloadFailed
-        before the error)."""
+        before the error). Then, except for text runs, SpeedMeasured: the seconds per
+        pixel-step it took."""
+        ...
+
+    def work_estimate(self, model: ModelHandle, request: GenerationRequest) -> tuple[float, float]:
+        """Pixel-steps `request` (its edit left out) takes on the model's scales and on the
+        detail scales, from its geometry alone: quick enough for the GUI thread. Raises
+        SinDDMError for a size the model cannot make."""
+        ...
+
+    def calibrate_job(self, model: ModelHandle, device: str) -> Job:
+        """Time a short test run (about 2 s) and yield SpeedMeasured(test=True): rates to say
+        how long a generation will take before the first one has run. Stopped: nothing."""
         ...
 
 

@@ -62,6 +62,22 @@ class ModelSummary:
     kind: ModelKind = "trained"
     default_sampling: SamplingOptions = PLAIN_SAMPLING
     """What a request without options gets (core.bundle.DiffusionModel.default_sampling)."""
+    photo_size: tuple[int, int] | None = None
+    """(W, H) that images come back at by default (core.generation.photo_size): the photo's own
+    resolution under the default pixel cap. Canvas sizes and region boxes are in these "photo
+    pixels". None: the finest scale's (a model that keeps no larger photo)."""
+    photo: np.ndarray | None = field(default=None, repr=False)
+    """The photo at `photo_size`, H×W×3 uint8; None when that is `training_image`."""
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(W, H) of an image at the photo's resolution: the canvas Generate offers first."""
+        return self.photo_size or self.sizes[-1]
+
+    @property
+    def photo_image(self) -> np.ndarray:
+        """The photo at `output_size` (regions are picked on it, objects pasted onto it)."""
+        return self.photo if self.photo is not None else self.training_image
 
     @property
     def instant(self) -> bool:
@@ -208,6 +224,47 @@ class SampleProgress:
     image: np.ndarray = field(repr=False)
     guided: np.ndarray | None = field(default=None, repr=False)
     """Where text guidance acts (H'×W' float in [0, 1], any size), once its mask exists."""
+    model_scales: int = 0
+    """The model's own scales: `scale` ≥ this is a detail scale (docs/method.md §12); 0 when
+    the run has none."""
+    done: float | None = None
+    """Fraction of the whole run's work done (pixel-steps, detail scales included); None: use
+    index / total."""
+
+    @property
+    def detail(self) -> bool:
+        """Whether this step is at a detail scale above the model's finest."""
+        return 0 < self.model_scales <= self.scale
+
+
+@dataclass(frozen=True)
+class SpeedMeasured:
+    """Seconds per pixel-step of generating on this machine (core.generation.work_estimate
+    counts the pixel-steps), timed in the worker: `base` on the model's scales, `detail` on the
+    detail scales (None: not run long enough to tell). `test`: a short calibration run, not a
+    real generation. `kind` and `device` are the engine and the device setting it ran on;
+    `bf16` whether the run asked for bfloat16 (a trained model's Fast sampling); `prepare`
+    the seconds per photo pixel planning took to build the detail scales (once per model: the
+    next run finds them built; None when it did not build them)."""
+
+    kind: ModelKind
+    device: str
+    base: float | None
+    detail: float | None
+    bf16: bool = False
+    test: bool = False
+    prepare: float | None = None
+    model: tuple[str, str, str] | None = None
+    """Which model it measured (app.speed.ModelKey), as the view-model marks it."""
+
+
+@dataclass(frozen=True)
+class ResultsSaved:
+    """Writing a generation's images as PNGs beside their model took `seconds` for `pixels`
+    (in the worker, after each image: part of the wait the time estimate foretells)."""
+
+    seconds: float
+    pixels: int
 
 
 @dataclass(frozen=True)

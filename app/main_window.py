@@ -31,6 +31,7 @@ from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
 from app.widgets.results_strip import ResultsStrip
 from app.widgets.train_panel import TrainPanel
+from core.errors import SinDDMError
 
 MAX_RECENT = 8
 NO_OVERWRITE_PROMPT = QFileDialog.Option.DontConfirmOverwrite
@@ -271,7 +272,12 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def copy_result(self, index: int) -> None:
-        QGuiApplication.clipboard().setImage(to_qimage(self.state.results[index].image))
+        try:
+            image = self.state.results[index].image  # read back when not in memory
+        except SinDDMError as exc:
+            self._on_error("Cannot copy the image", str(exc))
+            return
+        QGuiApplication.clipboard().setImage(to_qimage(image))
 
     @Slot()
     def _use_engine(self) -> None:
@@ -384,8 +390,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_model_changed(self) -> None:
-        self.regions.set_source(self.state.model.training_image if self.state.model else None)
         model = self.state.model
+        if model is None:
+            self.regions.set_source(None)
+        else:  # regions are picked in photo pixels, on the photo at that resolution
+            self.regions.set_source(model.photo_image, model.output_size)
         if model is not None and model.path == self._opening:
             self._opening = None
             self._remember_recent(model.path)

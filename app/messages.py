@@ -132,12 +132,31 @@ def train_progress(event: TrainProgress) -> tuple[float, str]:
     return event.step / max(event.total, 1), text
 
 
-def sample_progress(event: SampleProgress) -> tuple[float, str]:
-    """(fraction done, status line) of a generation."""
-    text = f"Generating: scale {event.scale + 1}/{event.num_scales}, " + (
-        f"{format_duration(event.seconds_left)} left"
+def scale_name(event: SampleProgress) -> str:
+    """'scale 3 of 5' for the model's scales, 'detail scale 2 of 3' above them."""
+    if event.detail:
+        detail_scales = event.num_scales - event.model_scales
+        return f"detail scale {event.scale - event.model_scales + 1} of {detail_scales}"
+    return f"scale {event.scale + 1} of {event.model_scales or event.num_scales}"
+
+
+def sample_caption(event: SampleProgress, kind: str) -> str:
+    """'Detail scale 2 of 3 · 1181×785 · step t = 10 · Instant': the forming image, named."""
+    height, width = event.image.shape[:2]
+    where = scale_name(event)
+    return (
+        f"{where[0].upper()}{where[1:]} · {width}×{height} · step t = {event.t} · "
+        f"{engine_name(kind)}"
     )
-    return event.index / max(event.total, 1), text
+
+
+def sample_progress(event: SampleProgress) -> tuple[float, str]:
+    """(fraction done, status line) of a generation; the fraction counts pixel-steps, detail
+    scales included, where the event has it (a detail scale's few steps are most of the
+    work)."""
+    text = f"Generating: {scale_name(event)}, {format_duration(event.seconds_left)} left"
+    done = event.done if event.done is not None else event.index / max(event.total, 1)
+    return done, text
 
 
 def download_progress(event: DownloadProgress) -> tuple[float, str]:

@@ -18,7 +18,8 @@ from core.requests import Box
 
 Tool = Literal["move", "paint", "erase"]
 HANDLE = 6
-"""Canvas pixels around the object's bottom-right corner that grab it for scaling."""
+"""Canvas pixels around the object's bottom-right corner that grab it for scaling (`handle`'s
+default; the widget makes it a few screen pixels on a large background)."""
 MIN_SIDE = 4
 KEEP_VISIBLE = 8
 """Canvas pixels of the object that always stay on the canvas, so it can be grabbed again."""
@@ -35,6 +36,7 @@ class ObjectPlacer:
     tool: Tool = "move"
     brush: int = 6
     """Brush radius in canvas pixels."""
+    handle: float = HANDLE
     _mode: str = "idle"
     _anchor: tuple[int, int] = (0, 0)
     _undo: list[np.ndarray] = field(default_factory=list)
@@ -125,7 +127,7 @@ class ObjectPlacer:
 
     def _near_corner(self, x: int, y: int) -> bool:
         corner_x, corner_y = self.box.x + self.box.w, self.box.y + self.box.h
-        return abs(x - corner_x) <= HANDLE and abs(y - corner_y) <= HANDLE
+        return abs(x - corner_x) <= self.handle and abs(y - corner_y) <= self.handle
 
     def _resize(self, width: int) -> None:
         """New width in canvas pixels, height following the object's proportions."""

@@ -7,6 +7,10 @@ under the photo's name (`instant_results_folder`).
 
 Results are written and read in the worker thread: `storing`, `loading` and `copying` wrap a
 job so that its events arrive with the files already written or read.
+
+A result can be 4 megapixels (12 MB): each keeps a small thumbnail for the strip, and only the
+KEEP_FULL most recently made or shown keep their full pixels in memory; the others read them
+back from their PNG when asked (a tenth of a second).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import json
 import os
 import shutil
 import threading
+import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -28,27 +34,93 @@ from app.events import (
     ModelOpened,
     ModelSaved,
     ModelWithResults,
+    ResultsSaved,
     ResultStored,
     SampleResult,
     TrainFinished,
 )
-from core.errors import CheckpointWriteError, SinDDMError
-from core.imageio import RECIPE_KEY, read_png_metadata, recipe_metadata, save_png
+from core.errors import CheckpointWriteError, ImageLoadError, SinDDMError
+from core.imageio import (
+    RECIPE_KEY,
+    atomic_write,
+    read_png_metadata,
+    recipe_metadata,
+    save_png,
+)
 from resources import RESOURCES_DIR
 
 METADATA_KEY = RECIPE_KEY
+THUMBNAIL_SIDE = 192
+"""Longest side of a result's thumbnail (the strip shows 96 px, twice that on HiDPI)."""
+KEEP_FULL = 4
+"""Results whose full pixels stay in memory: the ones made or shown last."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Result:
-    image: np.ndarray = field(repr=False)
+    """A generated image: its recipe (seed, size, settings), where it is stored, a thumbnail,
+    and its full pixels while it is among the KEEP_FULL most recent (`image` reads them back
+    from `path` otherwise)."""
+
     seed: int
     size: tuple[int, int]
     settings: dict
+    thumbnail: np.ndarray = field(repr=False)
+    """At most THUMBNAIL_SIDE on its longest side, H×W×3 uint8."""
     path: Path | None = None
+    pixels: np.ndarray | None = field(default=None, repr=False)
+    """The full image when in memory (always while it has no file to be read back from)."""
+
+    _recent: ClassVar[list[Result]] = []
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def made(cls, image: np.ndarray, seed: int, size: tuple[int, int], settings: dict) -> Result:
+        """A result just generated: its pixels kept, as one of the most recent."""
+        result = cls(seed, size, settings, thumbnail_of(image), pixels=image)
+        result._touch()
+        return result
+
+    @property
+    def image(self) -> np.ndarray:
+        """The full image, H×W×3 uint8 (read back from its PNG when not in memory; raises
+        ImageLoadError when that file is gone)."""
+        pixels = self.pixels
+        if pixels is None:
+            pixels = _read_pixels(self.path)
+            self.pixels = pixels
+        self._touch()
+        return pixels
 
     def metadata(self) -> dict[str, str]:
         return recipe_metadata(self.seed, self.size, self.settings)
+
+    def _touch(self) -> None:
+        """This one is among the most recent: older ones beyond KEEP_FULL let go of their
+        pixels (those that have a file to read them back from)."""
+        with Result._lock:
+            recent = [r for r in Result._recent if r is not self] + [self]
+            Result._recent, dropped = recent[-KEEP_FULL:], recent[:-KEEP_FULL]
+        for result in dropped:
+            if result.path is not None:
+                result.pixels = None
+
+
+def thumbnail_of(image: np.ndarray) -> np.ndarray:
+    """`image` shrunk (area averaging) to at most THUMBNAIL_SIDE on its longest side."""
+    picture = Image.fromarray(image)
+    picture.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
+    return np.asarray(picture, dtype=np.uint8)
+
+
+def _read_pixels(path: Path | None) -> np.ndarray:
+    if path is None:
+        raise ImageLoadError("This image is no longer in memory and has no file.")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except OSError as exc:
+        raise ImageLoadError(f"Could not read {path} back: {exc.strerror or exc}.") from exc
 
 
 BUNDLED_DIR = RESOURCES_DIR
@@ -100,10 +172,12 @@ def load_all(folder: Path) -> list[Result]:
         if record is None:
             continue
         with Image.open(path) as im:
-            image = np.asarray(im.convert("RGB")).copy()
+            full_size = im.size
+            im.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
+            thumbnail = np.asarray(im.convert("RGB"), dtype=np.uint8)
         settings = {k: v for k, v in record.items() if k not in ("seed", "size")}
-        size = tuple(record.get("size", image.shape[1::-1]))
-        results.append(Result(image, int(record.get("seed", 0)), size, settings, path))
+        size = tuple(record.get("size", full_size))
+        results.append(Result(int(record.get("seed", 0)), size, settings, thumbnail, path))
     return results
 
 
@@ -137,7 +211,13 @@ def export_name(result: Result) -> str:
 
 
 def export(result: Result, path: str | os.PathLike) -> None:
-    save_png(result.image, path, result.metadata())
+    """Write `result` at full resolution with its recipe: a copy of its stored PNG (which has
+    both; re-encoding 4 MP takes over a second), else encoded from its pixels."""
+    stored = result.path
+    if stored is not None and stored.is_file():
+        atomic_write(path, lambda tmp: shutil.copyfile(stored, tmp))
+    else:
+        save_png(result.image, path, result.metadata())
 
 
 # ----------------------------------------------------------------- in the worker thread
@@ -150,21 +230,28 @@ def _events(job: Job, stop: threading.Event) -> closing[Events]:
 
 def storing(job: Job, folder: Path) -> Job:
     """`job` with each SampleResult written into `folder` and sent on as ResultStored (with
-    the reason when it could not be written: the image is kept in memory all the same)."""
+    the reason when it could not be written: the image is kept in memory all the same), and
+    at the end ResultsSaved: how long the writing took."""
 
     def stored(stop: threading.Event) -> Events:
+        seconds, pixels = 0.0, 0
         with _events(job, stop) as events:
             for event in events:
                 if not isinstance(event, SampleResult):
                     yield event
                     continue
-                result = Result(event.image, event.seed, event.size, dict(event.settings))
+                result = Result.made(event.image, event.seed, event.size, dict(event.settings))
+                started = time.perf_counter()
                 try:
                     store(result, folder, next_index(folder))
                 except (SinDDMError, OSError) as exc:
                     yield ResultStored(result, str(exc))
-                else:
-                    yield ResultStored(result)
+                    continue
+                seconds += time.perf_counter() - started
+                pixels += event.image.shape[0] * event.image.shape[1]
+                yield ResultStored(result)
+        if pixels:
+            yield ResultsSaved(seconds, pixels)
 
     return stored
 

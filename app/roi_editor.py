@@ -3,7 +3,9 @@
 Two panes: "source" (the training image) and "canvas" (the output). Drag on the source to draw
 a box; drag from inside a source box onto the canvas to place a copy; drag a placed copy to move
 it, or its bottom-right corner to resize it; Delete removes the selected copy. Coordinates are
-image pixels of each pane. The canvas widget only maps mouse events here and paints `pairs`.
+photo pixels (those of the photo at the resolution images come back at; the canvas is the
+Generate tab's size in them), whatever size the panes are drawn at: the widget only maps mouse
+events here, sets `handle` and `min_side` to a few screen pixels, and paints `pairs`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from core.requests import Box
 
 Pane = Literal["source", "canvas"]
 MIN_SIDE = 4
+"""The smallest box side, in pixels (`RoiEditor.min_side`'s default)."""
 HANDLE = 6
-"""Pixels around a target's bottom-right corner that grab it for resizing."""
+"""Pixels around a target's bottom-right corner that grab it for resizing (`handle`'s
+default)."""
 
 
 @dataclass
@@ -31,6 +35,8 @@ class RoiEditor:
     canvas_size: tuple[int, int]
     pairs: list[Pair] = field(default_factory=list)
     selected: int | None = None
+    handle: float = HANDLE
+    min_side: int = MIN_SIDE
     _mode: str = "idle"
     _anchor: tuple[int, int] = (0, 0)
     _active: int | None = None
@@ -64,7 +70,8 @@ class RoiEditor:
         self.selected, self._active = hit, hit
         target = self.pairs[hit].target
         near_corner = (
-            abs(x - (target.x + target.w)) <= HANDLE and abs(y - (target.y + target.h)) <= HANDLE
+            abs(x - (target.x + target.w)) <= self.handle
+            and abs(y - (target.y + target.h)) <= self.handle
         )
         self._mode = "resize" if near_corner else "move"
 
@@ -83,14 +90,14 @@ class RoiEditor:
             )
         elif self._mode == "resize":
             target = self.pairs[self._active].target
-            width = max(MIN_SIDE, min(x - target.x, self.canvas_size[0] - target.x))
-            height = max(MIN_SIDE, min(y - target.y, self.canvas_size[1] - target.y))
+            width = max(self.min_side, min(x - target.x, self.canvas_size[0] - target.x))
+            height = max(self.min_side, min(y - target.y, self.canvas_size[1] - target.y))
             self.pairs[self._active].target = Box(target.x, target.y, width, height)
 
     def release(self, pane: Pane, x: int, y: int) -> None:
         self.move(pane, x, y)
         if self._mode == "draw" and self._preview is not None:
-            if self._preview.w >= MIN_SIDE and self._preview.h >= MIN_SIDE:
+            if self._preview.w >= self.min_side and self._preview.h >= self.min_side:
                 self.pairs.append(Pair(self._preview))
         elif self._mode == "carry" and pane == "canvas" and self._preview is not None:
             pair = self.pairs[self._active]
@@ -127,7 +134,7 @@ class RoiEditor:
     def _hit_target(self, x: int, y: int) -> int | None:
         for index in range(len(self.pairs) - 1, -1, -1):
             target = self.pairs[index].target
-            if target is not None and _contains(target, x, y, margin=HANDLE):
+            if target is not None and _contains(target, x, y, margin=self.handle):
                 return index
         return None
 
@@ -140,7 +147,7 @@ class RoiEditor:
         return Box(min(max(box.x, 0), width - w), min(max(box.y, 0), height - h), w, h)
 
 
-def _contains(box: Box, x: int, y: int, margin: int = 0) -> bool:
+def _contains(box: Box, x: int, y: int, margin: float = 0) -> bool:
     return (
         box.x - margin <= x <= box.x + box.w + margin
         and box.y - margin <= y <= box.y + box.h + margin

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app import messages
+from app import messages, speed
 from app import results as results_store
 from app.engine_api import EngineApi, Job, ModelHandle, Runner
 from app.events import (
@@ -29,8 +29,10 @@ from app.events import (
     ModelSaved,
     ModelSummary,
     ModelWithResults,
+    ResultsSaved,
     ResultStored,
     SampleProgress,
+    SpeedMeasured,
     TrainFinished,
     TrainPreview,
     TrainProgress,
@@ -42,7 +44,9 @@ from core.requests import (
     PLAIN_SAMPLING,
     Edit,
     GenerationRequest,
+    HarmonizeEdit,
     SamplingOptions,
+    StyleTransferEdit,
     TextEdit,
 )
 
@@ -58,6 +62,8 @@ DEFAULT_SIZE = (16, 16)
 DEFAULT_CLIP_WEIGHTS = "openai"
 BUSY_JOBS = ("train", "sample", "open", "instant", "save")
 """Jobs that keep the user from starting another (an estimate is abandoned instead)."""
+MEASURING_JOBS = ("estimate", "calibrate")
+"""Speed measurements: stopped when the user starts something, never stopping anything."""
 
 
 def sampling_options(model: ModelSummary, fast: bool) -> SamplingOptions | None:
@@ -133,6 +139,8 @@ class AppState(QObject):
     count_changed = Signal(int)
     fast_changed = Signal(bool)
     clip_status_changed = Signal()
+    speed_changed = Signal()
+    """A generation's speed was measured (`time_estimate` may say something new)."""
     error_raised = Signal(str, str)
     """(title, message): user errors say what to do, out-of-memory what to try, bugs say so."""
     message = Signal(str)
@@ -189,6 +197,10 @@ class AppState(QObject):
         """The text-guided region of the current generation, shown over its images."""
         self._store_failed = False
         """A result of the current generation could not be written (said once a run)."""
+        self._run_prepares: speed.ModelKey | None = None
+        """What the running generation prepares detail scales for (`_model_key`)."""
+        self.speeds = speed.SpeedBook()
+        """Seconds per pixel-step of generating, measured on this machine."""
 
     # --------------------------------------------------------------------------- queries
 
@@ -230,16 +242,19 @@ class AppState(QObject):
 
     @property
     def training_image(self) -> np.ndarray | None:
+        """The photo the model learnt from, at the resolution images come back at (regions
+        are picked and objects pasted on it); the open photo's training size before a model
+        arrives."""
         if self.model is not None:
-            return self.model.training_image
+            return self.model.photo_image
         return self.image.pixels if self.image is not None else None
 
     # ------------------------------------------------------------- generation settings
 
     @property
     def size(self) -> tuple[int, int]:
-        """The canvas (width, height) in pixels; opening or training a model resets it to the
-        model's training size."""
+        """The canvas (width, height) in photo pixels (those of the photo at the resolution
+        images come back at); opening or training a model resets it to that resolution."""
         return self._size
 
     @property
@@ -474,10 +489,10 @@ class AppState(QObject):
         if old is not None and old.kind == kind:
             return True
         self.model, self._handle = self._engines[kind]
-        if old is None or self.size == old.sizes[-1]:
-            self.set_size(*self.model.sizes[-1])
+        if old is None or self.size == old.output_size:
+            self.set_size(*self.model.output_size)
         self.model_changed.emit()
-        self._show(self.model.training_image, engine_caption(self.model))
+        self._show(self.model.photo_image, engine_caption(self.model))
         return True
 
     def generate(self, edit: Edit | None = None) -> None:
@@ -492,19 +507,17 @@ class AppState(QObject):
             return
         seed = random.randint(0, MAX_SEED - count) if seed is None else seed
         try:
-            request = GenerationRequest(
-                count=count,
-                seed=seed,
-                size=size,
-                options=sampling_options(self.model, fast),
-                edit=edit,
-                batch=count,
-            )
+            request = self._request(size, count, seed, fast, edit)
         except SinDDMError as exc:
             self.error_raised.emit("Cannot generate", str(exc))
             return
+        self._queue = [queued for queued in self._queue if queued[0] != "calibrate"]  # it times
+        # a run for the photo at its resolution prepares its detail scales for the next ones
+        photo_run = not isinstance(edit, StyleTransferEdit | HarmonizeEdit)
+        key = self._model_key(self.model)
+        self._run_prepares = key if photo_run else None
         name = Path(self.model.path).name
-        job = self.engine.sample_job(self._handle, request, self.device, name)
+        job = speed.measuring(self.engine.sample_job(self._handle, request, self.device, name), key)
         self.message.emit(f"Generating {count} × {size[0]}×{size[1]}, seed {seed}…")
         self._run_made, self._run_count = 0, count
         self._guided = None
@@ -512,6 +525,39 @@ class AppState(QObject):
         self._text_run = isinstance(edit, TextEdit)
         self._sampling_kind = self.model.kind
         self._start("sample", results_store.storing(job, self._results_dir(self.model)))
+
+    def _request(
+        self, size: tuple[int, int], count: int, seed: int, fast: bool, edit: Edit | None
+    ) -> GenerationRequest:
+        """What a run asks for (one batch: the engine splits it where detail scales follow)."""
+        assert self.model is not None
+        options = sampling_options(self.model, fast)
+        return GenerationRequest(
+            count=count, seed=seed, size=size, options=options, edit=edit, batch=count
+        )
+
+    def _model_key(self, model: ModelSummary) -> speed.ModelKey:
+        """Whose speed a run measures (and what it prepares detail scales for)."""
+        return (model.path, model.kind, self.device)
+
+    def time_estimate(self) -> str:
+        """How long Generate will take with the size, count and speed set, on this machine
+        (app.speed: rates measured here); '' with no model."""
+        model, handle = self.model, self._handle
+        if model is None or handle is None:
+            return ""
+        try:
+            request = self._request(self.size, self.count, 0, self.fast, None)
+            work = self.engine.work_estimate(handle, request)
+        except SinDDMError as exc:  # a size the model cannot make
+            return str(exc)
+        bf16 = bool(request.options and request.options.bf16)
+        key = self._model_key(model)
+        photo_w, photo_h = model.output_size
+        prepare = 0 if self.speeds.prepared_for == key else photo_w * photo_h
+        saved = self.size[0] * self.size[1] * self.count
+        estimate = self.speeds.estimate(key, bf16, work, prepare, saved)
+        return speed.describe(estimate, self.count, self.size)
 
     def cancel(self) -> None:
         if self.job:
@@ -570,8 +616,14 @@ class AppState(QObject):
         return None
 
     def show_result(self, index: int) -> None:
+        """Show result `index` at full resolution (read back from its file when it is not among
+        the few kept in memory); a file that has gone shows its thumbnail and says so."""
         result = self.results[index]
-        self._show(result.image, result_caption(result))
+        try:
+            self._show(result.image, result_caption(result))
+        except SinDDMError as exc:
+            self._show(result.thumbnail, f"{result_caption(result)} · thumbnail only")
+            self.message.emit(str(exc))
 
     def shutdown(self) -> bool:
         return self.runner.shutdown()
@@ -582,13 +634,32 @@ class AppState(QObject):
         running = self.runner.running
         if running is None:
             self._run(kind, job)
-        elif running == "estimate":  # cheap to abandon: stop it and run this next
-            self._queue = [queued for queued in self._queue if queued[0] != "estimate"]
-            self._queue.append((kind, job))
+        elif running in MEASURING_JOBS:  # cheap to abandon: stop it and run this next
+            self._queue = [queued for queued in self._queue if queued[0] != running]
+            self._queue.insert(0, (kind, job))  # before other measurements still waiting
             self.runner.request_stop()
         elif running in ("open", "instant", "save"):  # quick: this waits for it
             self._queue.append((kind, job))
         # While training or generating the GUI offers nothing else to start.
+
+    def _start_quietly(self, kind: str, job: Job) -> None:
+        """A speed measurement: now when nothing runs, else queued (ahead of a training
+        estimate, as generating comes first); it never stops another job."""
+        if self.runner.running is None:
+            self._run(kind, job)
+            return
+        self._queue = [queued for queued in self._queue if queued[0] != kind]
+        kinds = [queued[0] for queued in self._queue]
+        at = kinds.index("estimate") if "estimate" in kinds else len(kinds)
+        self._queue.insert(at, (kind, job))
+
+    def _calibrate(self, model: ModelSummary, handle: ModelHandle) -> None:
+        """Time a short test run of a model that just arrived, so that the Generate tab can
+        say how long a run will take before its first one."""
+        self.speeds.prepared_for = None  # its run prepares others
+        self.speed_changed.emit()
+        job = self.engine.calibrate_job(handle, self.device)
+        self._start_quietly("calibrate", speed.measuring(job, self._model_key(model)))
 
     def _run(self, kind: str, job: Job) -> None:
         self.runner.start(kind, job)
@@ -617,6 +688,8 @@ class AppState(QObject):
         elif isinstance(event, ClipDownloadFailed):
             self._clip_failures[event.weights] = event.reason
             self._update_clip_status(force=True)
+        elif isinstance(event, SpeedMeasured | ResultsSaved) and self.speeds.record(event):
+            self.speed_changed.emit()
 
     def _on_train_progress(self, event: TrainProgress) -> None:
         self.loss_history = event.loss_history
@@ -624,10 +697,7 @@ class AppState(QObject):
         self.loss_changed.emit(event)
 
     def _on_sample_progress(self, event: SampleProgress) -> None:
-        caption = (
-            f"Scale {event.scale + 1} of {event.num_scales} · step t = {event.t} · "
-            f"{messages.engine_name(self._sampling_kind)}"
-        )
+        caption = messages.sample_caption(event, self._sampling_kind)
         self._guided = event.guided if event.guided is not None else self._guided
         self._show(event.image, caption, self._guided)
         self.progress_changed.emit(*messages.sample_progress(event))
@@ -649,9 +719,10 @@ class AppState(QObject):
     def _on_model_arrived(self, event: ModelWithResults) -> None:
         arrived = event.event
         summary = arrived.model
+        self._calibrate(summary, arrived.handle)
         if isinstance(arrived, TrainFinished):
             self._add_trained(summary, arrived.handle, event.results)
-            self._show(summary.training_image, engine_caption(summary))
+            self._show(summary.photo_image, engine_caption(summary))
             verb = "finished" if arrived.completed else "stopped"
             kept = "instant" in self._engines
             also = " Instant stays a click away (Generate tab)." if kept else ""
@@ -667,7 +738,7 @@ class AppState(QObject):
             if summary.can_resume:
                 self.steps = max(summary.total_steps, 1)
         self._set_model(summary, arrived.handle, event.results)
-        self._show(summary.training_image, engine_caption(summary))
+        self._show(summary.photo_image, engine_caption(summary))
 
     def _on_model_saved(self, event: ModelSaved) -> None:
         if self.model is not None and self._handle is not None:
@@ -686,6 +757,9 @@ class AppState(QObject):
         self.progress_changed.emit(0.0, "")
         if kind == "sample":
             self.message.emit(messages.generation_done(self._run_made, self._run_count))
+            if self._run_made:
+                self.speeds.prepared_for = self._run_prepares
+                self.speed_changed.emit()
         if kind == "sample" and self._text_run:
             self._text_run = False
             self._update_clip_status()  # the weights may have been downloaded
@@ -730,7 +804,7 @@ class AppState(QObject):
         self.model, self._handle = model, handle
         self.results = results
         if model is not None:
-            self.set_size(*model.sizes[-1])
+            self.set_size(*model.output_size)
         self.results_changed.emit()
         self.model_changed.emit()
 

@@ -108,15 +108,15 @@ class EditPanel(QWidget):
         pages = [
             (
                 self._form(("Strength η", self.region_strength)),
-                "Pick regions on the training image and place them on the canvas (shown in the "
-                "middle). The rest is generated around them; size, seed and count come from the "
-                "Generate tab.",
+                "Pick regions on the photo and place them on the canvas (shown in the middle), "
+                "in the photo's pixels at the resolution images come back at. The rest is "
+                "generated around them; size, seed and count come from the Generate tab.",
             ),
             (
                 self._text_form(),
                 "Text guidance uses CLIP ViT-B/32: 'openai' downloads its weights once (then "
                 "cached); or choose a local weights file. The region mode edits the first region "
-                "you picked on the training image.",
+                "you picked on the photo (Regions).",
             ),
             (
                 self._form(

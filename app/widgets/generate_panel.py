@@ -1,5 +1,6 @@
 """Generating: which engine (Instant or the trained model), canvas size (with aspect lock and
-quick choices), seed, number of samples.
+quick choices, in the pixels of the photo at the resolution images come back at), seed, number
+of samples, and how long that will take on this computer.
 
 The settings are the view-model's (AppState.size, seed, count, fast): the widgets write them
 through its setters and follow its `<name>_changed` signals, so the Edit tab and a result's
@@ -25,11 +26,12 @@ from PySide6.QtWidgets import (
 from app.messages import engine_choice
 from app.state import MAX_SEED, AppState
 
-MAX_SIDE = 4096
+MAX_SIDE = 16384
+"""The spin boxes' limit; core refuses an image over 16.7 megapixels with a plain sentence."""
 MAX_COUNT = 64
 TIP = Qt.ItemDataRole.ToolTipRole
 QUICK_SIZES = {"1×": (1, 1), "2× wide": (2, 1), "2× tall": (1, 2), "2×": (2, 2)}
-"""Quick canvas sizes as multiples of the training size (width, height)."""
+"""Quick canvas sizes as multiples of the photo's resolution (width, height)."""
 ENGINE_HELP = (
     "What Generate uses. Instant needs no training: it rearranges the photo's own patches. "
     "After a training of the photo both stay open: switch between them at any time."
@@ -66,6 +68,10 @@ class GeneratePanel(QWidget):
         self.generate_button.setToolTip("Generate (Ctrl+G)")
         self.cancel_button = QPushButton("Stop")
         self.cancel_button.setToolTip("Stop generating (Esc)")
+        self.time = QLabel(wordWrap=True)
+        self.time.setToolTip(
+            "Measured on this computer: a short test run when a model opens, then every generation."
+        )
         self.hint = QLabel(wordWrap=True)
         self.hint.setStyleSheet("color: palette(mid);")
         self._aspect = 1.0
@@ -100,6 +106,7 @@ class GeneratePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addWidget(self.time)
         layout.addWidget(self.hint)
         layout.addStretch(1)
 
@@ -124,6 +131,9 @@ class GeneratePanel(QWidget):
         state.fast_changed.connect(self._show_fast)
         state.model_changed.connect(self.refresh)
         state.job_changed.connect(self.refresh)
+        for changed in (state.size_changed, state.count_changed, state.fast_changed):
+            changed.connect(self.show_time)
+        state.speed_changed.connect(self.show_time)
 
     @Slot()
     def generate(self) -> None:
@@ -144,7 +154,7 @@ class GeneratePanel(QWidget):
         if model is None:
             return
         fx, fy = self.sender().property("factor")
-        width, height = model.sizes[-1]
+        width, height = model.output_size
         self.state.set_size(width * fx, height * fy)
 
     @Slot(int)
@@ -234,6 +244,12 @@ class GeneratePanel(QWidget):
         for button in self.quick.values():
             button.setEnabled(state.model is not None)
         self.hint.setText(self._hint())
+        self.show_time()
+
+    @Slot()
+    def show_time(self, *_) -> None:
+        """How long the size, count and speed set will take (AppState.time_estimate)."""
+        self.time.setText(self.state.time_estimate())
 
     def _hint(self) -> str:
         state = self.state
@@ -246,13 +262,20 @@ class GeneratePanel(QWidget):
         if model is None:
             return "Open a photo (Ctrl+O) or a model (Ctrl+Shift+O) to generate."
         w, h = model.sizes[-1]
+        width, height = model.output_size
+        detail = (
+            f" Detail scales carry the photo's own detail up to {width}×{height}, its "
+            "resolution here (1× above)."
+            if (width, height) != (w, h)
+            else ""
+        )
         if model.instant:
             return (
-                "Instant: new images from the photo's own patches, with no training (seconds "
-                f"per image at {w}×{h}). Any canvas size works. Each image i of a run uses "
+                "Instant: new images from the photo's own patches, with no training, laid out "
+                f"at {w}×{h}.{detail} Any canvas size works. Each image i of a run uses "
                 "seed + i."
             )
         return (
-            f"The model was trained at {w}×{h}. Any canvas size works: the same patterns "
-            "are arranged anew. Each image i of a run uses seed + i."
+            f"The model was trained at {w}×{h}.{detail} Any canvas size works: the same "
+            "patterns are arranged anew. Each image i of a run uses seed + i."
         )

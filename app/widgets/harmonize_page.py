@@ -40,7 +40,11 @@ from core.requests import HARMONIZATION_STEP, HarmonizeEdit
 
 BACKGROUNDS = ("Training image", "Image shown")
 MAX_OBJECT_SIDE = 1024
-"""Larger objects are shrunk on loading (the background is at most ~50,000 pixels)."""
+"""Larger objects are shrunk on loading (they are pasted smaller than the background, which
+is the photo at up to 4 megapixels)."""
+BRUSH_SHARE = 100
+"""A new background's brush: its longer side over this (at least 6 px), so that the brush
+looks the same on a 4 MP photo as on a small one."""
 TOOLS = (("Move", "move"), ("Paint mask", "paint"), ("Erase mask", "erase"))
 
 
@@ -59,7 +63,8 @@ class HarmonizePage(QWidget):
         self.background = QComboBox()
         self.background.addItems(BACKGROUNDS)
         self.tools = QButtonGroup(self)
-        self.brush = QSpinBox(minimum=1, maximum=64, value=6, suffix=" px")
+        self.brush = QSpinBox(minimum=1, maximum=512, value=6, suffix=" px")
+        self.brush.setToolTip("The brush's radius in the background's pixels")
         self.start_step = SliderField(1, 99, 1, decimals=0, value=HARMONIZATION_STEP)
         self.use_files = QGroupBox("Use a ready composite and mask instead", checkable=True)
         self.use_files.setChecked(False)
@@ -198,14 +203,18 @@ class HarmonizePage(QWidget):
 
     @Slot()
     def refresh_background(self, *_) -> None:
-        """Show the chosen background (the image shown falls back to the training image)."""
+        """Show the chosen background: the photo at the resolution images come back at (the
+        composite is made at its size, and the result comes back at it), or the image shown.
+        A background of another size gets a brush of the same look (BRUSH_SHARE)."""
         image = self.state.training_image
         if self.background.currentIndex() == 1 and self.state.canvas is not None:
             image = self.state.canvas
-        if image is not None and (
-            self.canvas.background is None or not np.array_equal(image, self.canvas.background)
-        ):
-            self.canvas.set_background(image)
+        old = self.canvas.background
+        if image is None or (old is not None and np.array_equal(image, old)):
+            return
+        self.canvas.set_background(image)
+        if old is None or old.shape != image.shape:
+            self.brush.setValue(max(6, round(max(image.shape[:2]) / BRUSH_SHARE)))
 
     # ---------------------------------------------------------------- request
 

@@ -12,8 +12,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from app.object_placer import ObjectPlacer
+from app.object_placer import HANDLE, ObjectPlacer
 from app.widgets.canvas import to_qimage
+from app.widgets.display import ShownImage
 
 OUTLINE = QColor(70, 200, 90)
 BRUSH_COLOUR = QColor(240, 240, 120)
@@ -24,6 +25,9 @@ HINTS = {
     "paint": "Paint over the object to add to its mask (the part that is pasted).",
     "erase": "Paint to take away from the object's mask.",
 }
+HANDLE_PX = 8
+"""Screen pixels around the object's corner that grab it for scaling (at least HANDLE canvas
+pixels): a 4 MP background is shown at a third of its size or less."""
 
 
 class ObjectCanvas(QWidget):
@@ -37,7 +41,7 @@ class ObjectCanvas(QWidget):
         self.placer: ObjectPlacer | None = None
         self._background: np.ndarray | None = None
         self._object: np.ndarray | None = None
-        self._background_image: QImage | None = None
+        self._background_image: ShownImage | None = None
         self._object_image: QImage | None = None
         self._pointer: QPointF | None = None
 
@@ -50,7 +54,7 @@ class ObjectCanvas(QWidget):
     def set_background(self, image: np.ndarray | None) -> None:
         """H×W×3 uint8; the object stays where it was, kept on the new canvas."""
         self._background = image
-        self._background_image = to_qimage(image) if image is not None else None
+        self._background_image = ShownImage(image) if image is not None else None
         if image is not None and self.placer is not None:
             self.placer.set_canvas_size((image.shape[1], image.shape[0]))
         self.update()
@@ -132,6 +136,7 @@ class ObjectCanvas(QWidget):
 
     def mousePressEvent(self, event) -> None:
         if self.placer is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.placer.handle = max(HANDLE, HANDLE_PX / self.view_geometry()[1])
             self.placer.press(*self.to_canvas(event.position().x(), event.position().y()))
             self._after_edit()
 
@@ -183,7 +188,7 @@ class ObjectCanvas(QWidget):
         if self._background_image is None:
             self._caption(painter, "Open or train a model first: its image is the background.")
             return
-        painter.drawImage(rect, self._background_image)
+        self._background_image.draw(painter, rect)
         if self.placer is None or self._object_image is None:
             self._caption(painter, "Choose an object image, or paste one, to place it here.")
             return

@@ -1,22 +1,31 @@
-"""The region tool's view: the training image (left) and the output canvas (right).
+"""The region tool's view: the photo (left) and the output canvas (right), each fitted to its
+half of the widget (no zoom: a region is picked and placed on the whole image).
 
-It maps mouse events to (pane, image pixel) and feeds app.roi_editor.RoiEditor, which owns the
-interaction; here we only translate coordinates and paint.
+It maps mouse events to (pane, photo pixel) and feeds app.roi_editor.RoiEditor, which owns the
+interaction; here we only translate coordinates and paint. Boxes are in photo pixels (those of
+the photo at the resolution images come back at, as core.requests.RegionsEdit wants them),
+exact at any window size: the panes only scale how they are drawn.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from app.roi_editor import RoiEditor
-from app.widgets.canvas import to_qimage
+from app.roi_editor import HANDLE, MIN_SIDE, RoiEditor
+from app.widgets.display import ShownImage
 from core.requests import Box
 
 SOURCE_COLOUR = QColor(230, 70, 60)
 TARGET_COLOUR = QColor(70, 200, 90)
+HANDLE_PX = 8
+"""Screen pixels around a placed region's corner that grab it (at least HANDLE photo px)."""
+MIN_SIDE_PX = 8
+"""Screen pixels: a shorter drag makes no region (at least MIN_SIDE photo px)."""
 
 
 class RegionCanvas(QWidget):
@@ -28,22 +37,31 @@ class RegionCanvas(QWidget):
         self.setMouseTracking(False)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.editor = RoiEditor((1, 1), (1, 1))
-        self._source: QImage | None = None
-        self._background: QImage | None = None
+        self._source: ShownImage | None = None
+        self._background: ShownImage | None = None
 
-    def set_source(self, image: np.ndarray | None) -> None:
-        """The training image (finest scale); a new one clears the regions."""
-        self._source = to_qimage(image) if image is not None else None
-        if image is not None:
-            size = (image.shape[1], image.shape[0])
+    def set_source(self, image: np.ndarray | None, size: tuple[int, int] | None = None) -> None:
+        """The photo regions are picked on, and its size in photo pixels (`size`, the boxes'
+        units; by default the image's own): the image may be of any resolution. A new size
+        clears the regions."""
+        if image is None:
+            self._source = None
+        else:
+            if self._source is None or self._source.source is not image:
+                self._source = ShownImage(image)
+            size = size or (image.shape[1], image.shape[0])
             if size != self.editor.source_size:
                 self.editor = RoiEditor(size, self.editor.canvas_size)
         self.update()
 
     def set_canvas(self, width: int, height: int, background: np.ndarray | None = None) -> None:
+        """The canvas size in photo pixels, over `background` when it is that size."""
         self.editor.set_canvas_size((width, height))
         fits = background is not None and background.shape[:2] == (height, width)
-        self._background = to_qimage(background) if fits else None
+        if not fits:
+            self._background = None
+        elif self._background is None or self._background.source is not background:
+            self._background = ShownImage(background)
         self.update()
 
     # ------------------------------------------------------------------ geometry
@@ -68,16 +86,24 @@ class RegionCanvas(QWidget):
         return panes
 
     def to_image(self, x: float, y: float) -> tuple[str, int, int]:
-        """Screen point -> (pane, x, y) in that pane's image pixels (nearest pane)."""
+        """Screen point -> (pane, x, y) in that pane's photo pixels (nearest pane)."""
         panes = self.panes()
         middle = (panes["source"][0].right() + panes["canvas"][0].left()) / 2
         name = "source" if x < middle else "canvas"
         rect, scale = panes[name]
-        return name, int((x - rect.left()) / scale), int((y - rect.top()) / scale)
+        return name, math.floor((x - rect.left()) / scale), math.floor((y - rect.top()) / scale)
+
+    def _fit_tolerances(self) -> None:
+        """The editor's grab and size thresholds, in photo pixels, as a few screen pixels at
+        the panes' current scale (a 4 MP photo is shown at a sixth of its size or less)."""
+        panes = self.panes()
+        self.editor.handle = max(HANDLE, HANDLE_PX / panes["canvas"][1])
+        self.editor.min_side = max(MIN_SIDE, math.ceil(MIN_SIDE_PX / panes["source"][1]))
 
     # -------------------------------------------------------------------- events
 
     def mousePressEvent(self, event) -> None:
+        self._fit_tolerances()
         self.editor.press(*self.to_image(event.position().x(), event.position().y()))
         self.update()
 
@@ -112,9 +138,9 @@ class RegionCanvas(QWidget):
         source_rect, source_scale = panes["source"]
         canvas_rect, canvas_scale = panes["canvas"]
         if self._source is not None:
-            painter.drawImage(source_rect, self._source)
+            self._source.draw(painter, source_rect)
         if self._background is not None:
-            painter.drawImage(canvas_rect, self._background)
+            self._background.draw(painter, canvas_rect)
         else:
             painter.fillRect(canvas_rect, QColor(90, 90, 96))
         for index, pair in enumerate(self.editor.pairs):
@@ -133,7 +159,7 @@ class RegionCanvas(QWidget):
         painter.drawText(
             self.rect().adjusted(12, 0, -12, -8),
             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
-            "Drag on the training image to pick a region, then drag it onto the "
+            "Drag on the photo to pick a region, then drag it onto the "
             "canvas. Drag a placed region to move it, its corner to resize; Delete "
             "removes it.",
         )

@@ -1,6 +1,6 @@
 """A horizontal strip of thumbnails of everything generated from the open photo or model (by any
 of its engines), each labelled with its seed and the engine that made it (Instant or a trained
-model)."""
+model). Each item holds a 96 px pixmap made from the result's thumbnail (app.results)."""
 
 from __future__ import annotations
 
@@ -104,8 +104,9 @@ class ResultsStrip(QListWidget):
 
 
 def _item(result: Result) -> QListWidgetItem:
-    """A thumbnail labelled with the seed and the engine, its tooltip the details."""
-    pixmap = QPixmap.fromImage(to_qimage(result.image)).scaled(
+    """A thumbnail labelled with the seed and the engine, its tooltip the details. Made from
+    the result's small thumbnail: the strip never holds full-size images."""
+    pixmap = QPixmap.fromImage(to_qimage(result.thumbnail)).scaled(
         THUMB,
         THUMB,
         Qt.AspectRatioMode.KeepAspectRatio,

@@ -2,7 +2,8 @@
 
 It satisfies app.engine_api.EngineApi (mypy checks tests/app/engine_conformance.py) and records
 what it was asked: `requests` (GenerationRequest per generation), `saved` (save targets),
-`trainings` (checkpoint path and whether it resumed, per training).
+`trainings` (checkpoint path and whether it resumed, per training), `calibrations` (device per
+test run).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from app.events import (
     Estimate,
     ImageSummary,
     ModelHandle,
+    ModelKind,
     ModelOpened,
     ModelSaved,
     ModelSummary,
     SampleProgress,
     SampleResult,
+    SpeedMeasured,
     TrainFinished,
     TrainPreview,
     TrainProgress,
@@ -67,6 +70,16 @@ class FakeEngine:
         """Presets whose pixel cap leaves the photos too small (describe_image refuses)."""
         self.sample_steps = 3
         """SampleProgress events before a generation's images (each after `step_delay`)."""
+        self.photo_size: tuple[int, int] | None = None
+        """The photo's resolution the models report (ModelSummary.photo_size); None: the
+        finest scale's, as a model that keeps no photo."""
+        self.rates: tuple[float | None, float | None] = (1e-6, 5e-7)
+        """Seconds per pixel-step (model's scales, detail scales) the test runs report."""
+        self.calibrations: list[str] = []
+        self.prepare_rate: float | None = None
+        """Seconds per photo pixel the test runs report for preparing detail scales."""
+        self.run_rates: tuple[float | None, float | None] | None = None
+        """Rates a generation reports when it ends (None: it reports none)."""
 
     # ------------------------------------------------------------------ descriptions
 
@@ -99,7 +112,14 @@ class FakeEngine:
         return ClipStatus.of_check(weights, local, check.ready, check.downloadable, check.message)
 
     @staticmethod
-    def summary(path: str, steps: int, total: int, can_resume: bool) -> ModelSummary:
+    def summary(
+        path: str,
+        steps: int,
+        total: int,
+        can_resume: bool,
+        photo_size: tuple[int, int] | None = None,
+    ) -> ModelSummary:
+        photo = None if photo_size is None else pattern(*photo_size, seed=5)
         return ModelSummary(
             path=path,
             sizes=((64, 48), (96, 72)),
@@ -111,6 +131,8 @@ class FakeEngine:
             preset="tiny",
             image_name="photo.png",
             training_image=pattern(96, 72),
+            photo_size=photo_size,
+            photo=photo,
         )
 
     @property
@@ -135,7 +157,7 @@ class FakeEngine:
         def job(stop: threading.Event) -> Events:
             if "bad" in Path(path).name:
                 raise CheckpointFormatError(f"{Path(path).name} is not a SinDDM Studio model.")
-            summary = self.summary(path, steps=50, total=50, can_resume=False)
+            summary = self.summary(path, 50, 50, False, self.photo_size)
             yield ModelOpened(summary, ModelHandle(("opened", path)))
 
         return job
@@ -143,7 +165,7 @@ class FakeEngine:
     def instant_job(self, image_path: str) -> Job:
         def job(stop: threading.Event) -> Events:
             summary = replace(
-                self.summary(image_path, steps=0, total=0, can_resume=False),
+                self.summary(image_path, 0, 0, False, self.photo_size),
                 parameters=0,
                 preset="instant",
                 image_name=Path(image_path).name,
@@ -197,9 +219,32 @@ class FakeEngine:
                 if stop.is_set():
                     break
             Path(checkpoint_path).write_bytes(b"fake checkpoint")
-            summary = self.summary(checkpoint_path, done, steps, True)
+            summary = self.summary(checkpoint_path, done, steps, True, self.photo_size)
             handle = ModelHandle(("trained", checkpoint_path))
             yield TrainFinished(summary, done == steps, handle)
+
+        return job
+
+    def work_estimate(self, model: ModelHandle, request: GenerationRequest) -> tuple[float, float]:
+        """100 steps a pixel at the finest scale's size; 4 a pixel of the detail scales above
+        it when the photo is larger."""
+        width, height = request.size or self.photo_size or (96, 72)
+        base_w, base_h = 96, 72
+        if self.photo_size is not None:
+            base_w = round(base_w * width / self.photo_size[0])
+            base_h = round(base_h * height / self.photo_size[1])
+        detail = 4.0 * width * height if self.photo_size is not None else 0.0
+        return 100.0 * base_w * base_h * request.count, detail * request.count
+
+    def calibrate_job(self, model: ModelHandle, device: str) -> Job:
+        self.calibrations.append(device)
+        kind = _kind_of(model)
+
+        def job(stop: threading.Event) -> Events:
+            time.sleep(self.step_delay)
+            if not stop.is_set():
+                rates = self.rates
+                yield SpeedMeasured(kind, device, *rates, test=True, prepare=self.prepare_rate)
 
         return job
 
@@ -208,7 +253,7 @@ class FakeEngine:
     ) -> Job:
         self.requests.append(request)
         self.devices.append(device)
-        width, height = request.size or (96, 72)
+        width, height = request.size or self.photo_size or (96, 72)
 
         def job(stop: threading.Event) -> Events:
             if isinstance(request.edit, TextEdit) and self.download_failure is not None:
@@ -224,12 +269,19 @@ class FakeEngine:
                 yield SampleProgress(index, steps, min(index - 1, 2), 3, 0, 0.5, image)
                 if stop.is_set():
                     return
-            instant = isinstance(model.payload, tuple) and model.payload[0] == "instant"
-            engine = "instant" if instant else "trained"
+            engine = _kind_of(model)
             fast = bool(request.options and request.options.fast)
             settings = {"model": model_name, "engine": engine, "fast": fast}
             for i in range(request.count):
                 seed = request.seed + i
                 yield SampleResult(pattern(width, height, seed), seed, (width, height), settings)
+            if self.run_rates is not None:
+                bf16 = bool(request.options and request.options.bf16)
+                yield SpeedMeasured(engine, device, *self.run_rates, bf16)
 
         return job
+
+
+def _kind_of(model: ModelHandle) -> ModelKind:
+    instant = isinstance(model.payload, tuple) and model.payload[0] == "instant"
+    return "instant" if instant else "trained"

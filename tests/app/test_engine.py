@@ -11,7 +11,14 @@ import torch
 from PIL import Image
 
 from app.engine import Engine
-from app.events import ModelOpened, ModelSaved, SampleProgress, SampleResult, TrainFinished
+from app.events import (
+    ModelOpened,
+    ModelSaved,
+    SampleProgress,
+    SampleResult,
+    SpeedMeasured,
+    TrainFinished,
+)
 from core.checkpoint import save_trainer
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError
@@ -127,7 +134,8 @@ def test_a_stopped_generation_ends_without_results(two_models):
     for event in engine.sample_job(opened.handle, GenerationRequest(), "cpu", "m")(stop):
         events.append(event)
         stop.set()
-    assert len(events) == 1 and isinstance(events[0], SampleProgress)
+    assert isinstance(events[0], SampleProgress)
+    assert all(isinstance(e, SpeedMeasured) for e in events[1:]), "then at most its speed"
 
 
 def test_training_resumes_from_the_handle_and_saves(two_models):
@@ -140,8 +148,9 @@ def test_training_resumes_from_the_handle_and_saves(two_models):
     assert finished.model.steps_trained == 4 and finished.model.preset == "tiny"
     reopened = _open(engine, path).model
     assert reopened.steps_trained == 4 and reopened.image_name == "wide.png"
-    result = _run(engine.sample_job(finished.handle, GenerationRequest(), "cpu", "m"))[-1]
-    assert isinstance(result, SampleResult) and result.settings["steps"] == 4
+    events = _run(engine.sample_job(finished.handle, GenerationRequest(), "cpu", "m"))
+    result = next(event for event in events if isinstance(event, SampleResult))
+    assert result.settings["steps"] == 4
 
 
 def test_a_stopped_training_saves_what_it_did(tmp_path, tiny_image):

@@ -146,12 +146,15 @@ def test_save_model_asks_before_replacing_another_model(
 
 
 def _full_disk(monkeypatch) -> None:
-    """Every PNG write fails as on a full disk (inside core.imageio.atomic_write)."""
+    """Every PNG write fails as on a full disk (inside core.imageio.atomic_write): encoding one,
+    and copying a stored one (an export), whose data reaches the disk at fsync."""
+    import core.imageio
 
-    def no_space(self, *args, **kwargs):
+    def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", no_space)
+    monkeypatch.setattr(core.imageio.os, "fsync", no_space)
 
 
 def _read_only_folder(monkeypatch) -> None:
