@@ -515,7 +515,8 @@ class GenerationStep:
 
 @dataclass(frozen=True)
 class GeneratedImages:
-    """A finished batch: `images[i]` (H×W×3 uint8) was made with `seeds[i]`."""
+    """Finished images of a request, from its image `first` on: `images[i]` (H×W×3 uint8)
+    was made with `seeds[i]` (a whole batch, or one image with detail scales)."""
 
     first: int
     seeds: tuple[int, ...]
@@ -529,8 +530,8 @@ def generate(
 
     Image i uses its own generator seeded seed + i, so batching never changes an image. With
     detail scales (docs/method.md §12) each image of a batch then goes through them alone, so
-    that memory holds one large image at a time. Closing the iterator between steps stops the
-    run.
+    that memory holds one large image at a time, and is yielded as soon as it is done (a
+    GeneratedImages of one image). Closing the iterator between steps stops the run.
     """
     request = plan.request
     work_total = sum(plan.work_per_sample()) * request.count
@@ -542,11 +543,9 @@ def generate(
         if plan.detail is None:
             yield GeneratedImages(first, seeds, tensor_to_images(plan.finish(base)))
             continue
-        images = []
-        for i, seed in enumerate(seeds):
+        for i, seed in enumerate(seeds):  # each image is done (and can be saved) on its own
             detailed = yield from _detail_image(plan, base[i : i + 1], first + i, seed, progress)
-            images.extend(tensor_to_images(plan.finish(detailed)))
-        yield GeneratedImages(first, seeds, images)
+            yield GeneratedImages(first + i, (seed,), tensor_to_images(plan.finish(detailed)))
 
 
 @dataclass

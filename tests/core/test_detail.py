@@ -236,3 +236,18 @@ def test_style_transfer_comes_back_at_its_contents_resolution(instant, photo):
     small = plan(instant, GenerationRequest(edit=StyleTransferEdit(content.resize((60, 45)))))
     assert small.detail is None  # no larger than the model's canvas: nothing to add
     assert generate_images(instant, the_plan)[0].shape == (180, 240, 3)
+
+
+def test_text_guidance_comes_back_at_the_photos_resolution(instant, tiny_clip):
+    from core.requests import TextEdit
+
+    def loader(name, weights, device):
+        return tiny_clip
+
+    edit = TextEdit("fire", views=2, mode="region", box=Box(120, 80, 80, 60))
+    the_plan = plan(instant, GenerationRequest(edit=edit), clip_loader=loader)
+    assert the_plan.size == (256, 192) and the_plan.detail is not None
+    assert generate_images(instant, the_plan)[0].shape == (192, 256, 3)
+    outside = TextEdit("fire", mode="region", box=Box(230, 80, 80, 60))
+    with pytest.raises(ConfigError, match="256×192"):
+        plan(instant, GenerationRequest(edit=outside), clip_loader=loader)
