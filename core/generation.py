@@ -301,11 +301,14 @@ class OutputFrame:
         return self.box_to_base(model, source), self.box_to_base(model, target)
 
     def box_to_base(self, model: DiffusionModel, box: Box) -> Box:
-        """An output-pixel box in the model's finest-scale pixels (truncated, as Box.scaled)."""
+        """An output-pixel box in the model's finest-scale pixels (truncated, as Box.scaled, to
+        at least 1×1)."""
         if self.photo is None:
             return box
         fx, fy = self.factors(model)
-        return Box(int(box.x * fx), int(box.y * fy), int(box.w * fx), int(box.h * fy))
+        # at least a pixel: a small box in the photo is still a box at the model's size
+        width, height = max(1, int(box.w * fx)), max(1, int(box.h * fy))
+        return Box(int(box.x * fx), int(box.y * fy), width, height)
 
     def with_detail(
         self,
