@@ -149,6 +149,11 @@ def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.nd
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise ConfigError(f"{folder} holds no images.")
+    if Path(args.reference).is_file() and is_model_file(args.reference):
+        raise ConfigError(
+            f"{Path(args.reference).name} is a model, not the training image. To measure a "
+            f"model's samples, run: sinddm eval {args.reference}"
+        )
     reference = np.asarray(load_image(args.reference))
     samples = [np.asarray(load_image(p)) for p in paths]
     smallest = layout_min_side(reference.shape[:2])

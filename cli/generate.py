@@ -57,6 +57,9 @@ from core.requests import (
 
 # ------------------------------------------------------------------------------ shared path
 
+OTHER_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+"""-o names with these suffixes are refused (they would have become folders)."""
+
 
 def output_paths(output: Path, count: int, seed: int, overwrite: bool) -> list[Path]:
     """Where the images go: `output` itself for one .png, else `output/sample_seed<k>.png`.
@@ -65,6 +68,11 @@ def output_paths(output: Path, count: int, seed: int, overwrite: bool) -> list[P
     a new one) must accept files, and no existing file is replaced unless `overwrite`; a model
     file never is.
     """
+    if output.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+        raise ConfigError(
+            f"{output.name} is not a PNG name: images are written as PNG, with the recipe "
+            f"that makes them again. Use {output.with_suffix('.png').name}, or a folder."
+        )
     if output.suffix.lower() == ".png":
         if count != 1:
             raise ConfigError(f"{output} is one file but -n is {count}; give a folder for -o.")

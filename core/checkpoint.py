@@ -33,7 +33,7 @@ from core.checkpoint_checks import (
 )
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError
-from core.imageio import atomic_write
+from core.imageio import atomic_write, missing_file
 from core.model import SinDDMNet
 from core.pyramid import Pyramid, original_pixels
 from core.refined import RefinedModel, sampling_model
@@ -103,7 +103,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if path.is_dir():
         raise CheckpointFormatError(f"{path} is a folder, not a model file.")
     if not path.is_file():
-        raise CheckpointFormatError(f"No model file at {path}.")
+        raise CheckpointFormatError(missing_file(path, "model file"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # foreign pickles warn before they fail

@@ -112,11 +112,16 @@ def harmonization_mask(mask: np.ndarray, radius: int = 7, sigma: float = 5.0) ->
 
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     disk = xx**2 + yy**2 <= radius**2
+    if not (mask > 0).any():
+        raise ConfigError("The mask is empty: paint or load the object's outline.")
     dilated = ndimage.binary_dilation(mask > 0, structure=disk)
     soft = ndimage.gaussian_filter(dilated.astype(np.float64), sigma)
     span = soft.max() - soft.min()
-    if span <= 0:
-        raise ConfigError("The mask is empty: paint or load the object's outline.")
+    if dilated.all() or span <= 0:
+        raise ConfigError(
+            "The mask covers the whole image: harmonisation blends an object into the picture "
+            "around it, so mark only the object."
+        )
     return ((soft - soft.min()) / span).astype(np.float32)
 
 

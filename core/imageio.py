@@ -42,13 +42,28 @@ def load_mask(path: str | os.PathLike) -> Image.Image:
         return ImageOps.exif_transpose(im)
 
 
+def missing_file(path: Path, what: str = "file") -> str:
+    """Why nothing can be read at `path`, which does not exist: "No file at …", or that it is
+    a symbolic link to nothing, or one of a loop of links."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:  # Python 3.11-3.12 raise this for a loop
+            return f"{path} is a loop of symbolic links (it points back to itself)."
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{path} is a loop of symbolic links (it points back to itself)."
+        return f"{path} is a symbolic link to a {what} that is not there."
+    return f"No {what} at {path}."
+
+
 @contextlib.contextmanager
 def _opened(path: Path) -> Iterator[Image.Image]:
     """Pillow's lazily decoded image at `path`; the one place that turns a missing file, a
     folder, a decompression bomb or a damaged file into `ImageLoadError`/`ImageTooLargeError`
     (also for what the `with` body decodes)."""
     if not path.exists():
-        raise ImageLoadError(f"No file at {path}.")
+        raise ImageLoadError(missing_file(path))
     if path.is_dir():
         raise ImageLoadError(f"{path} is a folder, not an image file.")
     try:

@@ -1,0 +1,62 @@
+"""Issue 23's small cases: wording and refusals a careless user meets (docs/reliability.md)."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cli.main import main
+from core.editing import harmonization_mask
+from core.errors import ConfigError
+
+
+def _error(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", ["out.jpg", "out.JPEG", "out.webp", "out.tif"])
+def test_an_image_name_that_is_not_png_is_refused(tmp_path, small_image, capsys, name):
+    out = tmp_path / name
+    assert main(["sample", str(small_image), "-o", str(out)]) == 2
+    message = _error(capsys)
+    assert "not a PNG name" in message and out.with_suffix(".png").name in message
+    assert not out.exists()  # no folder named like an image
+
+
+def test_a_mask_covering_everything_says_so():
+    with pytest.raises(ConfigError, match="covers the whole image"):
+        harmonization_mask(np.full((40, 50), 255, np.uint8))
+    border = np.full((40, 50), 255, np.uint8)
+    border[:2] = 0  # all but a thin border: the dilated mask covers everything
+    with pytest.raises(ConfigError, match="covers the whole image"):
+        harmonization_mask(border)
+    with pytest.raises(ConfigError, match="empty"):
+        harmonization_mask(np.zeros((40, 50), np.uint8))
+    object_only = np.zeros((40, 50), np.uint8)
+    object_only[10:20, 10:20] = 255
+    assert harmonization_mask(object_only).max() == 1.0
+
+
+def test_a_symlink_loop_is_named_as_a_loop(tmp_path, capsys):
+    loop = tmp_path / "photo.png"
+    os.symlink(loop, loop)
+    assert main(["info", str(loop)]) == 2
+    assert "loop of symbolic links" in _error(capsys)
+    dangling = tmp_path / "gone.sinddm"
+    os.symlink(tmp_path / "nowhere.sinddm", dangling)
+    assert main(["sample", str(dangling), "-o", str(tmp_path / "x.png")]) == 2
+    assert "symbolic link to a" in _error(capsys)
+
+
+def test_a_model_as_reference_points_to_eval_of_the_model(tmp_path, small_image, capsys):
+    from resources import DEMO_MODEL
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    Image.open(small_image).save(samples / "a.png")
+    argv = ["eval", "--samples", str(samples), "--reference", str(DEMO_MODEL)]
+    assert main(argv) == 2
+    assert f"sinddm eval {DEMO_MODEL}" in _error(capsys)
