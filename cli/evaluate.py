@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from cli.arguments import (
     MODEL_HELP,
@@ -24,6 +25,7 @@ from cli.generate import (
 )
 from cli.progress import progress_bar
 from core.checkpoint import FILE_SUFFIX
+from core.config import ModelConfig
 from core.device import resolve_device
 from core.errors import ConfigError
 from core.evaluation import REPORTED_METRICS, PerceptualWeights, evaluate
@@ -31,6 +33,7 @@ from core.generation import plan
 from core.imageio import atomic_write, ensure_writable, load_image, save_png
 from core.metrics import layout_min_side
 from core.models import is_model_file, open_diffusion_model
+from core.pyramid import capped_size
 from core.requests import GenerationRequest
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
@@ -53,7 +56,11 @@ def add_parser(commands) -> None:
     add_device_option(p)
     p.add_argument("--batch", type=int, default=8, help="samples computed together")
     p.add_argument("--samples", help="measure the images in this folder instead of sampling")
-    p.add_argument("--reference", help="the training image (with --samples)")
+    p.add_argument(
+        "--reference",
+        help="the training image (with --samples); measured at its 50,000-pixel working size, "
+        "as sampling uses it, with larger samples shrunk to match",
+    )
     p.add_argument("--save-samples", help="also write the generated samples to this folder")
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--inception-weights", help="InceptionV3 state dict, for SIFID")
@@ -154,8 +161,10 @@ def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.nd
             f"{Path(args.reference).name} is a model, not the training image. To measure a "
             f"model's samples, run: sinddm eval {args.reference}"
         )
-    reference = np.asarray(load_image(args.reference))
-    samples = [np.asarray(load_image(p)) for p in paths]
+    photo = load_image(args.reference)
+    working = capped_size(*photo.size, ModelConfig().max_pixels)
+    reference = np.asarray(photo.resize(working, Image.Resampling.LANCZOS))
+    samples = [_at_working_scale(np.asarray(load_image(p)), working) for p in paths]
     smallest = layout_min_side(reference.shape[:2])
     for path, image in [(Path(args.reference), reference), *zip(paths, samples, strict=True)]:
         if min(image.shape[:2]) < smallest:
@@ -165,6 +174,19 @@ def _images_in_folder(args: argparse.Namespace) -> tuple[list[np.ndarray], np.nd
                 f"side must be at least {smallest} px."
             )
     return samples, reference
+
+
+def _at_working_scale(image: np.ndarray, working: tuple[int, int]) -> np.ndarray:
+    """A sample larger than the reference's working size (W, H), shrunk by the factor that
+    brings its matching side to it (a full-resolution sample to the model's size, a 2×-wide
+    one to twice its width), so the metrics compare like with like at the size they are
+    defined for, in bounded memory (docs/method.md §12); smaller samples as they are."""
+    height, width = image.shape[:2]
+    factor = min(1.0, max(working[0] / width, working[1] / height))
+    if factor >= 1.0:
+        return image
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
 
 def _generated_samples(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:

@@ -60,3 +60,27 @@ def test_a_model_as_reference_points_to_eval_of_the_model(tmp_path, small_image,
     argv = ["eval", "--samples", str(samples), "--reference", str(DEMO_MODEL)]
     assert main(argv) == 2
     assert f"sinddm eval {DEMO_MODEL}" in _error(capsys)
+
+
+def test_eval_of_full_resolution_samples_against_a_big_photo(tmp_path, demo_image):
+    """`sample big.png` writes the photo's resolution; `eval --samples` then measures at the
+    working size (the reference shrunk as sampling shrinks it, the samples to match), where it
+    used to refuse the model-size samples as too small or run out of memory on large ones."""
+    from cli.evaluate import _at_working_scale, _images_in_folder
+    from cli.main import build_parser
+
+    big = tmp_path / "big.png"
+    demo_image.resize((534, 400)).save(big)  # 213,600 px: working size 258×193
+    samples = tmp_path / "s"
+    samples.mkdir()
+    demo_image.resize((534, 400)).save(samples / "full.png")
+    demo_image.resize((258, 193)).save(samples / "model_size.png")
+    demo_image.resize((1068, 400)).save(samples / "wide.png")
+    args = build_parser().parse_args(["eval", "--samples", str(samples), "--reference", str(big)])
+    images, reference = _images_in_folder(args)
+    assert reference.shape == (193, 258, 3)
+    shapes = sorted(image.shape[:2] for image in images)
+    assert shapes[:2] == [(193, 258), (193, 258)] and shapes[2][0] == 193
+    assert abs(shapes[2][1] - 2 * 258) <= 1  # twice as wide, at the same scale
+    small = np.zeros((50, 60, 3), np.uint8)
+    assert _at_working_scale(small, (258, 193)) is small
