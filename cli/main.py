@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = out_of_memory(exc)
         if message is None:
             raise
-        advice = CPU_MEMORY_ADVICE if isinstance(exc, MemoryError) else GPU_MEMORY_ADVICE
+        advice = CPU_MEMORY_ADVICE if "computer" in message else GPU_MEMORY_ADVICE
         return _fail(f"{message} {advice}")
 
 

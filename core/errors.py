@@ -47,6 +47,14 @@ def out_of_memory(exc: BaseException) -> str | None:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
         return "The GPU ran out of memory."
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) or _cpu_allocation_failed(exc):
         return "The computer ran out of memory."
     return None
+
+
+CPU_ALLOCATION_FAILED = "DefaultCPUAllocator: can't allocate memory"
+"""What torch's CPU allocator says (as a RuntimeError) when the system refuses memory."""
+
+
+def _cpu_allocation_failed(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and CPU_ALLOCATION_FAILED in str(exc)

@@ -84,3 +84,20 @@ def test_eval_of_full_resolution_samples_against_a_big_photo(tmp_path, demo_imag
     assert abs(shapes[2][1] - 2 * 258) <= 1  # twice as wide, at the same scale
     small = np.zeros((50, 60, 3), np.uint8)
     assert _at_working_scale(small, (258, 193)) is small
+
+
+def test_a_cpu_allocation_failure_is_one_line(tmp_path, small_image, capsys, monkeypatch):
+    """torch's CPU allocator raises a RuntimeError, not a MemoryError: it is out of memory all
+    the same, one line (it was a 23-line traceback)."""
+    import torch
+
+    import cli.generate
+
+    def refuse(*args, **kwargs):
+        torch.empty(2**45, dtype=torch.uint8)  # a real allocation failure (32 TiB)
+
+    monkeypatch.setattr(cli.generate, "write_images", refuse)
+    assert main(["sample", str(small_image), "-o", str(tmp_path / "x.png")]) == 2
+    assert _error(capsys) == (
+        "error: The computer ran out of memory. Try a smaller --batch or a smaller size."
+    )
