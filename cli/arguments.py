@@ -12,6 +12,7 @@ from core.requests import Box, SamplingOptions
 
 if TYPE_CHECKING:
     from core.bundle import DiffusionModel
+    from core.config import TrainConfig
     from core.pyramid import Pyramid
     from core.training import Trainer
 
@@ -231,6 +232,9 @@ def check_resume_arguments(args: argparse.Namespace, trainer: Trainer) -> str | 
     ]
     if args.fp32 and trainer.bf16_requested:
         conflicts.append("--fp32 (the model trains with bf16 autocast)")
+    schedule = _schedule_of(trainer.train_config)
+    if args.schedule is not None and schedule is not None and args.schedule != schedule:
+        conflicts.append(f"--schedule {args.schedule} (the model's: {schedule})")
     options = bool(conflicts)
     note, differs = _compare_image(args.image, trainer.pyramid)
     if differs:
@@ -250,6 +254,23 @@ def check_resume_arguments(args: argparse.Namespace, trainer: Trainer) -> str | 
             "another -o."
         )
     return note
+
+
+def _schedule_of(config: TrainConfig) -> str | None:
+    """'reference' when a training's learning-rate halvings and EMA are the authors' step
+    numbers, 'fitted' otherwise; None when the run is as long as theirs (then the two are the
+    same schedule)."""
+    from core.config import REFERENCE_MILESTONES, TrainConfig
+
+    reference = TrainConfig()
+    if config.steps == reference.steps:
+        return None
+    same = (config.lr_milestones, config.ema_start, config.ema_every) == (
+        REFERENCE_MILESTONES,
+        reference.ema_start,
+        reference.ema_every,
+    )
+    return "reference" if same else "fitted"
 
 
 def _resume_settings(args: argparse.Namespace, trainer: Trainer) -> list[tuple[str, float, float]]:

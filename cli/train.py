@@ -82,7 +82,7 @@ def add_parser(commands) -> None:
     p.add_argument(
         "--schedule",
         choices=("reference", "fitted"),
-        default="fitted",
+        default=None,
         help="fitted (default): the authors' LR halvings and EMA at the same fractions of the "
         "run (identical to theirs at 120,001 steps); reference: their step numbers, whatever the "
         "length of the run",
@@ -197,7 +197,7 @@ def _new_trainer(args: argparse.Namespace, device: torch.device) -> Trainer:
     )
     steps, batch = given(args.steps, preset.steps), given(args.batch, preset.batch_size)
     lr = given(args.lr, TrainConfig().lr)
-    if args.schedule == "fitted":
+    if (args.schedule or "fitted") == "fitted":
         train_config = replace(preset.train_config(steps, batch), lr=lr)
     else:
         train_config = TrainConfig(steps=steps, batch_size=batch, lr=lr)

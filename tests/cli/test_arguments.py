@@ -74,6 +74,9 @@ def test_resume_refuses_settings_that_differ_from_the_model(model_file, small_im
     # the refine preset has the model's width 8 here, but a refiner is another model (§11)
     assert main([*args, "--preset", "refine", "--dim", "8", "--device", "cpu"]) == 2
     assert "--preset refine (refiner band 0.25) (the model's: 0)" in _error(capsys)
+    # the model trains on the authors' step numbers (TrainConfig's defaults): "reference"
+    assert main([*args, "--schedule", "fitted", "--device", "cpu"]) == 2
+    assert "--schedule fitted (the model's: reference)" in _error(capsys)
     assert model_file.read_bytes() == before
 
 
@@ -106,6 +109,7 @@ def test_resume_with_the_same_settings_continues(tmp_path, model_file, small_ima
     """A command line run again with --resume passes; an image that is gone is only a note
     (the model holds its own copy)."""
     same = ["--dim", "8", "--batch", "2", "--lr", "1e-3", "--seed", "0", "--device", "cpu"]
+    same += ["--schedule", "reference"]
     args = ["train", str(small_image), "-o", str(model_file), "--resume", "--steps", "1"]
     assert main([*args, *same]) == 0
     assert "with the image, width, batch" in capsys.readouterr().err
