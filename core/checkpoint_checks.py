@@ -39,6 +39,10 @@ MAX_DIM = 1_024
 """The reference network is 160 wide (docs/method.md §3)."""
 MAX_SCALES = 32
 """A 250×200 image has 5 scales and a 20,000-pixel short side under 20 (docs/method.md §1)."""
+MAX_WEIGHT = 10_000.0
+"""No weight of a trained network comes near this (the demo model's largest is 0.6, a refiner's
+0.7); a larger one is a damaged file, e.g. one flipped exponent bit (-2.8e35), which would
+otherwise sample pure noise."""
 MAX_STEPS = 100_000_000
 """About 800 times the reference's 120,001 training steps."""
 MAX_BATCH = 4_096
@@ -299,6 +303,9 @@ def _weights(value: Any, shapes: dict[str, torch.Size], what: str = "weights") -
             raise _Refused(DO_NOT_FIT)
     if not _all_finite(list(weights.values())):
         raise _Refused(NOT_FINITE)
+    largest = _largest_magnitude(list(weights.values()))
+    if largest > MAX_WEIGHT:
+        raise _Damaged(f"its {what} hold a number ({largest:.3g}) that no training makes")
 
 
 def _other_fields(data: dict) -> None:
@@ -449,6 +456,12 @@ def _is_tensor(value: Any, dtypes: tuple[torch.dtype, ...]) -> TypeGuard[torch.T
         and value.layout == torch.strided
         and value.device.type == "cpu"
     )
+
+
+def _largest_magnitude(tensors: list[torch.Tensor]) -> float:
+    if not tensors:
+        return 0.0
+    return float(torch.stack([t.detach().float().abs().max() for t in tensors if t.numel()]).max())
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:

@@ -101,3 +101,32 @@ def test_a_cpu_allocation_failure_is_one_line(tmp_path, small_image, capsys, mon
     assert _error(capsys) == (
         "error: The computer ran out of memory. Try a smaller --batch or a smaller size."
     )
+
+
+def test_a_damaged_model_file_is_refused(model_file, tmp_path, capsys):
+    """One flipped byte fails the archive's checksum; one flipped exponent bit (a weight of
+    -2.8e35, the checksums made good again) is a number no training makes. Both used to load
+    (and sample noise, or be saved for good by --resume)."""
+    import zipfile
+
+    import torch
+
+    raw = bytearray(model_file.read_bytes())
+    with zipfile.ZipFile(model_file) as archive:
+        entry = next(i for i in archive.infolist() if "/data/" in i.filename and i.file_size > 64)
+    header = entry.header_offset  # the local header's own name and extra lengths
+    name_length = int.from_bytes(raw[header + 26 : header + 28], "little")
+    extra_length = int.from_bytes(raw[header + 28 : header + 30], "little")
+    raw[header + 30 + name_length + extra_length + 40] ^= 0x04
+    flipped = tmp_path / "flipped.sinddm"
+    flipped.write_bytes(bytes(raw))
+    assert main(["info", str(flipped)]) == 2
+    assert "flipped.sinddm is damaged" in _error(capsys)
+    data = torch.load(model_file, weights_only=True)
+    key = next(iter(data["ema"]))
+    data["ema"][key].view(-1)[0] = -2.8e35
+    huge = tmp_path / "huge.sinddm"
+    torch.save(data, huge)
+    assert main(["sample", str(huge), "-o", str(tmp_path / "x.png")]) == 2
+    assert "no training makes" in _error(capsys)
+    assert main(["info", str(model_file)]) == 0  # the undamaged file still opens
