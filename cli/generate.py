@@ -146,15 +146,18 @@ def generated_batches(model: DiffusionModel, plan: GenerationPlan) -> Iterator[G
                 bar.advance(f"scale {event.scale} t {event.t:3d}", event.work_done - bar.n)
 
 
-def write_images(model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Path]) -> int:
-    """Save every image of `plan` to `paths` (seed order, from `output_paths`) and print them."""
+def write_images(
+    model: DiffusionModel, plan: GenerationPlan, paths: Sequence[Path], overwrite: bool = False
+) -> int:
+    """Save every image of `plan` to `paths` (seed order, from `output_paths`) and print them;
+    without `overwrite` an image that appeared meanwhile (another run) is not replaced."""
     ensure_plan_fits(model, plan, model.device)  # refuse before sampling into swap
     create_folder(paths)
     settings = {"engine": model.kind, **plan.settings(model.device)}
     for batch in generated_batches(model, plan):
         for image, seed, path in zip(batch.images, batch.seeds, paths[batch.first :], strict=False):
             recipe = recipe_metadata(seed, plan.size, settings)
-            save_png(image, path, recipe)  # each batch is on disk before the next one starts
+            save_png(image, path, recipe, replace=overwrite)  # on disk before the next batch
     for path in paths:
         print(path)
     return 0
@@ -188,7 +191,7 @@ def write_edit(
         max_pixels=args.max_pixels,
     )
     generation_plan = plan(model, request)
-    return write_images(model, generation_plan, paths)
+    return write_images(model, generation_plan, paths, args.overwrite)
 
 
 # ----------------------------------------------------------------------------------- sample
@@ -228,7 +231,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         batch=args.batch,
         max_pixels=args.max_pixels,
     )
-    return write_images(model, plan(model, request), paths)
+    return write_images(model, plan(model, request), paths, args.overwrite)
 
 
 # ---------------------------------------------------------------------------------- editing

@@ -24,7 +24,7 @@ from core.checkpoint import FILE_SUFFIX, load_trainer, save_trainer
 from core.config import TrainConfig
 from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
 from core.errors import CheckpointWriteError, ConfigError
-from core.imageio import ensure_writable, load_image
+from core.imageio import FileAppearedError, ensure_writable, load_image
 from core.model import count_parameters
 from core.presets import PRESETS, default_preset_name
 from core.pyramid import build_pyramid, check_image_shape
@@ -132,7 +132,11 @@ def _saver(trainer: Trainer, output: Path) -> Callable[[], None]:
     def save() -> None:
         nonlocal saved_step
         try:
-            save_trainer(trainer, output)
+            # the run's first save of a new model never replaces a file that appeared since
+            # the start (another `train -o` of the same name); later saves replace its own
+            save_trainer(trainer, output, replace=saved_step is not None)
+        except FileAppearedError:
+            raise
         except CheckpointWriteError as exc:
             if saved_step is None:
                 kept = "No checkpoint was saved in this run."

@@ -89,10 +89,12 @@ def save_trainer(
     include_training_state: bool = True,
     half: bool = False,
     extra: dict[str, str | int | float] | None = None,
+    replace: bool = True,
 ) -> None:
-    """Write the trainer to `path` atomically (temp file + rename); raises CheckpointWriteError."""
+    """Write the trainer to `path` atomically (temp file + rename); raises CheckpointWriteError
+    (FileAppearedError when `replace` is False and a file appeared at `path` meanwhile)."""
     data = trainer_to_dict(trainer, include_training_state, half, extra)
-    atomic_write(path, lambda tmp: torch.save(data, tmp))
+    atomic_write(path, lambda tmp: torch.save(data, tmp), replace)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -137,12 +137,16 @@ def ensure_writable(path: str | os.PathLike, kind: str) -> None:
         os.unlink(probe)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[str], object], replace: bool = True
+) -> None:
     """Call `write(tmp_path)` to produce the file, then rename it over `path` in one step.
 
     A failure (disk full, no permission; an OSError, or the RuntimeError torch.save raises)
     leaves any existing file at `path` untouched, removes the temporary file and raises
-    `CheckpointWriteError` with one plain sentence.
+    `CheckpointWriteError` with one plain sentence. With `replace` False a file that appeared
+    at `path` meanwhile (another run writing the same name) is never replaced: the temporary
+    file is published with a hard link, which fails when the name exists (`FileAppearedError`).
     """
     path = Path(path)
     directory = _folder_of(path)
@@ -154,7 +158,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Non
         with open(tmp_name, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp creates files private (0600)
-        os.replace(tmp_name, path)
+        if replace:
+            os.replace(tmp_name, path)
+        else:
+            _publish_new(tmp_name, path)
+    except FileExistsError:
+        raise FileAppearedError(
+            f"{path} already exists: another run wrote it while this one ran, and it was not "
+            "replaced."
+        ) from None
     except (OSError, RuntimeError) as exc:
         # `from None`: the message is the whole story (torch chains four unreadable errors).
         raise CheckpointWriteError(
@@ -164,6 +176,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Non
         if tmp_name is not None and os.path.exists(tmp_name):
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+class FileAppearedError(CheckpointWriteError):
+    """A file to be created appeared at its name while it was being written."""
+
+
+def _publish_new(tmp_name: str, path: Path) -> None:
+    """Give the written file `tmp_name` the name `path` only if no file has it: a hard link
+    fails with FileExistsError where a rename would replace. Where the file system has no hard
+    links, a last check and a rename (a window of microseconds instead of the whole run)."""
+    try:
+        os.link(tmp_name, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(tmp_name, path)
 
 
 def _folder_of(path: Path) -> Path:
@@ -213,9 +243,13 @@ def _current_umask() -> int:
 
 
 def save_png(
-    image: np.ndarray, path: str | os.PathLike, metadata: dict[str, str] | None = None
+    image: np.ndarray,
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    replace: bool = True,
 ) -> None:
-    """Write an H×W×3 uint8 array as a PNG, atomically, with optional text chunks."""
+    """Write an H×W×3 uint8 array as a PNG, atomically, with optional text chunks; with
+    `replace` False never over a file that appeared meanwhile (`atomic_write`)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an H×W×3 uint8 array, got {image.dtype} {image.shape}")
     pil = Image.fromarray(image, mode="RGB")
@@ -223,7 +257,9 @@ def save_png(
     for key, value in (metadata or {}).items():
         info.add_itxt(key, str(value))
     # level 1: a third of the default's time on a 4-megapixel photo-like image, 0.5% larger
-    atomic_write(path, lambda tmp: pil.save(tmp, format="PNG", pnginfo=info, compress_level=1))
+    atomic_write(
+        path, lambda tmp: pil.save(tmp, format="PNG", pnginfo=info, compress_level=1), replace
+    )
 
 
 RECIPE_KEY = "sinddm"

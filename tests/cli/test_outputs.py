@@ -188,11 +188,11 @@ def test_a_failed_save_after_a_good_one_names_the_good_one(
     saves = []
     real = checkpoint.atomic_write
 
-    def second_fails(path, write):
+    def second_fails(path, write, replace=True):
         saves.append(path)
         if len(saves) >= 2:  # (training retries a failed save once as it ends)
             raise CheckpointWriteError(f"Could not write {path}: the disk is full.")
-        real(path, write)
+        real(path, write, replace)
 
     monkeypatch.setattr(checkpoint, "atomic_write", second_fails)
     model = tmp_path / "m.sinddm"

@@ -130,3 +130,49 @@ def test_a_damaged_model_file_is_refused(model_file, tmp_path, capsys):
     assert main(["sample", str(huge), "-o", str(tmp_path / "x.png")]) == 2
     assert "no training makes" in _error(capsys)
     assert main(["info", str(model_file)]) == 0  # the undamaged file still opens
+
+
+def _write_after_barrier(barrier, path: str, value: int, results) -> None:
+    from core.imageio import FileAppearedError, save_png
+
+    image = np.full((8, 8, 3), value, np.uint8)
+    barrier.wait()
+    try:
+        save_png(image, path, replace=False)
+        results.put(("written", value))
+    except FileAppearedError as exc:
+        results.put(("refused", str(exc)))
+
+
+def test_two_runs_writing_one_name_never_replace_each_other(tmp_path):
+    """Both checked the name before either wrote (the barrier): one image is written, the other
+    run is refused with the usual line, and the file is the first run's."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(2), context.Queue()
+    path = str(tmp_path / "same.png")
+    runs = [
+        context.Process(target=_write_after_barrier, args=(barrier, path, v, results))
+        for v in (40, 200)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(30)
+    outcomes = sorted(results.get(timeout=5) for _ in runs)
+    assert [kind for kind, _ in outcomes] == ["refused", "written"]
+    assert "already exists" in outcomes[0][1]
+    assert int(np.asarray(Image.open(path))[0, 0, 0]) == outcomes[1][1]
+
+
+def test_a_training_whose_file_appears_meanwhile_does_not_replace_it(tmp_path, tiny_trainer):
+    from cli.train import _saver
+    from core.imageio import FileAppearedError
+
+    output = tmp_path / "m.sinddm"
+    save = _saver(tiny_trainer, output)  # the run starts: no file there
+    output.write_bytes(b"another run's model")
+    with pytest.raises(FileAppearedError, match="already exists"):
+        save()
+    assert output.read_bytes() == b"another run's model"
