@@ -9,6 +9,7 @@ it happens and show the download as it runs.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,7 @@ def download_weights(
             f"The weights '{tag}' for {model_name} are not on the Hugging Face hub; they will "
             "be downloaded when first used."
         )
+    ensure_hub_reachable(model_name, tag)
     from huggingface_hub import hf_hub_download
 
     errors = []
@@ -151,6 +153,38 @@ def download_weights(
         f"The CLIP weights '{tag}' could not be downloaded ({errors[-1]}). Connect to the "
         "internet and try again, or choose a local weights file."
     )
+
+
+HUB_CHECK_SECONDS = 3.0
+"""How long the hub may take to accept a connection before it counts as unreachable (a
+download left to itself retried for about 50 s, printing 40 messages, before it gave up)."""
+
+
+def ensure_hub_reachable(model_name: str, tag: str) -> None:
+    """Raise `GuidanceUnavailableError` (one line) at once where the tag's weights could not be
+    downloaded: the hub's offline mode is set (HF_HUB_OFFLINE), or its host does not accept a
+    connection within HUB_CHECK_SECONDS."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    advice = "Connect to the internet once so they can be downloaded, or choose a local file."
+    if constants.HF_HUB_OFFLINE:
+        raise GuidanceUnavailableError(
+            f"The CLIP weights '{tag}' for {model_name} are not on this computer, and the "
+            f"Hugging Face hub's offline mode is on (HF_HUB_OFFLINE). {advice}"
+        )
+    address = urlparse(constants.ENDPOINT)
+    host = address.hostname or "huggingface.co"
+    port = address.port or (80 if address.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=HUB_CHECK_SECONDS).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GuidanceUnavailableError(
+            f"The CLIP weights '{tag}' for {model_name} are not on this computer, and {host} "
+            f"cannot be reached to download them ({reason}). {advice}"
+        ) from None
 
 
 def _pretrained_config(model_name: str, tag: str) -> dict:

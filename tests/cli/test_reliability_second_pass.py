@@ -176,3 +176,38 @@ def test_a_training_whose_file_appears_meanwhile_does_not_replace_it(tmp_path, t
     with pytest.raises(FileAppearedError, match="already exists"):
         save()
     assert output.read_bytes() == b"another run's model"
+
+
+def _no_network(*args, **kwargs):
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_text_offline_is_the_note_and_one_line_at_once(
+    tmp_path, small_image, capsys, monkeypatch, empty_clip_cache
+):
+    """Was: the note, 40 retry messages, an ERROR:root: line, ~50 s, a line cut mid-word."""
+    import socket
+
+    monkeypatch.setattr(socket, "create_connection", _no_network)  # the network is blocked
+    argv = ["text", str(small_image), "--prompt", "fire", "-o", str(tmp_path / "f.png")]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Note: CLIP weights 'openai'")
+    assert lines[1].startswith("error: The CLIP weights 'openai'")
+    assert "cannot be reached" in lines[1] and lines[1].endswith("choose a local file.")
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_the_apps_download_says_offline_at_once(monkeypatch, empty_clip_cache):
+    import socket
+
+    from huggingface_hub import constants
+
+    from core.clip_weights import GuidanceUnavailableError, download_weights
+
+    monkeypatch.setattr(socket, "create_connection", _no_network)
+    with pytest.raises(GuidanceUnavailableError, match="cannot be reached"):
+        download_weights("ViT-B-32", "openai")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(GuidanceUnavailableError, match="offline mode"):
+        download_weights("ViT-B-32", "openai")
