@@ -300,12 +300,12 @@ def cmd_roi(args: argparse.Namespace) -> int:
 
 def cmd_text(args: argparse.Namespace) -> int:
     note = check_text_arguments(args)
+    paths = checked_outputs(args)  # where the images go is checked before anything else
     if note:
         print(note, file=sys.stderr)  # the weights will be downloaded first
         from core.clip_weights import ensure_hub_reachable
 
         ensure_hub_reachable(args.clip_model, args.clip_weights)  # offline: one line, at once
-    paths = checked_outputs(args)
     model = open_model(args.model, args.device)
     edit = TextEdit(
         prompt=args.prompt,

@@ -125,9 +125,11 @@ def test_missing_weights_say_how_to_fix(tmp_path):
 
 def test_text_command_with_a_local_model(tmp_path, tiny_clip, tiny_trainer, monkeypatch):
     from cli.main import main
+    from core import clip_weights
     from core.checkpoint import save_trainer
 
     monkeypatch.setattr(clip_guidance, "load_clip", lambda *a, **k: tiny_clip)
+    monkeypatch.setattr(clip_weights, "ensure_hub_reachable", lambda *args: None)  # "online"
     model = tmp_path / "m.sinddm"
     save_trainer(tiny_trainer, model)
     out = tmp_path / "t.png"
