@@ -10,7 +10,6 @@ just the EMA weights, optionally in float16, for shipping small demo models.
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import pickle
@@ -288,18 +287,22 @@ def _pyramid_to_dict(pyramid: Pyramid) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=1)
-def _encoded_photo(pixels: bytes, shape: tuple[int, ...]) -> torch.Tensor:
-    image = Image.fromarray(np.frombuffer(pixels, np.uint8).reshape(shape))
-    image = Image.fromarray(original_pixels(image, STORED_PHOTO_PIXELS))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)  # fast: training autosaves every minute
-    return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+_encoded: list[tuple[np.ndarray, torch.Tensor]] = []
+"""The last photo encoded and its PNG bytes: a training's autosaves reuse them."""
 
 
 def _photo_png(original: np.ndarray) -> torch.Tensor:
-    """The photo as a 1-D uint8 tensor of PNG bytes (encoded once per photo: autosaves reuse it)."""
-    return _encoded_photo(original.tobytes(), original.shape)
+    """The photo as a 1-D uint8 tensor of PNG bytes, encoded once per photo array (the pyramid
+    keeps the same array for a whole training, which autosaves every minute)."""
+    for photo, encoded in _encoded:
+        if photo is original:
+            return encoded
+    image = Image.fromarray(original_pixels(Image.fromarray(original), STORED_PHOTO_PIXELS))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)  # photo-like: level 6 is no smaller
+    encoded = torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+    _encoded[:] = [(original, encoded)]
+    return encoded
 
 
 def _to_cpu(value: Any) -> Any:

@@ -33,6 +33,8 @@ from core.patch_index import (
     INDEX_DTYPE,
     NeighbourIndex,
     candidate_table,
+    principal_components,
+    project_image,
     propagate_candidates,
     random_candidates,
     refine_with_table,
@@ -125,29 +127,34 @@ def detail_schedule(base: DiffusionSchedule, base_loss: float, scales: int) -> D
 
 @dataclass
 class _Level:
-    """One detail scale's training patches in principal components: sharp and blurry keys
-    (N, d), centre pixels (N, 3), the projection (filters (d, 3, k, k), offset (d,))."""
+    """One detail scale's training patches in principal components: the k×k patches' mean
+    (3k²,) and basis (3k², d), sharp and blurry keys (N, d) and centre pixels (N, 3)."""
 
     size: tuple[int, int]
-    filters: torch.Tensor
-    offset: torch.Tensor
+    mean: torch.Tensor
+    basis: torch.Tensor
     sharp: torch.Tensor
     blurry: torch.Tensor
     sharp_centres: torch.Tensor
     blurry_centres: torch.Tensor
 
-    def project(self, image: torch.Tensor, mean_weight: float = 1.0) -> torch.Tensor:
-        """Every zero-padded k×k patch of a (B, 3, H, W) image -> (B·H·W, d)."""
-        pad = self.filters.shape[-1] // 2
-        projected = F.conv2d(image, self.filters, padding=pad)
-        return projected.permute(0, 2, 3, 1).reshape(-1, self.filters.shape[0]) - (
-            mean_weight * self.offset
-        )
+    @property
+    def patch(self) -> int:
+        return DETAIL_PATCH
+
+    def project(
+        self, image: torch.Tensor, mean_weight: float = 1.0, row_padding: int | None = None
+    ) -> torch.Tensor:
+        """Every k×k patch of a (B, 3, H, W) image -> (B·H·W, d) (patch_index.project_image)."""
+        return project_image(image, self.patch, self.mean, self.basis, mean_weight, row_padding)
 
 
-def _fit_level(sharp: torch.Tensor, blurry: torch.Tensor, size: int, components: int, seed: int):
-    """Principal components of a (1, 3, H, W) pair's k×k patches, from PCA_SAMPLES patches at
-    random: (filters (d, 3, k, k), offset (d,) = Uᵀμ)."""
+def _fit_level(
+    sharp: torch.Tensor, blurry: torch.Tensor, size: int, components: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Principal components (mean (3k²,), basis (3k², d)) of a (1, 3, H, W) pair's zero-padded
+    k×k patches, from PCA_SAMPLES of them drawn at random (a megapixel image's patch matrix
+    would not fit)."""
     pad = size // 2
     padded = F.pad(torch.cat([sharp, blurry]), (pad, pad, pad, pad))
     _, _, height, width = sharp.shape
@@ -160,11 +167,9 @@ def _fit_level(sharp: torch.Tensor, blurry: torch.Tensor, size: int, components:
     cols = (xs[:, None] + offsets)[:, None, :]  # (n, 1, k)
     patches = padded[:, :, rows, cols]  # (2, 3, n, k, k)
     data = patches.permute(0, 2, 1, 3, 4).reshape(2 * count, -1)  # unfold's channel-major order
-    mean = data.mean(dim=0)
-    centred = data - mean
-    _, vectors = torch.linalg.eigh(centred.T @ centred)
-    basis = vectors[:, -components:].flip(1).contiguous()
-    return basis.T.reshape(-1, 3, size, size).contiguous(), mean @ basis
+    mean, basis = principal_components(data, components, max_rows=data.shape[0])  # all drawn
+    assert basis is not None  # DETAIL_COMPONENTS < 3k²
+    return mean, basis
 
 
 class DetailModel:
@@ -286,7 +291,7 @@ class DetailModel:
         table, values = candidate_table(keys, values, alpha_bar)
         del keys
         batch, _, height, width = x_t.shape
-        pad = level.filters.shape[-1] // 2
+        pad = level.patch // 2
         padded = F.pad(x_t, (0, 0, pad, pad))  # zero rows above and below: bands read them
         candidates = self._candidates
         assert candidates is not None
@@ -328,11 +333,7 @@ class DetailModel:
     @staticmethod
     def _project_band(level: _Level, band: torch.Tensor, mean_weight: float) -> torch.Tensor:
         """Patches of the rows a band covers: `band` (1, 3, rows + 2·pad, W) -> (rows·W, d)."""
-        pad = level.filters.shape[-1] // 2
-        projected = F.conv2d(band, level.filters, padding=(0, pad))
-        return projected[0].permute(1, 2, 0).reshape(-1, level.filters.shape[0]) - (
-            mean_weight * level.offset
-        )
+        return level.project(band, mean_weight, row_padding=0)
 
     @staticmethod
     def _band_pool(
@@ -353,9 +354,11 @@ class DetailModel:
     def _level(self, scale: int) -> _Level:
         sharp = image_to_tensor(self.pyramid.sharp[scale], self._device)
         blurry = image_to_tensor(self.pyramid.blurry[scale], self._device)
-        filters, offset = _fit_level(sharp, blurry, DETAIL_PATCH, DETAIL_COMPONENTS, seed=scale)
-        level = _Level(self.sizes[scale], filters, offset, *(torch.empty(0),) * 4)
+        mean, basis = _fit_level(sharp, blurry, DETAIL_PATCH, DETAIL_COMPONENTS, seed=scale)
+        level = _Level(self.sizes[scale], mean, basis, *(torch.empty(0),) * 4)
         level.sharp = level.project(sharp)
+        if scale == 0:  # the base's finest image: only searched by `begin`, never denoised
+            return level
         level.blurry = level.project(blurry)
         level.sharp_centres = sharp[0].flatten(1).T.contiguous()
         level.blurry_centres = blurry[0].flatten(1).T.contiguous()

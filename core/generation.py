@@ -236,11 +236,10 @@ class OutputFrame:
     """Where a request's pixels live: `train_size` (W, H) is the photo at its own resolution
     under the request's cap (sizes and boxes are given in its pixels), `photo` the photo the
     detail scales read (None: the model keeps none, or it is no larger than the model's finest
-    scale, and the image is done there), `cap` the pixel cap."""
+    scale, and the image is done there)."""
 
     train_size: tuple[int, int]
     photo: np.ndarray | None
-    cap: int
 
     @classmethod
     def of(cls, model: DiffusionModel, cap: int) -> OutputFrame:
@@ -249,8 +248,8 @@ class OutputFrame:
         if original is not None:
             size = capped_size(original.shape[1], original.shape[0], cap)
             if size[0] * size[1] > base_w * base_h:
-                return cls(size, original, cap)
-        return cls((base_w, base_h), None, cap)
+                return cls(size, original)
+        return cls((base_w, base_h), None)
 
     def factors(self, model: DiffusionModel) -> tuple[float, float]:
         """Model finest-scale pixels per output pixel, per axis (W, H)."""
@@ -338,8 +337,8 @@ class OutputFrame:
         detail = detail_for(model, self.photo, wanted)
         if detail is None:
             return base
-        sizes = [(int(w * mul_w + 1e-9), int(h * mul_h + 1e-9)) for w, h in detail.sizes[1:-1]]
-        return replace(base, detail=detail, detail_sizes=(*sizes, final))
+        canvases = _detail_canvases(detail.sizes[1:], (mul_w, mul_h), final)
+        return replace(base, detail=detail, detail_sizes=canvases)
 
 
 def photo_size(model: DiffusionModel, max_pixels: int | None = None) -> tuple[int, int]:
@@ -363,13 +362,20 @@ def work_estimate(model: DiffusionModel, request: GenerationRequest) -> tuple[fl
     base = sum(sampling_work(sizes, starts, None, stride, coarse))
     if frame.photo is None or final is None:
         return base * request.count, 0.0
-    canvases = [
-        (int(w * muls[0]), int(h * muls[1]))
-        for w, h in detail_sizes(model.sizes[-1], frame.train_size)
-    ]
+    canvases = _detail_canvases(detail_sizes(model.sizes[-1], frame.train_size), muls, final)
     calls = len(fine_timesteps(DETAIL_START_STEP, DETAIL_STRIDE))
     detail = sum(w * h * calls for w, h in canvases)
     return base * request.count, float(detail * request.count)
+
+
+def _detail_canvases(
+    sizes: Sequence[tuple[int, int]], multipliers: tuple[float, float], final: tuple[int, int]
+) -> tuple[tuple[int, int], ...]:
+    """The canvas (W, H) of every detail scale of training `sizes` (finest last) under the
+    canvas' `multipliers`, as §5 scales every scale's canvas; the last is exactly `final`."""
+    mul_w, mul_h = multipliers
+    inner = [(int(w * mul_w + 1e-9), int(h * mul_h + 1e-9)) for w, h in sizes[:-1]]
+    return (*inner, final)
 
 
 def _at_most(

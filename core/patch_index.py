@@ -31,17 +31,7 @@ class PatchSpace:
     """
 
     def __init__(self, sharp: torch.Tensor, blurry: torch.Tensor, components: int):
-        data = torch.cat([sharp, blurry])
-        self.mean = data.mean(dim=0)
-        dims = data.shape[1]
-        if components <= 0 or components >= dims:
-            self.basis: torch.Tensor | None = None
-        else:
-            step = max(1, data.shape[0] // PCA_SAMPLE_ROWS)
-            centred = data[::step] - self.mean
-            # the eigenvectors of the D×D covariance: much cheaper than an SVD of the rows
-            _, vectors = torch.linalg.eigh(centred.T @ centred)
-            self.basis = vectors[:, -components:].flip(1).contiguous()
+        self.mean, self.basis = principal_components(torch.cat([sharp, blurry]), components)
         self.sharp = self.project(sharp)
         self.blurry = self.project(blurry)
 
@@ -59,10 +49,42 @@ class PatchSpace:
         if self.basis is None:
             columns = F.unfold(image, kernel_size=size, padding=size // 2).transpose(1, 2)
             return columns.reshape(-1, columns.shape[-1]) - mean_weight * self.mean
-        filters = self.basis.T.reshape(-1, 3, size, size)  # unfold's channel-major order
-        projected = F.conv2d(image, filters, padding=size // 2)
-        offset = mean_weight * (self.mean @ self.basis)
-        return projected.permute(0, 2, 3, 1).reshape(-1, filters.shape[0]) - offset
+        return project_image(image, size, self.mean, self.basis, mean_weight)
+
+
+def principal_components(
+    data: torch.Tensor, components: int, max_rows: int = PCA_SAMPLE_ROWS
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The mean (D,) of (M, D) patches and their `components` leading principal directions
+    (D, d), from about `max_rows` of them taken evenly; None for the basis when `components`
+    keeps every dimension (or is 0)."""
+    mean = data.mean(dim=0)
+    if components <= 0 or components >= data.shape[1]:
+        return mean, None
+    step = max(1, data.shape[0] // max_rows)
+    centred = data[::step] - mean
+    # the eigenvectors of the D×D covariance: much cheaper than an SVD of the rows
+    _, vectors = torch.linalg.eigh(centred.T @ centred)
+    return mean, vectors[:, -components:].flip(1).contiguous()
+
+
+def project_image(
+    image: torch.Tensor,
+    size: int,
+    mean: torch.Tensor,
+    basis: torch.Tensor,
+    mean_weight: float = 1.0,
+    row_padding: int | None = None,
+) -> torch.Tensor:
+    """Uᵀ(patch − mean_weight·μ) of every k×k patch of a (B, 3, H, W) image, as one
+    convolution: (B·H'·W, d) in raster order. Zero-padded by k // 2 on every side, or by
+    `row_padding` above and below (0 for a band whose neighbouring rows are already in it)."""
+    filters = basis.T.reshape(-1, 3, size, size)  # unfold's channel-major order
+    rows = size // 2 if row_padding is None else row_padding
+    projected = F.conv2d(image, filters, padding=(rows, size // 2))
+    return projected.permute(0, 2, 3, 1).reshape(-1, filters.shape[0]) - mean_weight * (
+        mean @ basis
+    )
 
 
 class NeighbourIndex:
