@@ -19,7 +19,7 @@ samples. `core.generation` does that for every image of a plan.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,9 +28,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.bundle import DiffusionModel, image_to_tensor
+from core.canvas import CanvasRules
 from core.config import ModelConfig
 from core.patch_index import (
     INDEX_DTYPE,
+    RANDOM_PER_PIXEL,
+    AllowedPatches,
     NeighbourIndex,
     candidate_table,
     principal_components,
@@ -42,7 +45,7 @@ from core.patch_index import (
 )
 from core.pyramid import Pyramid
 from core.requests import SamplingOptions
-from core.sampling import SampleStep, detail_run
+from core.sampling import SampleStep, X0Guidance, detail_run
 from core.schedule import DiffusionSchedule, make_schedule
 
 DETAIL_FACTOR = 2.5
@@ -137,6 +140,12 @@ class _Level:
     blurry: torch.Tensor
     sharp_centres: torch.Tensor
     blurry_centres: torch.Tensor
+    allowed: AllowedPatches | None = None
+    """The patches that may be used (heal excludes some); None: all of them."""
+
+    def allow(self, indices: torch.Tensor) -> torch.Tensor:
+        """`indices` with every excluded patch dropped (made "none")."""
+        return indices if self.allowed is None else self.allowed.filter(indices)
 
     @property
     def patch(self) -> int:
@@ -182,12 +191,16 @@ class DetailModel:
         schedule: DiffusionSchedule,
         config: ModelConfig,
         device: torch.device | str = "cpu",
+        excluded: Sequence[np.ndarray] | None = None,
     ):
+        """`excluded[s]` (H_s×W_s bool, per scale, 0 the base's finest) marks patches never
+        to be used (heal, docs/method.md §13)."""
         self.pyramid = pyramid
         self.schedule = schedule
         self.config = config
         self.steps_trained = 0
         self._device = torch.device(device)
+        self._excluded = list(excluded) if excluded is not None else None
         self._levels = [self._level(s) for s in range(pyramid.num_scales)]
         self._candidates: torch.Tensor | None = None
         self._candidate_scale = -1
@@ -203,14 +216,20 @@ class DetailModel:
         original: np.ndarray,
         target: tuple[int, int],
         device: torch.device | str = "cpu",
+        exclude: Callable[[Sequence[tuple[int, int]], int], list[np.ndarray]] | None = None,
     ) -> DetailModel | None:
         """The detail scales above a base model's `base` pyramid and `schedule`, from the photo
-        `original` up to `target` (W, H); None when that is no larger than the base."""
+        `original` up to `target` (W, H); None when that is no larger than the base.
+        `exclude(sizes, patch)` gives the patches (H×W bool) of each level of `sizes` (W, H,
+        the base's finest first) never to be used (heal)."""
         pyramid = detail_pyramid(base, original, target)
         if pyramid is None:
             return None
         detail = detail_schedule(schedule, pyramid.rescale_losses[-1], pyramid.num_scales - 1)
-        return cls(pyramid, detail, config, device)
+        excluded = None
+        if exclude is not None:
+            excluded = exclude(pyramid.sizes, DETAIL_PATCH)
+        return cls(pyramid, detail, config, device, excluded)
 
     # --------------------------------------------------------------- DiffusionModel interface
 
@@ -253,11 +272,19 @@ class DetailModel:
         pixel's candidates are the base training patches nearest to its patch of the sample."""
         self.start_run()
         level = self._levels[0]
+        allowed = level.allowed
         if self._base_index is None:
             # a rough start is enough: propagation refines it at every step above
-            self._base_index = NeighbourIndex(level.sharp, probes=2)
+            self._base_index = (
+                NeighbourIndex(level.sharp, probes=2)
+                if allowed is None
+                else allowed.index(level.sharp, probes=2)
+            )
         queries = level.project(base.float().to(self._device))
-        found = self._base_index.search(queries, DETAIL_CANDIDATES)
+        if allowed is None:
+            found = self._base_index.search(queries, DETAIL_CANDIDATES)
+        else:
+            found = allowed.search(self._base_index, queries, DETAIL_CANDIDATES)
         self._candidates = found.reshape(base.shape[0], *base.shape[2:], -1)
         self._candidate_scale = 0
 
@@ -300,13 +327,17 @@ class DetailModel:
         rows = max(1, BAND_PIXELS // width)
         # drawn for the whole canvas, so that the bands' size changes nothing
         generator = torch.Generator().manual_seed(7919 * scale + self._steps)
-        random = random_candidates(height, width, level.sharp.shape[0], generator)
+        if level.allowed is None:
+            random = random_candidates(height, width, level.sharp.shape[0], generator)
+        else:  # heal: only among the allowed patches
+            random = level.allowed.random((1, height, width, RANDOM_PER_PIXEL), generator)
         for image in range(batch):
             for top in range(0, height, rows):
                 bottom = min(height, top + rows)
                 band = padded[image : image + 1, :, top : bottom + 2 * pad]
                 queries = self._project_band(level, band, math.sqrt(alpha_bar))
                 pool = self._band_pool(candidates[image : image + 1], top, bottom, level, random)
+                pool = level.allow(pool)
                 found, chosen = refine_with_table(
                     queries, table, values, pool, alpha_bar, DETAIL_CANDIDATES
                 )
@@ -325,9 +356,10 @@ class DetailModel:
             raise RuntimeError(f"Detail scale {scale} after {self._candidate_scale}: in order.")
         assert self._candidates is not None
         below = self.sizes[scale - 1]
-        self._candidates = upscale_candidates(
+        upscaled = upscale_candidates(
             self._candidates, below, (shape[2], shape[3]), self.sizes[scale]
-        ).to(INDEX_DTYPE)
+        )
+        self._candidates = self._levels[scale].allow(upscaled).to(INDEX_DTYPE)
         self._candidate_scale = scale
 
     @staticmethod
@@ -356,6 +388,8 @@ class DetailModel:
         blurry = image_to_tensor(self.pyramid.blurry[scale], self._device)
         mean, basis = _fit_level(sharp, blurry, DETAIL_PATCH, DETAIL_COMPONENTS, seed=scale)
         level = _Level(self.sizes[scale], mean, basis, *(torch.empty(0),) * 4)
+        if self._excluded is not None:
+            level.allowed = AllowedPatches(self._excluded[scale], self._device)
         level.sharp = level.project(sharp)
         if scale == 0:  # the base's finest image: only searched by `begin`, never denoised
             return level
@@ -393,11 +427,14 @@ def refine(
     base: torch.Tensor,
     seeds: Sequence[int],
     sizes: Sequence[tuple[int, int]],
+    guidance: Sequence[X0Guidance] = (),
+    rules: CanvasRules | None = None,
 ) -> Iterator[SampleStep]:
     """Run the detail scales 1 … D of `model` from finished base samples (B, 3, h, w) in
     [-1, 1]: `sizes` are the (W, H) canvases of scales 1 … D, `seeds` each image's seed (its
-    noise comes from seed + DETAIL_SEED_OFFSET). Yields a `SampleStep` per denoiser call; the
-    last one's x0_pred is the result (B, 3, H, W)."""
+    noise comes from seed + DETAIL_SEED_OFFSET); `guidance` (known pixels) sees scales 1 … D
+    and `rules` tile or mirror the canvas (core.canvas). Yields a `SampleStep` per denoiser
+    call; the last one's x0_pred is the result (B, 3, H, W)."""
     model.begin(base)
     noise_seeds = [seed + DETAIL_SEED_OFFSET for seed in seeds]
-    yield from detail_run(model, base, noise_seeds, list(sizes), DETAIL_STRIDE)
+    yield from detail_run(model, base, noise_seeds, list(sizes), DETAIL_STRIDE, guidance, rules)

@@ -1,4 +1,5 @@
-"""One plan for every way of generating: plain samples, regions, text, style transfer, harmonise.
+"""One plan for every way of generating: plain samples (tiled or mirrored), regions, text, style
+transfer, harmonise, heal and extend.
 
 A `GenerationRequest` says what to make (count, seed, canvas, `SamplingOptions`, one optional
 edit); `plan(model, request)` turns it into a `GenerationPlan` (per-scale canvas, start steps,
@@ -19,7 +20,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core import fill
 from core.bundle import DiffusionModel, tensor_to_images
+from core.canvas import CanvasRules, KnownCanvas, PriorLayout, anchored_offset, placed
 from core.detail import (
     DETAIL_START_STEP,
     DETAIL_STRIDE,
@@ -44,8 +47,10 @@ from core.requests import (
     TEXT_MODES,
     Box,
     Edit,
+    ExtendEdit,
     GenerationRequest,
     HarmonizeEdit,
+    HealEdit,
     RegionsEdit,
     SamplingOptions,
     StyleTransferEdit,
@@ -68,11 +73,13 @@ __all__ = [
     "PLAIN_SAMPLING",
     "ClipLoader",
     "Edit",
+    "ExtendEdit",
     "GeneratedImages",
     "GenerationPlan",
     "GenerationRequest",
     "GenerationStep",
     "HarmonizeEdit",
+    "HealEdit",
     "RegionsEdit",
     "SamplingOptions",
     "StyleTransferEdit",
@@ -131,6 +138,14 @@ class GenerationPlan:
     at the model's finest scale."""
     detail_sizes: tuple[tuple[int, int], ...] = ()
     """(W, H) of the canvas at every detail scale, finest last (the image's size)."""
+    rules: CanvasRules | None = None
+    """Tile or mirror the canvas (core.canvas); None: neither."""
+    denoiser: DiffusionModel | None = None
+    """The denoiser to sample with, when not the model itself: the model with its position
+    prior laid out for the canvas, or rebuilt to heal (core.fill)."""
+    known: KnownCanvas | None = None
+    """Pixels of the finished image that are given (heal, extend): kept at every step of every
+    scale and exactly in the result (docs/method.md §13)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -189,6 +204,10 @@ class GenerationPlan:
             scales = len(self.detail_sizes)
             settings["detail scales"] = f"{scales} above {base_w}×{base_h}"
         settings["max pixels"] = self.request.pixel_cap
+        if self.request.tile:
+            settings["tile"] = self.request.tile
+        if self.request.mirror:
+            settings["mirror"] = self.request.mirror
         return settings
 
 
@@ -197,6 +216,18 @@ def plan(
 ) -> GenerationPlan:
     """Check `request` against `model` and prepare it (loads CLIP for a text edit, and the
     detail scales when the image is larger than the model's finest scale)."""
+    made = _plan_edit(model, request, clip_loader)
+    rules = CanvasRules.of(request.tile, request.mirror)
+    if rules is None:
+        return made
+    # a tiled axis has no edges: the position prior leaves it free (docs/method.md §13)
+    layout = PriorLayout(free_y=rules.wrap_y, free_x=rules.wrap_x)
+    return replace(made, rules=rules, denoiser=fill.laid_out(model, layout))
+
+
+def _plan_edit(
+    model: DiffusionModel, request: GenerationRequest, clip_loader: ClipLoader | None
+) -> GenerationPlan:
     options = request.options or model.default_sampling
     edit = request.edit
     starts = tuple(resolve_start_steps(model, options.start_steps))
@@ -227,6 +258,10 @@ def plan(
         return frame.with_detail(model, base, capped_size(*content.size, request.pixel_cap))
     if isinstance(edit, HarmonizeEdit):
         return _harmonize_plan(model, request, edit, starts, options, frame)
+    if isinstance(edit, HealEdit):
+        return _heal_plan(model, request, edit, starts, options, frame)
+    if isinstance(edit, ExtendEdit):
+        return _extend_plan(model, request, edit, starts, options)
     loader = clip_loader or default_clip_loader
     return _text_plan(model, request, edit, starts, options, loader, frame)
 
@@ -315,11 +350,13 @@ class OutputFrame:
         base: GenerationPlan,
         final: tuple[int, int] | None,
         multipliers: tuple[float, float] | None = None,
+        build: Callable[[tuple[int, int]], DetailModel | None] | None = None,
     ) -> GenerationPlan:
         """`base` with the detail scales that take its images from the model's finest canvas
         to `final` (W, H) (docs/method.md §12); `multipliers` (canvas per photo pixel) as the
         request gave them, else as the base canvas implies them; `base` itself when there is
-        nothing to add."""
+        nothing to add. `build(photo size)` makes the detail scales (default: `detail_for`,
+        from the photo)."""
         if self.photo is None or final is None:
             return base
         (canvas_w, canvas_h), (base_w, base_h) = base.sizes[-1], model.sizes[-1]
@@ -334,11 +371,20 @@ class OutputFrame:
         mul_w, mul_h = multipliers
         if final[0] * final[1] <= canvas_w * canvas_h:
             return base
-        detail = detail_for(model, self.photo, wanted)
+        detail = build(wanted) if build else detail_for(model, self.photo, wanted)
         if detail is None:
             return base
         canvases = _detail_canvases(detail.sizes[1:], (mul_w, mul_h), final)
         return replace(base, detail=detail, detail_sizes=canvases)
+
+    def photo_pixels(self, model: DiffusionModel) -> np.ndarray:
+        """The photo at `train_size`, H×W×3 uint8: what requests' pixels are pixels of."""
+        if self.photo is None:
+            return model.pyramid.sharp[-1]
+        if self.photo.shape[:2] == self.train_size[::-1]:
+            return self.photo
+        resized = Image.fromarray(self.photo).resize(self.train_size, Image.Resampling.LANCZOS)
+        return np.asarray(resized)
 
 
 def photo_size(model: DiffusionModel, max_pixels: int | None = None) -> tuple[int, int]:
@@ -419,6 +465,109 @@ def _harmonize_plan(
     if detailed.detail is None:
         return detailed
     return replace(detailed, finish=harmony.at_size(composite, detailed.size).blend)
+
+
+def _heal_plan(
+    model: DiffusionModel,
+    request: GenerationRequest,
+    edit: HealEdit,
+    starts: tuple[int, ...],
+    options: SamplingOptions,
+    frame: OutputFrame,
+) -> GenerationPlan:
+    """Heal (docs/method.md §13): the photo's own canvas, every pixel outside the mask kept,
+    the mask's pixels drawn by a denoiser that cannot read them (core.fill)."""
+    if request.size is not None or request.multipliers is not None:
+        raise ConfigError("Heal keeps the photo's size: give it no size or scale.")
+    original = model.pyramid.original
+    photo = original if original is not None else model.pyramid.sharp[-1]
+    photo_size = (photo.shape[1], photo.shape[0])
+    accepted = {photo_size, tuple(model.pyramid.source_size), frame.train_size}
+    hole = fill.hole_of(_mask_of(edit.mask), photo_size, accepted)
+    blank = fill.blanked(photo, hole)  # the hole is grey from here on
+    known = blank if frame.train_size == photo_size else KnownCanvas(*blank.at(frame.train_size))
+    sizes = tuple(model.sizes)
+    guidance = known.guidance(sizes, model.device)
+    base = GenerationPlan(
+        request,
+        sizes,
+        starts,
+        options,
+        fill.heal_start(blank, model.device),
+        make_guidance=lambda: [guidance],
+        denoiser=fill.healing(model, blank),
+        known=known,
+    )
+    if frame.photo is None:
+        return base
+    pyramid = fill.pyramid_of(blank, model.pyramid)
+
+    def excluded(sizes: Sequence[tuple[int, int]], patch: int) -> list[np.ndarray]:
+        return [
+            fill.excluded_patches(blank, size, sizes[d - 1] if d else None, patch)
+            for d, size in enumerate(sizes)
+        ]
+
+    def build(wanted: tuple[int, int]) -> DetailModel | None:
+        return DetailModel.above(
+            pyramid, model.schedule, model.config, blank.image, wanted, model.device, excluded
+        )
+
+    return frame.with_detail(model, base, frame.train_size, (1.0, 1.0), build)
+
+
+def _extend_plan(
+    model: DiffusionModel,
+    request: GenerationRequest,
+    edit: ExtendEdit,
+    starts: tuple[int, ...],
+    options: SamplingOptions,
+) -> GenerationPlan:
+    """Extend (docs/method.md §13): the photo kept exactly at its anchor on a larger canvas,
+    the rest drawn around it. Canvas and photo shrink together when the canvas would pass the
+    request's pixel cap."""
+    if request.size is not None or request.multipliers is not None:
+        raise ConfigError("Extend takes its canvas from the edit's size; give no other size.")
+    own = photo_size(model, MAX_CANVAS_PIXELS)  # the photo's own pixels, as the model keeps it
+    width, height = edit.size
+    if width < own[0] or height < own[1]:
+        raise ConfigError(
+            f"The canvas {width}×{height} is smaller than the photo ({own[0]}×{own[1]}): "
+            "extend adds around the photo, so give at least its size on both sides."
+        )
+    if (width, height) == own:
+        raise ConfigError(
+            f"The canvas {width}×{height} is the photo's own size: there is nothing to add."
+        )
+    shrink = min(1.0, (request.pixel_cap / (width * height)) ** 0.5)
+    frame = OutputFrame.of(model, max(1, int(own[0] * own[1] * shrink * shrink)))
+    photo_w, photo_h = frame.train_size
+    multipliers = (width / own[0], height / own[1])
+    final = (
+        max(photo_w, round(photo_w * multipliers[0])),
+        max(photo_h, round(photo_h * multipliers[1])),
+    )
+    _check_final(final)
+    if frame.photo is None:
+        sizes = tuple(canvas_sizes(model.sizes, final))
+    else:
+        sizes = tuple(canvas_sizes(model.sizes, None, multipliers))
+    left, top = anchored_offset(final, (photo_w, photo_h), edit.anchor)
+    known = placed(frame.photo_pixels(model), final, (left, top))
+    # Instant's position prior reads canvas positions in the photo's frame (core.canvas)
+    frame_fractions = (top / final[1], left / final[0], photo_h / final[1], photo_w / final[0])
+    layout = PriorLayout(frame=frame_fractions)
+    guidance = known.guidance(sizes, model.device)
+    base = GenerationPlan(
+        request,
+        sizes,
+        starts,
+        options,
+        make_guidance=lambda: [guidance],
+        denoiser=fill.laid_out(model, layout),
+        known=known,
+    )
+    return frame.with_detail(model, base, final, multipliers)
 
 
 def _image_of(source: object) -> Image.Image:
@@ -545,16 +694,25 @@ def generate(
     request = plan.request
     work_total = sum(plan.work_per_sample()) * request.count
     progress = _Progress(work_total)
+    denoiser = plan.denoiser or model
     for first in range(0, request.count, request.batch):
         count = min(request.batch, request.count - first)
         seeds = tuple(request.seed + first + i for i in range(count))
-        base = yield from _base_batch(model, plan, first, count, progress)
+        base = yield from _base_batch(denoiser, plan, first, count, progress)
         if plan.detail is None:
-            yield GeneratedImages(first, seeds, tensor_to_images(plan.finish(base)))
+            yield GeneratedImages(first, seeds, _finished(plan, base))
             continue
         for i, seed in enumerate(seeds):  # each image is done (and can be saved) on its own
             detailed = yield from _detail_image(plan, base[i : i + 1], first + i, seed, progress)
-            yield GeneratedImages(first + i, (seed,), tensor_to_images(plan.finish(detailed)))
+            yield GeneratedImages(first + i, (seed,), _finished(plan, detailed))
+
+
+def _finished(plan: GenerationPlan, batch: torch.Tensor) -> list[np.ndarray]:
+    """Finished samples (B, 3, H, W) as uint8 images, every known pixel exactly the given one."""
+    images = tensor_to_images(plan.finish(batch))
+    if plan.known is None:
+        return images
+    return [plan.known.composite(image) for image in images]
 
 
 @dataclass
@@ -588,6 +746,7 @@ def _base_batch(
         fine_stride=plan.stride,
         bf16=options.bf16,
         coarse_stride=options.coarse_stride,
+        rules=plan.rules,
     ):
         width, height = plan.sizes[step.scale]
         progress.work_done += width * height * count
@@ -605,7 +764,11 @@ def _detail_image(
     assert plan.detail is not None
     result = base
     offset = len(plan.sizes) - 1  # detail scale d is scale offset + d of the whole run
-    for step in refine(plan.detail, base, [seed], plan.detail_sizes):
+    guidance = []
+    if plan.known is not None:  # detail scale d is the guidance's entry d − 1
+        guidance.append(plan.known.guidance(plan.detail_sizes, plan.detail.device, offset=1))
+    steps = refine(plan.detail, base, [seed], plan.detail_sizes, guidance, plan.rules)
+    for step in steps:
         width, height = plan.detail_sizes[step.scale - 1]
         progress.work_done += width * height
         progress.index += 1

@@ -24,18 +24,23 @@ exactly as they use a trained network.
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from core.bundle import image_to_tensor, schedule_for
+from core.canvas import PriorLayout
 from core.config import ModelConfig
 from core.errors import ConfigError
 from core.patch_index import (
+    AllowedPatches,
     NeighbourIndex,
     PatchSpace,
     propagate_candidates,
@@ -115,6 +120,13 @@ class _ScalePatches:
     """'blurry' and 'sharp': searched with x̃ when the sampler gives it, else with x_t."""
     training_pool: torch.Tensor | None = None
     """(N, TRAINING_CANDIDATES): each training pixel's candidates (Instant.training_mixture)."""
+    allowed: AllowedPatches | None = None
+    """The patches that may be used (heal excludes some); None: all of them."""
+
+    @property
+    def kept(self) -> torch.Tensor | None:
+        """The allowed patches' indices (the exact scales weigh only them); None: all."""
+        return None if self.allowed is None else self.allowed.kept
 
 
 @dataclass
@@ -161,10 +173,24 @@ class PositionPrior:
     (p_q/σ²) and the key (p_i) plus a per-key bias (−‖p_i‖²/(2σ²)). It then costs nothing
     beyond the distances, and no (P, N) table is ever held, however large the canvas."""
 
-    def __init__(self, canvas: tuple[int, int], train: tuple[int, int], sigma: float, device):
-        """canvas and train are (H, W)."""
-        self.canvas = grid_positions(*canvas).to(device)
-        self.train = grid_positions(*train).to(device)
+    def __init__(
+        self,
+        canvas: tuple[int, int],
+        train: tuple[int, int],
+        sigma: float,
+        device,
+        layout: PriorLayout | None = None,
+        kept: torch.Tensor | None = None,
+    ):
+        """canvas and train are (H, W). `layout` places the photo on the canvas and frees the
+        axes of a tile (core.canvas); `kept` keeps only those training positions (heal)."""
+        layout = layout or PriorLayout()
+        weights = layout.weights()
+        self.canvas = (layout.positions(*canvas) * weights).to(device)
+        train_positions = grid_positions(*train) * weights
+        if kept is not None:
+            train_positions = train_positions[kept.cpu()]
+        self.train = train_positions.to(device)
         self.sigma = sigma
         self.pixels = self.canvas.shape[0]
 
@@ -228,13 +254,18 @@ class InstantModel:
         config: ModelConfig,
         settings: InstantSettings | None = None,
         device: torch.device | str = "cpu",
+        excluded: Sequence[np.ndarray] | None = None,
     ):
+        """`excluded[s]` (H_s×W_s bool, per scale) marks training patches never to be used
+        (heal: those that read the pixels to fill, docs/method.md §13)."""
         self.pyramid = pyramid
         self.schedule = schedule
         self.config = config
         self.settings = settings or InstantSettings()
         self.steps_trained = 0
+        self.layout = PriorLayout()
         self._device = torch.device(device)
+        self._excluded = list(excluded) if excluded is not None else None
         self._scales = [self._scale_patches(s) for s in range(pyramid.num_scales)]
         self._candidates: _Candidates | None = None
         self._priors: dict[tuple[int, int, int], PositionPrior] = {}
@@ -251,6 +282,15 @@ class InstantModel:
         config = config or ModelConfig()
         pyramid = build_pyramid(image, config.max_pixels, config.scale_factor)
         return cls(pyramid, schedule_for(pyramid, config), config, settings, device)
+
+    def with_layout(self, layout: PriorLayout) -> InstantModel:
+        """The same denoiser (sharing its patches) with the position prior laid out by
+        `layout` (core.canvas: where the photo lies on the canvas, which axes wrap)."""
+        laid_out = copy.copy(self)
+        laid_out.layout = layout
+        laid_out._candidates = None
+        laid_out._priors = {}
+        return laid_out
 
     # --------------------------------------------------------------- DiffusionModel interface
 
@@ -366,6 +406,8 @@ class InstantModel:
         kept = None
         if pool is None:
             prior = self._position_prior(scale, height, width)
+            if patches.kept is not None:  # heal: only the patches that read no unknown pixel
+                keys, values = keys[patches.kept], values[patches.kept]
             estimate = posterior_mean(projected, keys, values, alpha_bar, prior)
         else:
             count = self.settings.candidates
@@ -408,6 +450,7 @@ class InstantModel:
                 indices = upscale_candidates(
                     state.indices, self.sizes[scale - 1], (height, width), self.sizes[scale]
                 )
+                indices = self._allowed(scale, indices)  # the pool's random ones are allowed
             elif blurry is not None:
                 indices = self._search(scale, blurry, "blurry").reshape(*shape, -1)
             else:
@@ -416,8 +459,14 @@ class InstantModel:
             state = self._candidates = _Candidates(scale, blurry, indices, alpha_bar)
         state.alpha_bar = alpha_bar
         generator = torch.Generator().manual_seed(1009 * scale + state.refinements)
-        pool = propagate_candidates(state.indices, self.sizes[scale], generator)
+        allowed = self._scales[scale].allowed
+        pool = propagate_candidates(state.indices, self.sizes[scale], generator, allowed=allowed)
         return pool.flatten(0, 2)
+
+    def _allowed(self, scale: int, indices: torch.Tensor) -> torch.Tensor:
+        """`indices` with every excluded patch dropped (made "none")."""
+        allowed = self._scales[scale].allowed
+        return indices if allowed is None else allowed.filter(indices)
 
     def _keep_candidates(self, kept: torch.Tensor) -> None:
         """Remember this step's best candidates (B, H, W, K) for the next step."""
@@ -433,11 +482,18 @@ class InstantModel:
         where none was found. K is `count`, by default `settings.candidates`."""
         patches = self._scales[scale]
         space = patches.space
+        allowed = patches.allowed
         if kind not in patches.indexes:
             keys = space.blurry if kind == "blurry" else space.sharp
-            patches.indexes[kind] = NeighbourIndex(keys, self.settings.probes)
+            probes = self.settings.probes
+            patches.indexes[kind] = (
+                NeighbourIndex(keys, probes) if allowed is None else allowed.index(keys, probes)
+            )
         queries = space.project_image(evidence.float(), patches.size)
-        return patches.indexes[kind].search(queries, count or self.settings.candidates)
+        index, count = patches.indexes[kind], count or self.settings.candidates
+        if allowed is None:
+            return index.search(queries, count)
+        return allowed.search(index, queries, count)
 
     def _position_prior(self, scale: int, height: int, width: int) -> PositionPrior | None:
         """The position prior for an H×W canvas at `scale`, made once per canvas size."""
@@ -447,8 +503,9 @@ class InstantModel:
         key = (scale, height, width)
         if key not in self._priors:
             train_w, train_h = self.sizes[scale]
+            kept = self._scales[scale].kept
             self._priors[key] = PositionPrior(
-                (height, width), (train_h, train_w), sigma, self._device
+                (height, width), (train_h, train_w), sigma, self._device, self.layout, kept
             )
         return self._priors[key]
 
@@ -458,7 +515,18 @@ class InstantModel:
         blurry = patches_of(image_to_tensor(self.pyramid.blurry[scale], self._device), size)[0]
         space = PatchSpace(sharp, blurry, self.settings.components)
         centres = _centres(sharp, size), _centres(blurry, size)
-        return _ScalePatches(size, sharp, blurry, space, *centres)
+        patches = _ScalePatches(size, sharp, blurry, space, *centres)
+        if self._excluded is not None:
+            patches.allowed = _allowed_patches(self._excluded[scale], self._device)
+        return patches
+
+
+def _allowed_patches(excluded: np.ndarray, device: torch.device) -> AllowedPatches:
+    if excluded.all():
+        raise ConfigError(
+            "The mask leaves too little of the photo to fill from: mark a smaller area."
+        )
+    return AllowedPatches(excluded, device)
 
 
 def _centres(keys: torch.Tensor, size: int) -> torch.Tensor:

@@ -135,6 +135,43 @@ def _ivf_index(keys: np.ndarray, probes: int):
     return index
 
 
+class AllowedPatches:
+    """The patches a run may use, of a training image's N (heal excludes those that read the
+    pixels to fill, docs/method.md §13): searches look only among them, and candidates that
+    are not are dropped (become N, "none")."""
+
+    def __init__(self, excluded: np.ndarray, device: torch.device | str = "cpu"):
+        """`excluded`: (H, W) bool, one per patch (raster order); at least one False."""
+        flat = torch.from_numpy(np.ascontiguousarray(excluded).reshape(-1))
+        if bool(flat.all()):
+            raise ValueError("every patch is excluded")
+        count = flat.numel()
+        self.kept = torch.nonzero(~flat).squeeze(1).to(device)
+        """(M,) the allowed indices, ascending."""
+        lookup = torch.arange(count + 1)
+        lookup[:-1][flat] = count
+        self._lookup = lookup.to(device)
+        self._with_none = torch.cat([self.kept, torch.tensor([count], device=device)])
+
+    def filter(self, indices: torch.Tensor) -> torch.Tensor:
+        """`indices` (any shape, values 0 … N) with every excluded one made N ("none")."""
+        return self._lookup[indices.long()].to(indices.dtype)
+
+    def random(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+        """Allowed indices drawn uniformly, `shape` (INDEX_DTYPE)."""
+        picks = torch.randint(0, self.kept.numel(), shape, generator=generator)
+        return self.kept.cpu()[picks].to(INDEX_DTYPE)
+
+    def index(self, keys: torch.Tensor, probes: int) -> NeighbourIndex:
+        """A neighbour index over the allowed rows of (N, d) `keys`."""
+        return NeighbourIndex(keys[self.kept], probes)
+
+    def search(self, index: NeighbourIndex, queries: torch.Tensor, k: int) -> torch.Tensor:
+        """`index.search` on an `index` from `index`, as indices into all N patches."""
+        found = index.search(queries, k)
+        return self._with_none[found.long()].to(INDEX_DTYPE)
+
+
 def upscale_candidates(
     candidates: torch.Tensor,
     coarse_train: tuple[int, int],
@@ -192,6 +229,7 @@ def propagate_candidates(
     train_size: tuple[int, int],
     generator: torch.Generator,
     random: torch.Tensor | None = None,
+    allowed: AllowedPatches | None = None,
 ) -> torch.Tensor:
     """A pool of candidates per pixel, as PatchMatch does (Barnes et al., 2009): its own, the
     best few of each 4-neighbour's shifted by the same offset (a neighbour matched at training
@@ -199,8 +237,9 @@ def propagate_candidates(
 
     candidates (B, H, W, K) indices into the training image's N = H_t·W_t patches (N: none);
     train_size (W_t, H_t). The random ones are drawn from `generator`, or given as `random`
-    (1, H, W, RANDOM_PER_PIXEL). Returns (B, H, W, P) with N for impossible and repeated
-    entries.
+    (1, H, W, RANDOM_PER_PIXEL). With `allowed` (heal), the random ones are drawn among the
+    allowed patches and excluded proposals dropped. Returns (B, H, W, P) with N for impossible,
+    excluded and repeated entries.
     """
     width, height = train_size
     none = width * height
@@ -216,9 +255,15 @@ def propagate_candidates(
         pool.append(torch.where(valid, y * width + x, none))
     # the same random candidates for every image of the batch, so batching changes nothing
     if random is None:
-        random = random_candidates(rows, cols, none, generator)
+        if allowed is None:
+            random = random_candidates(rows, cols, none, generator)
+        else:
+            random = allowed.random((1, rows, cols, RANDOM_PER_PIXEL), generator)
     pool.append(random.to(candidates.device, candidates.dtype).expand(batch, -1, -1, -1))
-    return _without_repeats(torch.cat(pool, dim=-1), none)
+    joined = torch.cat(pool, dim=-1)
+    if allowed is not None:
+        joined = allowed.filter(joined)
+    return _without_repeats(joined, none)
 
 
 def random_candidates(rows: int, cols: int, count: int, generator: torch.Generator) -> torch.Tensor:

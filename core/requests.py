@@ -30,6 +30,22 @@ HARMONIZATION_STEP = 5
 DEFAULT_OUTPUT_PIXELS = 4_000_000
 """The default cap on an image's pixels: the photo comes back at its own resolution, shrunk to
 at most this many pixels (docs/method.md §12)."""
+TILE_AXES: tuple[str, ...] = ("x", "y", "both")
+"""What `tile` may wrap: left to right, top to bottom, or both (docs/method.md §13)."""
+MIRROR_AXES: tuple[str, ...] = ("x", "y")
+"""`mirror` "x": the right half mirrors the left; "y": the bottom half mirrors the top."""
+ANCHORS: tuple[str, ...] = (
+    "center",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "top-left",
+    "top-right",
+    "bottom-left",
+    "bottom-right",
+)
+"""Where extend places the photo on its larger canvas."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +196,41 @@ class HarmonizeEdit:
         return {"edit": "harmonize", "image": self.composite_name, "t": self.start_step}
 
 
-Edit = RegionsEdit | TextEdit | StyleTransferEdit | HarmonizeEdit
+@dataclass(frozen=True, eq=False)
+class HealEdit:
+    """Fill the mask's white (or opaque) pixels from the rest of the photo, keeping every other
+    pixel (docs/method.md §13). The mask is the photo's size; nothing under it is read."""
+
+    mask: Any = field(repr=False)
+    """An ImageSource: alpha, or else brightness above half, marks the pixels to fill."""
+    mask_name: str = ""
+
+    def describe(self) -> dict:
+        return {"edit": "heal", "mask": self.mask_name}
+
+
+@dataclass(frozen=True)
+class ExtendEdit:
+    """The photo kept exactly on a larger canvas, the rest generated around it (docs/method.md
+    §13). `size` (W, H) is the canvas in the photo's own pixels (the image comes back shrunk
+    under the request's pixel cap); `anchor` (ANCHORS) where the photo sits on it."""
+
+    size: tuple[int, int]
+    anchor: str = "center"
+
+    def __post_init__(self) -> None:
+        if self.anchor not in ANCHORS:
+            anchors = ", ".join(ANCHORS)
+            raise ConfigError(f"Unknown anchor '{self.anchor}'; choose one of {anchors}.")
+        width, height = self.size
+        if width <= 0 or height <= 0:
+            raise ConfigError(f"The canvas size must be positive, not {width}×{height}.")
+
+    def describe(self) -> dict:
+        return {"edit": "extend", "canvas": f"{self.size[0]}×{self.size[1]}", "anchor": self.anchor}
+
+
+Edit = RegionsEdit | TextEdit | StyleTransferEdit | HarmonizeEdit | HealEdit | ExtendEdit
 
 
 @dataclass(frozen=True)
@@ -204,6 +254,10 @@ class GenerationRequest:
     edit: Edit | None = None
     batch: int = 8
     max_pixels: int | None = None
+    tile: str | None = None
+    """Make the image repeat seamlessly: TILE_AXES (docs/method.md §13)."""
+    mirror: str | None = None
+    """Make the image symmetric: MIRROR_AXES."""
 
     @property
     def pixel_cap(self) -> int:
@@ -219,3 +273,23 @@ class GenerationRequest:
             raise ConfigError(f"The batch size must be at least 1, not {self.batch}.")
         if self.size is not None and self.multipliers is not None:
             raise ConfigError("Give either an output size or multipliers, not both.")
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        """Tile and mirror: known axes, never the same one, only where a canvas is drawn."""
+        if self.tile is not None and self.tile not in TILE_AXES:
+            raise ConfigError(f"Tile '{self.tile}'? Choose one of {', '.join(TILE_AXES)}.")
+        if self.mirror is not None and self.mirror not in MIRROR_AXES:
+            raise ConfigError(f"Mirror '{self.mirror}'? Choose one of {', '.join(MIRROR_AXES)}.")
+        if self.mirror is not None and self.tile in ("both", self.mirror):
+            raise ConfigError(
+                f"Tile {self.tile} and mirror {self.mirror} act on the same axis: a tile "
+                "wraps the image around that edge, a mirror reflects it there. Choose one "
+                "per axis (for example --tile x --mirror y)."
+            )
+        editing = self.edit is not None and not isinstance(self.edit, RegionsEdit | TextEdit)
+        if (self.tile or self.mirror) and editing:
+            name = self.edit.describe()["edit"]  # type: ignore[union-attr]
+            raise ConfigError(
+                f"Tile and mirror make new images; {name} works on a given image and takes neither."
+            )

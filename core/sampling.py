@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from core.bundle import DiffusionModel
+from core.canvas import CanvasRules
 from core.device import bf16_supported, make_generator, randn
 from core.errors import ConfigError
 
@@ -190,6 +191,7 @@ def iter_sample(
     fine_stride: int = 1,
     bf16: bool = False,
     coarse_stride: int = 1,
+    rules: CanvasRules | None = None,
 ) -> Iterator[SampleStep]:
     """Generate `count` samples, yielding after every network evaluation.
 
@@ -198,9 +200,9 @@ def iter_sample(
     reference's CLIP modes do). `last_scale` stops early (e.g. 0 for a quick coarse preview
     while training). `injection` starts from an image at one scale instead of from noise.
     `fine_stride`, `coarse_stride` and `bf16` trade exactness for speed (module docstring);
-    plain DDPM steps at the finer scales
-    (`reblur=False`) always take every step.
-    No autograd graph is built unless guidance builds its own.
+    plain DDPM steps at the finer scales (`reblur=False`) always take every step. `rules`
+    makes the canvas tile or mirror (core.canvas). No autograd graph is built unless guidance
+    builds its own.
     """
     if count < 1:
         raise ConfigError(f"The number of samples must be at least 1, not {count}.")
@@ -225,6 +227,7 @@ def iter_sample(
     bf16 = bf16 and bf16_supported(model.device)
     strides = (coarse_stride, stride)
     runner = _Sampler(model, count, seed, omega, reblur, list(guidance), total, strides, bf16)
+    runner.rules = rules or NO_RULES
     model.start_run()
     yield from runner.run(sizes, starts, injection)
 
@@ -235,22 +238,23 @@ def detail_run(
     seeds: Sequence[int],
     sizes: Sequence[tuple[int, int]],
     stride: int,
+    guidance: Sequence[X0Guidance] = (),
+    rules: CanvasRules | None = None,
 ) -> Iterator[SampleStep]:
     """Run scales 1 … N−1 of `model` (the detail scales of docs/method.md §12) as finer scales
     of §5, from finished samples `base` (B, 3, h, w) in [-1, 1] instead of a scale 0: x̃ of
     scale 1 is `base` upsampled. `sizes` are the (W, H) canvases of scales 1 … N−1, `seeds` each
-    image's noise seed, `stride` the fine stride. The model's state for the run (`start_run`,
+    image's noise seed, `stride` the fine stride; `guidance` sees scales 1 … N−1 and `rules`
+    tile or mirror the canvas as in `iter_sample`. The model's state for the run (`start_run`,
     anything else it needs) is the caller's to set up."""
     starts = list(model.schedule.start_steps)
     total = sum(_evaluations(starts[s], True, stride) for s in range(1, len(starts)))
-    runner = _Sampler(model, len(seeds), 0, 0.0, True, [], total, (1, stride), False)
+    runner = _Sampler(model, len(seeds), 0, 0.0, True, list(guidance), total, (1, stride), False)
+    runner.rules = rules or NO_RULES
     runner.generators = [make_generator(runner.device, seed) for seed in seeds]
     runner.output = base.to(runner.device)
-    for scale, (width, height) in enumerate(sizes, start=1):
-        blurry = F.interpolate(
-            runner.output, size=(height, width), mode="bilinear", align_corners=False
-        )
-        yield from runner.finer_scale(blurry, scale, starts[scale])
+    for scale, size in enumerate(sizes, start=1):
+        yield from runner.finer_scale(runner.upsample(runner.output, size), scale, starts[scale])
 
 
 def check_injection(injection: Injection, num_scales: int, timesteps: int) -> None:
@@ -275,8 +279,14 @@ def sample(model: DiffusionModel, **kwargs) -> torch.Tensor:
     return result
 
 
+NO_RULES = CanvasRules()
+
+
 class _Sampler:
-    """State of one sampling run: per-sample generators, schedule constants, progress count."""
+    """State of one sampling run: per-sample generators, schedule constants, progress count,
+    and the canvas rules (tiles, mirror: core.canvas) every step keeps."""
+
+    rules: CanvasRules = NO_RULES
 
     def __init__(self, model, count, seed, omega, reblur, guidance, total, strides, bf16):
         """`strides` is (coarse_stride, fine_stride)."""
@@ -292,10 +302,21 @@ class _Sampler:
         self.index = 0
         self.coarse_stride, self.fine_stride = strides
         self.bf16 = bf16
+        self._padded: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def noise(self, height: int, width: int) -> torch.Tensor:
-        """(B, 3, H, W) standard normal noise, each sample from its own generator."""
-        return torch.cat([randn((1, 3, height, width), g, self.device) for g in self.generators])
+        """(B, 3, H, W) standard normal noise, each sample from its own generator (mirrored
+        when the canvas is)."""
+        noise = torch.cat([randn((1, 3, height, width), g, self.device) for g in self.generators])
+        return self.rules.project(noise)
+
+    def upsample(self, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """x̃^s = x̂₀^{s−1}↑ (Algorithm 2, line 15): bilinear, no antialias, as the reference;
+        across the wrapped edges of a tile."""
+        if self.rules.wraps:
+            return self.rules.upsample(image, size)
+        width, height = size
+        return F.interpolate(image, size=(height, width), mode="bilinear", align_corners=False)
 
     def run(
         self, sizes: list[tuple[int, int]], starts: list[int], injection: Injection | None
@@ -317,11 +338,7 @@ class _Sampler:
             yield from self.finer_scale(image, injection.scale, starts[injection.scale], True)
             first = injection.scale + 1
         for scale in range(first, len(sizes)):
-            width, height = sizes[scale]
-            # Algorithm 2, line 15: x̃^s = x̂₀^{s−1}↑ (bilinear, no antialias, as the reference).
-            blurry = F.interpolate(
-                self.output, size=(height, width), mode="bilinear", align_corners=False
-            )
+            blurry = self.upsample(self.output, sizes[scale])
             yield from self.finer_scale(blurry, scale, starts[scale])
 
     def step(self, scale: int, t: int, x0_pred: torch.Tensor) -> SampleStep:
@@ -336,8 +353,29 @@ class _Sampler:
         blurry: torch.Tensor | None = None,
         gamma: float = 0.0,
     ) -> torch.Tensor:
+        if self.rules.wraps:  # the denoiser sees the canvas wrapped around its tiled edges
+            padded = self._denoise(self.rules.pad(x), t, scale, self._pad_once(blurry), gamma)
+            return self.rules.crop(padded, x)
+        return self._denoise(x, t, scale, blurry, gamma)
+
+    def _denoise(self, x, t, scale, blurry, gamma) -> torch.Tensor:
         with torch.no_grad(), torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
             return self.model.predict_eps(x, t, scale, blurry, gamma).float()
+
+    def _pad_once(self, blurry: torch.Tensor | None) -> torch.Tensor | None:
+        """x̃ padded as the canvas, once per scale: the same tensor at every step tells a
+        denoiser that keeps state per x̃ (Instant's candidates) that the scale goes on."""
+        if blurry is None:
+            return None
+        if self._padded is None or self._padded[0] is not blurry:
+            self._padded = (blurry, self.rules.pad(blurry))
+        return self._padded[1]
+
+    def constrain(
+        self, x: torch.Tensor, x0_pred: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The state and x̂₀ after a step, kept symmetric when the canvas mirrors."""
+        return self.rules.project(x), self.rules.project(x0_pred)
 
     def guide(self, x0_pred: torch.Tensor, scale: int, t: int) -> torch.Tensor:
         for guidance in self.guidance:
@@ -350,7 +388,7 @@ class _Sampler:
         self.output = x
         timesteps = fine_timesteps(start, self.coarse_stride)
         for t, t_next in zip(timesteps, [*timesteps[1:], -1], strict=True):
-            x, x0_pred = self.ddpm_step(x, t, 0, t_next)
+            x, x0_pred = self.constrain(*self.ddpm_step(x, t, 0, t_next))
             self.output = x0_pred
             yield self.step(0, t, x0_pred)
 
@@ -390,13 +428,13 @@ class _Sampler:
             return
         if not self.reblur:
             for t in range(start - 1, -1, -1):
-                x, x0_pred = self.ddpm_step(x, t, scale)
+                x, x0_pred = self.constrain(*self.ddpm_step(x, t, scale))
                 self.output = x0_pred
                 yield self.step(scale, t, x0_pred)
             return
         timesteps = fine_timesteps(start, self.fine_stride)
         for t, t_next in zip(timesteps, [*timesteps[1:], -1], strict=True):
-            x, x0_pred = self.reblur_step(x, blurry, t, scale, zero_gamma, t_next)
+            x, x0_pred = self.constrain(*self.reblur_step(x, blurry, t, scale, zero_gamma, t_next))
             self.output = x0_pred
             yield self.step(scale, t, x0_pred)
 

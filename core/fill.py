@@ -1,0 +1,139 @@
+"""What heal, extend and tiles need from a model (docs/method.md §13): the photo with the pixels
+to fill blanked out, the patches that read none of them, and a denoiser whose position prior
+knows where the photo lies on the canvas.
+
+Heal never reads the pixels under its mask: they are set to grey in the photo before anything
+is built from it (pyramid, Instant's patches, the detail scales, the known pixels), and every
+patch that reads one of them, or a pixel a shrink mixed them into, is excluded. A trained
+network is the exception: it learned the whole photo, so it may draw what the mask hid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+from core.bundle import DiffusionModel, image_to_tensor
+from core.canvas import KnownCanvas, PriorLayout, dilate, smooth_fill
+from core.errors import ConfigError
+from core.instant import InstantModel
+from core.pyramid import Pyramid
+from core.refined import RefinedModel
+from core.sampling import Injection
+
+PATCH_CORE = 2
+"""A training patch is excluded when the middle (2·PATCH_CORE + 1)² of it reads an unknown
+pixel: Instant takes each patch's centre pixel as its value, so a patch whose rim crosses the
+(smoothly filled) hole still gives a true pixel, and the coarse scales keep the patches around
+the hole (with the whole patch, a 15×15 one excluded 42% of the coarsest scale's patches for a
+hole of 9% of the photo, and the fill lost the photo's ridge)."""
+HEAL_START_STEP = 40
+"""Heal starts at the coarsest scale from the photo with its hole smoothly filled, noised to
+this step (of 100), instead of from pure noise: the fill then keeps the colours around the
+hole (rock beside rock) and the denoiser draws their detail. From pure noise, the hole took
+the photo's commonest content (sky or meadow) with hard edges (docs/method.md §13)."""
+HEAL_MAX_PATCH = 7
+"""Instant's patches are at most this size when it heals: a hole at the coarsest scale is
+as wide as a 15×15 patch, and no other 15×15 patch of the photo looked like the window around
+it (the nearest was twice as far as the hole's own), so the fill ignored its surroundings."""
+BLUR_REACH = 2
+"""Pixels a bilinear upsample of the scale below (a blurry image x̃, docs/method.md §1) mixes
+into its neighbours, counted at the finer scale."""
+
+
+def laid_out(model: DiffusionModel, layout: PriorLayout) -> DiffusionModel:
+    """`model` with its position prior laid out by `layout` (only Instant has one, also inside a
+    refiner); any other denoiser as it is."""
+    if isinstance(model, InstantModel):
+        return model.with_layout(layout)
+    if isinstance(model, RefinedModel):
+        return RefinedModel(model.network, model.instant.with_layout(layout))
+    return model
+
+
+def hole_of(mask: Image.Image, photo_size: tuple[int, int], accepted: set[tuple[int, int]]):
+    """The pixels to fill (H×W bool at `photo_size`, W×H) from a mask image: alpha where it
+    has one, else brightness above half. The mask must be one of the `accepted` sizes (the
+    photo's, as given or as kept); an empty or full mask is refused."""
+    if mask.size not in accepted:
+        sizes = " or ".join(f"{w}×{h}" for w, h in sorted(accepted, reverse=True))
+        raise ConfigError(
+            f"The mask is {mask.width}×{mask.height} but the photo is {sizes}: paint the mask "
+            "on the photo itself, at its size."
+        )
+    grey = mask.getchannel("A") if mask.mode in ("RGBA", "LA", "PA") else mask.convert("L")
+    if grey.size != photo_size:  # any pixel the mask touches is to be filled
+        grey = grey.point(lambda v: 255 if v > 127 else 0).resize(photo_size, Image.Resampling.BOX)
+        hole = np.asarray(grey) > 0
+    else:
+        hole = np.asarray(grey) > 127
+    if not hole.any():
+        raise ConfigError("The mask is empty: paint the area to heal in white.")
+    if hole.all():
+        raise ConfigError(
+            "The mask covers the whole photo: heal fills an area from the rest of the photo, "
+            "so leave some of it unmasked."
+        )
+    return hole
+
+
+def blanked(photo: np.ndarray, hole: np.ndarray) -> KnownCanvas:
+    """The photo (H×W×3 uint8) with the hole (H×W bool) filled smoothly from the pixels around
+    it (core.canvas.smooth_fill): from here on nothing can read what was there, and a shrink
+    of the photo mixes the surroundings' colours, not a grey, into the hole's rim."""
+    return KnownCanvas(smooth_fill(photo, ~hole), ~hole)
+
+
+def pyramid_of(known: KnownCanvas, base: Pyramid) -> Pyramid:
+    """A pyramid of `base`'s sizes built from the blanked photo, as docs/method.md §1 builds
+    one (Lanczos for the sharp levels, bilinear from the level below for the blurry ones)."""
+    photo = Image.fromarray(known.image)
+    sharp = [np.asarray(photo.resize(size, Image.Resampling.LANCZOS)) for size in base.sizes]
+    blurry = [sharp[0]] + [
+        np.asarray(Image.fromarray(sharp[s - 1]).resize(size, Image.Resampling.BILINEAR))
+        for s, size in enumerate(base.sizes[1:], start=1)
+    ]
+    return replace(base, sharp=tuple(sharp), blurry=tuple(blurry), original=known.image)
+
+
+def excluded_patches(
+    known: KnownCanvas, size: tuple[int, int], below: tuple[int, int] | None, patch: int
+) -> np.ndarray:
+    """The k×k patches (H×W bool at `size`, W×H) of a pyramid level that read an unknown pixel:
+    of its sharp image, or of its blurry image, upsampled from the level `below` (None: none)."""
+    unknown = known.unknown_at(size)
+    if below is not None:
+        coarse = Image.fromarray(known.unknown_at(below).astype(np.uint8) * 255)
+        blurred = np.asarray(coarse.resize(size, Image.Resampling.NEAREST)) > 0
+        unknown = unknown | dilate(blurred, BLUR_REACH)
+    return dilate(unknown, min(patch // 2, PATCH_CORE))
+
+
+def healing(model: DiffusionModel, known: KnownCanvas) -> DiffusionModel:
+    """The denoiser that heals: Instant (alone or in a refiner) rebuilt on the blanked photo
+    with the patches that read the hole excluded; a trained network as it is."""
+    if isinstance(model, RefinedModel):
+        return RefinedModel(model.network, _healing_instant(model.instant, known))
+    if isinstance(model, InstantModel):
+        return _healing_instant(model, known)
+    return model
+
+
+def _healing_instant(model: InstantModel, known: KnownCanvas) -> InstantModel:
+    pyramid = pyramid_of(known, model.pyramid)
+    sizes = pyramid.sizes
+    patch_sizes = tuple(min(k, HEAL_MAX_PATCH) for k in model.settings.patch_sizes)
+    settings = replace(model.settings, patch_sizes=patch_sizes)
+    excluded = [
+        excluded_patches(known, size, sizes[s - 1] if s else None, settings.patch_size(s))
+        for s, size in enumerate(sizes)
+    ]
+    return InstantModel(pyramid, model.schedule, model.config, settings, model.device, excluded)
+
+
+def heal_start(known: KnownCanvas, device) -> Injection:
+    """Where heal starts: the blanked photo (its hole smoothly filled), at the coarsest scale,
+    noised to HEAL_START_STEP."""
+    return Injection(image_to_tensor(known.image, device), 0, HEAL_START_STEP)
