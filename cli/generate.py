@@ -1,4 +1,5 @@
-"""`sinddm sample`, `roi`, `text`, `style-transfer` and `harmonize`: one request each, one path.
+"""`sinddm sample`, `roi`, `text`, `style-transfer`, `harmonize`, `heal` and `extend`: one
+request each, one path.
 
 Every command builds a `core.requests.GenerationRequest` (with an edit for the editing ones),
 and `write_images` runs it through `core.generation.plan` and `generate`, the same calls the app
@@ -37,19 +38,24 @@ from core.checkpoint import FILE_SUFFIX
 from core.device import resolve_device
 from core.errors import CheckpointWriteError, ConfigError
 from core.generation import GeneratedImages, GenerationPlan, generate, plan
-from core.imageio import ensure_writable, recipe_metadata, save_png
+from core.imageio import ensure_writable, load_mask, recipe_metadata, save_png
 from core.memory import ensure_plan_fits
 from core.models import is_model_file, open_diffusion_model
 from core.requests import (
+    ANCHORS,
     CLIP_MODEL,
     DEFAULT_ROI_STRENGTH,
     HARMONIZATION_STEP,
+    MIRROR_AXES,
     STYLE_TRANSFER_STEP,
     TEXT_MODES,
+    TILE_AXES,
     Box,
     Edit,
+    ExtendEdit,
     GenerationRequest,
     HarmonizeEdit,
+    HealEdit,
     RegionsEdit,
     StyleTransferEdit,
     TextEdit,
@@ -213,6 +219,16 @@ def add_sample_parser(commands) -> None:
         type=parse_start_steps,
         help="T[s] for scales 1.., e.g. 54,43,33,24 (0: keep the upsampled coarser image)",
     )
+    p.add_argument(
+        "--tile",
+        choices=TILE_AXES,
+        help="repeat seamlessly: x (left to right), y (top to bottom) or both",
+    )
+    p.add_argument(
+        "--mirror",
+        choices=MIRROR_AXES,
+        help="symmetric: x (the right half mirrors the left) or y (the bottom mirrors the top)",
+    )
     add_speed_options(p)
     add_pixel_cap_option(p)
     add_overwrite_option(p)
@@ -220,6 +236,7 @@ def add_sample_parser(commands) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    GenerationRequest(tile=args.tile, mirror=args.mirror)  # a bad pair is refused at once
     paths = checked_outputs(args)
     model = open_model(args.model, args.device)
     request = GenerationRequest(
@@ -230,6 +247,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         options=sampling_options(args, model),
         batch=args.batch,
         max_pixels=args.max_pixels,
+        tile=args.tile,
+        mirror=args.mirror,
     )
     return write_images(model, plan(model, request), paths, args.overwrite)
 
@@ -289,6 +308,33 @@ def add_editing_parsers(commands) -> None:
     add_output_options(p)
     p.set_defaults(handler=cmd_harmonize)
 
+    p = commands.add_parser("heal", help="fill a masked area of the photo from the rest of it")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument(
+        "--mask",
+        required=True,
+        help="the area to fill: white on black (or opaque on transparent), the photo's size",
+    )
+    add_output_options(p)
+    p.set_defaults(handler=cmd_heal)
+
+    p = commands.add_parser("extend", help="keep the photo and generate a larger canvas around it")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument(
+        "--size",
+        required=True,
+        type=parse_size,
+        help="the canvas WxH in the photo's own pixels (sinddm info shows them), e.g. 4000x2000",
+    )
+    p.add_argument(
+        "--anchor",
+        choices=ANCHORS,
+        default="center",
+        help="where the photo sits on the canvas (default center)",
+    )
+    add_output_options(p)
+    p.set_defaults(handler=cmd_extend)
+
 
 def cmd_roi(args: argparse.Namespace) -> int:
     paths = checked_outputs(args)
@@ -344,4 +390,18 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
         composite_name=Path(args.composite).name,
         start_step=args.t,
     )
+    return write_edit(model, args, edit, paths)
+
+
+def cmd_heal(args: argparse.Namespace) -> int:
+    paths = checked_outputs(args)
+    mask = load_mask(args.mask)  # a missing or damaged mask is named before the model loads
+    model = open_model(args.model, args.device)
+    return write_edit(model, args, HealEdit(mask, Path(args.mask).name), paths)
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    edit = ExtendEdit(args.size, args.anchor)
+    paths = checked_outputs(args)
+    model = open_model(args.model, args.device)
     return write_edit(model, args, edit, paths)

@@ -15,7 +15,6 @@ are already known (heal, extend). docs/method.md §13.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,27 +170,27 @@ class PriorLayout:
 
 class KnownPixels:
     """Guidance that keeps known pixels (heal keeps the photo outside the mask, extend the photo
-    itself): x̂₀ ← m·known + (1 − m)·x̂₀ at every step of every scale (docs/method.md §13).
+    itself): x̂₀ ← m·known + (1 − m)·x̂₀ at every step of every scale (docs/method.md §13),
+    with the known image and its mask m at each canvas' size (made once per size) from the
+    finished image's `known` canvas."""
 
-    `images[s]` (1, 3, H_s, W_s) in [-1, 1] and `masks[s]` (1, 1, H_s, W_s) in {0, 1} (1:
-    known) per scale of the run, coarsest first; `offset` is the run's scale number of the
-    first entry (the detail scales come after the model's).
-    """
+    def __init__(self, known: KnownCanvas, device):
+        self.known = known
+        self.device = device
+        self._sizes: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def __init__(
-        self, images: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], offset: int = 0
-    ):
-        self.images = list(images)
-        self.masks = list(masks)
-        self.offset = offset
+    def at(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The known image (1, 3, H, W) in [-1, 1] and mask (1, 1, H, W) in {0, 1} at `size`."""
+        if size not in self._sizes:
+            image, known = self.known.at(size)
+            mask = torch.from_numpy(known)[None, None].float().to(self.device)
+            self._sizes[size] = (_to_tensor(image, self.device), mask)
+        return self._sizes[size]
 
     def apply(self, x0_pred: torch.Tensor, scale: int, t: int) -> torch.Tensor:
-        index = scale - self.offset
-        if not 0 <= index < len(self.images):
-            return x0_pred
-        mask = self.masks[index].to(x0_pred.device)
-        image = self.images[index].to(x0_pred.device, x0_pred.dtype)
-        return torch.lerp(x0_pred, image, mask)
+        height, width = x0_pred.shape[-2:]
+        image, mask = self.at((width, height))
+        return torch.lerp(x0_pred, image.to(x0_pred.dtype), mask.to(x0_pred.dtype))
 
 
 @dataclass(frozen=True)
@@ -228,14 +227,9 @@ class KnownCanvas:
         image = Image.fromarray(self.image).resize(size, Image.Resampling.LANCZOS)
         return np.asarray(image), ~self.unknown_at(size)
 
-    def guidance(self, sizes: Sequence[tuple[int, int]], device, offset: int = 0) -> KnownPixels:
-        """`KnownPixels` for the canvases `sizes` (W, H) of a run, coarsest first."""
-        images, masks = [], []
-        for size in sizes:
-            image, known = self.at(size)
-            images.append(_to_tensor(image, device))
-            masks.append(torch.from_numpy(known)[None, None].float().to(device))
-        return KnownPixels(images, masks, offset)
+    def guidance(self, device) -> KnownPixels:
+        """`KnownPixels` that keep these pixels on every canvas of a run."""
+        return KnownPixels(self, device)
 
     def composite(self, image: np.ndarray) -> np.ndarray:
         """`image` (H×W×3 uint8, the canvas' size) with every known pixel set to the known

@@ -15,11 +15,11 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from core.bundle import DiffusionModel, image_to_tensor
+from core.bundle import DiffusionModel, image_to_tensor, schedule_for
 from core.canvas import KnownCanvas, PriorLayout, dilate, smooth_fill
 from core.errors import ConfigError
 from core.instant import InstantModel
-from core.pyramid import Pyramid
+from core.pyramid import Pyramid, rescale_loss
 from core.refined import RefinedModel
 from core.sampling import Injection
 
@@ -88,14 +88,22 @@ def blanked(photo: np.ndarray, hole: np.ndarray) -> KnownCanvas:
 
 def pyramid_of(known: KnownCanvas, base: Pyramid) -> Pyramid:
     """A pyramid of `base`'s sizes built from the blanked photo, as docs/method.md §1 builds
-    one (Lanczos for the sharp levels, bilinear from the level below for the blurry ones)."""
+    one (Lanczos for the sharp levels, bilinear from the level below for the blurry ones), with
+    its rescale losses (§2)."""
     photo = Image.fromarray(known.image)
     sharp = [np.asarray(photo.resize(size, Image.Resampling.LANCZOS)) for size in base.sizes]
     blurry = [sharp[0]] + [
         np.asarray(Image.fromarray(sharp[s - 1]).resize(size, Image.Resampling.BILINEAR))
         for s, size in enumerate(base.sizes[1:], start=1)
     ]
-    return replace(base, sharp=tuple(sharp), blurry=tuple(blurry), original=known.image)
+    losses = (0.0, *(rescale_loss(sharp[s], blurry[s]) for s in range(1, len(sharp))))
+    return replace(
+        base,
+        sharp=tuple(sharp),
+        blurry=tuple(blurry),
+        rescale_losses=losses,
+        original=known.image,
+    )
 
 
 def excluded_patches(
@@ -130,7 +138,9 @@ def _healing_instant(model: InstantModel, known: KnownCanvas) -> InstantModel:
         excluded_patches(known, size, sizes[s - 1] if s else None, settings.patch_size(s))
         for s, size in enumerate(sizes)
     ]
-    return InstantModel(pyramid, model.schedule, model.config, settings, model.device, excluded)
+    # the schedule's γ and T[s] come from the pyramid (docs/method.md §2): the blanked one's
+    schedule = schedule_for(pyramid, model.config)
+    return InstantModel(pyramid, schedule, model.config, settings, model.device, excluded)
 
 
 def heal_start(known: KnownCanvas, device) -> Injection:

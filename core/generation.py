@@ -487,15 +487,16 @@ def _heal_plan(
     blank = fill.blanked(photo, hole)  # the hole is grey from here on
     known = blank if frame.train_size == photo_size else KnownCanvas(*blank.at(frame.train_size))
     sizes = tuple(model.sizes)
-    guidance = known.guidance(sizes, model.device)
+    guidance = known.guidance(model.device)
+    denoiser = fill.healing(model, blank)  # Instant's schedule too comes from the blanked photo
     base = GenerationPlan(
         request,
         sizes,
-        starts,
+        tuple(resolve_start_steps(denoiser, options.start_steps)),
         options,
         fill.heal_start(blank, model.device),
         make_guidance=lambda: [guidance],
-        denoiser=fill.healing(model, blank),
+        denoiser=denoiser,
         known=known,
     )
     if frame.photo is None:
@@ -510,7 +511,7 @@ def _heal_plan(
 
     def build(wanted: tuple[int, int]) -> DetailModel | None:
         return DetailModel.above(
-            pyramid, model.schedule, model.config, blank.image, wanted, model.device, excluded
+            pyramid, denoiser.schedule, model.config, blank.image, wanted, model.device, excluded
         )
 
     return frame.with_detail(model, base, frame.train_size, (1.0, 1.0), build)
@@ -557,7 +558,7 @@ def _extend_plan(
     # Instant's position prior reads canvas positions in the photo's frame (core.canvas)
     frame_fractions = (top / final[1], left / final[0], photo_h / final[1], photo_w / final[0])
     layout = PriorLayout(frame=frame_fractions)
-    guidance = known.guidance(sizes, model.device)
+    guidance = known.guidance(model.device)
     base = GenerationPlan(
         request,
         sizes,
@@ -765,8 +766,8 @@ def _detail_image(
     result = base
     offset = len(plan.sizes) - 1  # detail scale d is scale offset + d of the whole run
     guidance = []
-    if plan.known is not None:  # detail scale d is the guidance's entry d − 1
-        guidance.append(plan.known.guidance(plan.detail_sizes, plan.detail.device, offset=1))
+    if plan.known is not None:
+        guidance.append(plan.known.guidance(plan.detail.device))
     steps = refine(plan.detail, base, [seed], plan.detail_sizes, guidance, plan.rules)
     for step in steps:
         width, height = plan.detail_sizes[step.scale - 1]

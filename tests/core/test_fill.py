@@ -1,0 +1,279 @@
+"""Tiles, mirror, heal and extend (docs/method.md §13), on small cases.
+
+A 160×120 photo with its model pyramid capped at 5,000 pixels (81×61 at its finest), so that
+one or two detail scales run above it, as for a real photo.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from core.canvas import CanvasRules, KnownCanvas, PriorLayout, anchored_offset, smooth_fill
+from core.checkpoint import load_model, save_trainer
+from core.config import ModelConfig, TrainConfig
+from core.errors import ConfigError
+from core.generation import generate_images, plan
+from core.instant import InstantModel
+from core.patch_index import AllowedPatches
+from core.requests import ExtendEdit, GenerationRequest, HealEdit
+from core.training import Trainer
+
+SMALL_CAP = ModelConfig(max_pixels=5_000)
+
+
+@pytest.fixture(scope="module")
+def photo(demo_image) -> Image.Image:
+    return demo_image.resize((160, 120), Image.Resampling.LANCZOS)
+
+
+@pytest.fixture(scope="module")
+def instant(photo) -> InstantModel:
+    return InstantModel.from_image(photo, SMALL_CAP)
+
+
+@pytest.fixture(scope="module")
+def hole() -> np.ndarray:
+    """The mask: 255 over a 30×24 box in the middle of the 160×120 photo."""
+    mask = np.zeros((120, 160), np.uint8)
+    mask[40:64, 60:90] = 255
+    return mask
+
+
+def _one(model, **request) -> np.ndarray:
+    return generate_images(model, plan(model, GenerationRequest(**request)))[0]
+
+
+def _steps(image: np.ndarray, axis: int) -> np.ndarray:
+    """Mean absolute difference (grey levels) between neighbouring lines along `axis`."""
+    grey = image.astype(np.float64).mean(axis=2)
+    return np.abs(np.diff(grey, axis=axis)).mean(axis=1 - axis)
+
+
+def wrap_ratio(image: np.ndarray, axis: int) -> float:
+    """The step across the wrap-around edge ÷ the median step between neighbouring lines."""
+    grey = image.astype(np.float64).mean(axis=2)
+    first, last = np.take(grey, 0, axis=axis), np.take(grey, -1, axis=axis)
+    return float(np.abs(first - last).mean() / np.median(_steps(image, axis)))
+
+
+# ------------------------------------------------------------------------------ the rules
+
+
+def test_upsample_without_wrap_is_the_samplers_bilinear():
+    image = torch.randn(2, 3, 7, 9)
+    ours = CanvasRules(mirror="x").upsample(image, (20, 15))
+    theirs = F.interpolate(image, size=(15, 20), mode="bilinear", align_corners=False)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def test_wrapped_upsample_reads_across_the_edge():
+    image = torch.zeros(1, 1, 1, 4)
+    image[..., 0] = 1.0  # the first column bright: upsampled, the last columns take some of it
+    clamped = CanvasRules().upsample(image, (8, 1))
+    wrapped = CanvasRules(wrap_x=True).upsample(image, (8, 1))
+    assert float(clamped[..., -1]) == 0.0
+    assert float(wrapped[..., -1]) > 0.2
+    expected = torch.tensor([0.75, 0.75, 0.25, 0, 0, 0, 0, 0.25])  # the bright column's centre
+    assert torch.allclose(wrapped.flatten(), expected)  # lies between outputs 0 and 1
+
+
+def test_pad_and_crop_give_back_the_canvas():
+    rules = CanvasRules(wrap_x=True, wrap_y=True)
+    image = torch.randn(1, 3, 10, 30)
+    padded = rules.pad(image)
+    assert padded.shape[-2:] == (30, 70)  # 10 rows wrap by at most their own number
+    assert torch.equal(rules.crop(padded, image), image)
+    assert torch.equal(padded[..., 10:20, :20], image[..., -20:])
+
+
+@pytest.mark.parametrize(("axis", "width"), [("x", 9), ("y", 8)])
+def test_mirror_projection_is_symmetric_and_keeps_the_first_half(axis, width):
+    image = torch.randn(1, 3, 6, width) if axis == "x" else torch.randn(1, 3, width, 5)
+    mirrored = CanvasRules(mirror=axis).project(image)
+    dim = -1 if axis == "x" else -2
+    assert torch.equal(mirrored, mirrored.flip(dim))
+    half = (width + 1) // 2
+    assert torch.equal(mirrored.narrow(dim, 0, half), image.narrow(dim, 0, half))
+
+
+def test_prior_layout_places_the_photo_and_clamps_beyond_it():
+    layout = PriorLayout(frame=(0.0, 0.5, 1.0, 0.5))  # the photo fills the right half
+    positions = layout.positions(2, 4).reshape(2, 4, 2)
+    assert torch.allclose(positions[0, :, 1], torch.tensor([0.0, 0.0, 0.25, 0.75]))
+    assert PriorLayout(free_x=True).weights().tolist() == [1.0, 0.0]
+
+
+def test_smooth_fill_reads_no_unknown_pixel():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    known = np.ones((20, 30), bool)
+    known[5:12, 8:20] = False
+    other = image.copy()
+    other[~known] = 0
+    filled = smooth_fill(image, known)
+    assert np.array_equal(filled, smooth_fill(other, known))
+    assert np.array_equal(filled[known], image[known])
+
+
+def test_allowed_patches_never_hand_out_an_excluded_one():
+    excluded = np.zeros((6, 8), bool)
+    excluded[2:4, 3:6] = True
+    allowed = AllowedPatches(excluded)
+    indices = torch.arange(49)  # 48 patches and "none"
+    kept = allowed.filter(indices)
+    assert (kept[excluded.reshape(-1).nonzero()[0]] == 48).all()
+    drawn = allowed.random((1000,), torch.Generator().manual_seed(0))
+    assert not excluded.reshape(-1)[drawn.numpy()].any()
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+@pytest.mark.parametrize(("tile", "mirror"), [("x", "x"), ("y", "y"), ("both", "x")])
+def test_tile_and_mirror_on_one_axis_are_refused(tile, mirror):
+    with pytest.raises(ConfigError, match="same axis"):
+        GenerationRequest(tile=tile, mirror=mirror)
+
+
+def test_tile_and_mirror_on_other_axes_are_accepted():
+    assert GenerationRequest(tile="x", mirror="y").mirror == "y"
+
+
+def test_tile_is_refused_with_heal(hole):
+    with pytest.raises(ConfigError, match="heal"):
+        GenerationRequest(tile="x", edit=HealEdit(hole))
+
+
+def test_an_unknown_anchor_is_refused():
+    with pytest.raises(ConfigError, match="anchor"):
+        ExtendEdit((10, 10), "middle")
+
+
+# ------------------------------------------------------------------------------ tiles
+
+
+@pytest.mark.parametrize("tile", ["x", "y", "both"])
+def test_tiles_wrap_without_a_seam_at_full_resolution(instant, tile):
+    image = _one(instant, seed=3, tile=tile)
+    assert image.shape == (120, 160, 3)  # the detail scales ran
+    axes = {"x": [1], "y": [0], "both": [0, 1]}[tile]
+    for axis in axes:
+        assert wrap_ratio(image, axis) < 2.0, axis  # a random line's step is up to about 3
+
+
+def test_an_untiled_sample_has_a_seam_where_the_tile_has_none(instant):
+    """What the tile test measures can fail: the plain samples' wrap-around step is larger."""
+    plain = [wrap_ratio(_one(instant, seed=s), 1) for s in range(3)]
+    tiled = [wrap_ratio(_one(instant, seed=s, tile="x"), 1) for s in range(3)]
+    assert np.mean(tiled) < 0.6 * np.mean(plain)
+
+
+def test_a_tile_is_recorded_in_the_plans_settings(instant):
+    made = plan(instant, GenerationRequest(tile="both"))
+    assert made.settings(instant.device)["tile"] == "both"
+
+
+# ------------------------------------------------------------------------------ mirror
+
+
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_mirrored_images_are_exactly_symmetric(instant, axis):
+    image = _one(instant, seed=2, mirror=axis, size=(151, 113))  # odd sides: a middle line
+    flipped = image[:, ::-1] if axis == "x" else image[::-1]
+    assert np.array_equal(image, flipped)
+
+
+# ------------------------------------------------------------------------------ heal
+
+
+def test_heal_keeps_every_pixel_outside_the_mask(instant, photo, hole):
+    image = _one(instant, seed=1, edit=HealEdit(hole))
+    pixels = np.asarray(photo)
+    outside = hole == 0
+    assert image.shape == pixels.shape
+    assert np.array_equal(image[outside], pixels[outside])
+    assert not np.array_equal(image[~outside], pixels[~outside])
+
+
+def test_heal_never_reads_the_masked_pixels(photo, hole):
+    """Two photos that differ only under the mask heal to the same image, bit for bit."""
+    other = np.asarray(photo).copy()
+    other[hole > 0] = [255, 0, 255]
+    images = [
+        _one(InstantModel.from_image(image, SMALL_CAP), seed=4, edit=HealEdit(hole))
+        for image in (photo, Image.fromarray(other))
+    ]
+    assert np.array_equal(images[0], images[1])
+
+
+def test_the_heal_fill_has_detail_not_a_blur(instant, photo, hole):
+    image = _one(instant, seed=1, edit=HealEdit(hole))
+    filled = image[40:64, 60:90].astype(np.float64).mean(axis=2)
+    blurred = smooth_fill(np.asarray(photo), hole == 0)[40:64, 60:90].astype(np.float64)
+    sharp = np.abs(np.diff(filled, axis=1)).mean()
+    smooth = np.abs(np.diff(blurred.mean(axis=2), axis=1)).mean()
+    assert sharp > 3 * smooth
+
+
+@pytest.mark.parametrize(
+    ("mask", "message"),
+    [
+        (np.zeros((120, 160), np.uint8), "empty"),
+        (np.full((120, 160), 255, np.uint8), "whole photo"),
+        (np.full((60, 80), 255, np.uint8), "80×60 but the photo is"),
+    ],
+)
+def test_bad_masks_are_refused_in_words(instant, mask, message):
+    with pytest.raises(ConfigError, match=message):
+        plan(instant, GenerationRequest(edit=HealEdit(mask)))
+
+
+def test_heal_works_on_a_trained_model_file(tmp_path, photo, hole):
+    config = ModelConfig(max_pixels=5_000, dim=8)
+    trainer = Trainer.from_image(photo, config, TrainConfig(steps=2, batch_size=1), "cpu", seed=0)
+    for _ in trainer.steps():
+        pass
+    path = tmp_path / "m.sinddm"
+    save_trainer(trainer, path)
+    model = load_model(path)
+    image = _one(model, seed=0, edit=HealEdit(hole))
+    pixels = np.asarray(photo)
+    assert np.array_equal(image[hole == 0], pixels[hole == 0])
+
+
+# ------------------------------------------------------------------------------ extend
+
+
+@pytest.mark.parametrize("anchor", ["left", "center", "bottom-right"])
+def test_extend_keeps_the_photo_exactly_at_its_anchor(instant, photo, anchor):
+    image = _one(instant, seed=0, edit=ExtendEdit((240, 150), anchor))
+    assert image.shape == (150, 240, 3)
+    left, top = anchored_offset((240, 150), (160, 120), anchor)
+    assert np.array_equal(image[top : top + 120, left : left + 160], np.asarray(photo))
+
+
+def test_extend_has_no_seam_at_the_photos_border(instant):
+    image = _one(instant, seed=0, edit=ExtendEdit((240, 120), "left"))
+    steps = _steps(image, 1)
+    assert steps[159] < 2.5 * np.median(steps)  # between the photo's last column and the next
+
+
+@pytest.mark.parametrize(
+    ("size", "message"), [((150, 120), "smaller than the photo"), ((160, 120), "nothing to add")]
+)
+def test_extend_refuses_a_canvas_no_larger_than_the_photo(instant, size, message):
+    with pytest.raises(ConfigError, match=message):
+        plan(instant, GenerationRequest(edit=ExtendEdit(size)))
+
+
+def test_extend_shrinks_canvas_and_photo_together_under_the_cap(instant):
+    made = plan(instant, GenerationRequest(edit=ExtendEdit((320, 120)), max_pixels=19_200))
+    assert made.size == (226, 84)  # the photo at 113×84, the canvas twice as wide
+    assert made.known is not None and made.known.known[:, 56:169].all()
+
+
+def test_known_canvas_refuses_a_mask_that_keeps_nothing():
+    with pytest.raises(ConfigError, match="covers all"):
+        KnownCanvas(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool))
