@@ -79,7 +79,7 @@ from core.requests import (
     SamplingOptions,
     TextEdit,
 )
-from core.sampling import iter_sample
+from core.sampling import MAX_CANVAS_PIXELS, iter_sample
 from core.training import Trainer, TrainStep, checkpointed_steps
 
 __all__ = ["CachedClipLoader", "Engine", "Planner"]
@@ -681,13 +681,14 @@ def _photo_fields(model: DiffusionModel) -> dict:
     (Lanczos, as the detail scales' finest level is made), None where that is the finest
     scale's training image."""
     size = photo_size(model)
+    own = photo_size(model, MAX_CANVAS_PIXELS)  # extend's canvas is in these pixels
     original = model.pyramid.original
     if original is None or size == tuple(model.sizes[-1]):
-        return {"photo_size": size, "photo": None}
+        return {"photo_size": size, "photo": None, "own_size": own}
     photo = Image.fromarray(original)
     if photo.size != size:
         photo = photo.resize(size, Image.Resampling.LANCZOS)
-    return {"photo_size": size, "photo": np.asarray(photo, dtype=np.uint8)}
+    return {"photo_size": size, "photo": np.asarray(photo, dtype=np.uint8), "own_size": own}
 
 
 def _parameters_of(config: ModelConfig) -> int:

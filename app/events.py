@@ -68,6 +68,14 @@ class ModelSummary:
     pixels". None: the finest scale's (a model that keeps no larger photo)."""
     photo: np.ndarray | None = field(default=None, repr=False)
     """The photo at `photo_size`, H×W×3 uint8; None when that is `training_image`."""
+    own_size: tuple[int, int] | None = None
+    """(W, H) of the photo in its own pixels (core.generation.photo_size under
+    core.sampling.MAX_CANVAS_PIXELS), in which extend's canvas is given; None: `output_size`."""
+
+    @property
+    def extend_unit(self) -> tuple[int, int]:
+        """The photo's own size, in whose pixels Extend's canvas is given."""
+        return self.own_size or self.output_size
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -25,10 +25,12 @@ from app.results import BUNDLED_DIR, export_name
 from app.state import AppState
 from app.widgets.canvas import ImageCanvas, to_qimage
 from app.widgets.edit_panel import EditPanel
+from app.widgets.fill_views import ExtendView, MaskCanvas
 from app.widgets.filters import IMAGE_FILTER, MODEL_FILTER
 from app.widgets.generate_panel import GeneratePanel
 from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
+from app.widgets.repeat_preview import RepeatPreview
 from app.widgets.results_strip import ResultsStrip
 from app.widgets.train_panel import TrainPanel
 from core.errors import SinDDMError
@@ -58,7 +60,12 @@ class MainWindow(QMainWindow):
         self.results = ResultsStrip(state)
         self.regions = RegionCanvas()
         self.objects = ObjectCanvas()
-        self.edit_panel = EditPanel(state, self.regions, self.objects)
+        self.masks = MaskCanvas()
+        self.extend_view = ExtendView()
+        self.edit_panel = EditPanel(
+            state, self.regions, self.objects, masks=self.masks, extend_view=self.extend_view
+        )
+        self.repeat = RepeatPreview(state, self.canvas, self)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.generate_panel, "Generate")
@@ -67,6 +74,8 @@ class MainWindow(QMainWindow):
         self.centre_stack.addWidget(self.canvas)
         self.centre_stack.addWidget(self.regions)
         self.centre_stack.addWidget(self.objects)
+        self.centre_stack.addWidget(self.masks)
+        self.centre_stack.addWidget(self.extend_view)
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress_text = QLabel(minimumWidth=320)
         self.engine_status = QLabel()
@@ -144,6 +153,9 @@ class MainWindow(QMainWindow):
         self.guided_action = self._action(
             view, "Show Guided Region", self.canvas.set_showing_guided, "G", checked=True
         )
+        self.repeat_action = self._action(
+            view, "Repeat Tiled Images", self.repeat.set_enabled, "R", checked=True
+        )
         view.addSeparator()
         self._action(view, "Fit to Window", self.canvas.fit_to_window, "Ctrl+0")
         self._action(view, "Actual Size (1:1)", self.canvas.actual_size, "Ctrl+1")
@@ -165,7 +177,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         s = self.state
-        s.canvas_changed.connect(self.canvas.set_image)
+        s.canvas_changed.connect(self.repeat.show)  # on to the canvas, tiled images repeated
         s.error_raised.connect(self._on_error)
         s.message.connect(self._on_message)
         s.progress_changed.connect(self._on_progress)
@@ -179,6 +191,10 @@ class MainWindow(QMainWindow):
         self.results.use_seed_requested.connect(self._use_seed_of)
         s.size_changed.connect(self._update_region_canvas)
         self.edit_panel.centre_changed.connect(self._update_centre)
+        tiles = self.edit_panel.fill_pages.tiles
+        tiles.repeat_toggled.connect(self.repeat.set_enabled)
+        self.repeat.toggled.connect(tiles.set_repeat)
+        self.repeat.toggled.connect(self.repeat_action.setChecked)
         self.tabs.currentChanged.connect(self._update_centre)
 
     # ------------------------------------------------------------------------ commands
@@ -300,7 +316,12 @@ class MainWindow(QMainWindow):
         if self.tabs.currentWidget() is self.edit_panel and not self.state.busy:
             tool = self.edit_panel.centre_tool
         self._update_region_canvas()
-        views = {"regions": self.regions, "object": self.objects}
+        views = {
+            "regions": self.regions,
+            "object": self.objects,
+            "heal": self.masks,
+            "extend": self.extend_view,
+        }
         self.centre_stack.setCurrentWidget(views.get(tool, self.canvas))
 
     @Slot()

@@ -37,14 +37,17 @@ from app.events import (
     TrainPreview,
     TrainProgress,
 )
+from app.fill_tools import made_size, request_for
 from core.errors import ImageTooSmallError, SinDDMError
 from core.presets import PRESETS
 from core.requests import (
     FAST_SAMPLING,
     PLAIN_SAMPLING,
     Edit,
+    ExtendEdit,
     GenerationRequest,
     HarmonizeEdit,
+    HealEdit,
     SamplingOptions,
     StyleTransferEdit,
     TextEdit,
@@ -201,6 +204,8 @@ class AppState(QObject):
         """What the running generation prepares detail scales for (`_model_key`)."""
         self.speeds = speed.SpeedBook()
         """Seconds per pixel-step of generating, measured on this machine."""
+        self.request: GenerationRequest | None = None
+        """The last generation asked for (the canvas repeats a tiled one as it forms)."""
 
     # --------------------------------------------------------------------------- queries
 
@@ -495,25 +500,37 @@ class AppState(QObject):
         self._show(self.model.photo_image, engine_caption(self.model))
         return True
 
-    def generate(self, edit: Edit | None = None) -> None:
+    def generate(
+        self, edit: Edit | None = None, tile: str | None = None, mirror: str | None = None
+    ) -> None:
         """Make `count` images of `size` with `seed` (None: a random one) and Fast sampling as
-        set; `edit` guides them or starts them from an image (the Edit tab)."""
-        self._generate(self.size, self.count, self.seed, self.fast, edit)
+        set; `edit` guides them or starts them from an image (the Edit tab); `tile` and
+        `mirror` make them repeat or reflect (core.requests.TILE_AXES, MIRROR_AXES)."""
+        self._generate(self.size, self.count, self.seed, self.fast, edit, tile, mirror)
 
     def _generate(
-        self, size: tuple[int, int], count: int, seed: int | None, fast: bool, edit: Edit | None
+        self,
+        size: tuple[int, int],
+        count: int,
+        seed: int | None,
+        fast: bool,
+        edit: Edit | None,
+        tile: str | None = None,
+        mirror: str | None = None,
     ) -> None:
         if not self.can_generate or self.model is None or self._handle is None:
             return
         seed = random.randint(0, MAX_SEED - count) if seed is None else seed
         try:
-            request = self._request(size, count, seed, fast, edit)
+            request = self._request(size, count, seed, fast, edit, tile, mirror)
         except SinDDMError as exc:
             self.error_raised.emit("Cannot generate", str(exc))
             return
+        self.request = request
+        size = made_size(request, self.model.output_size)
         self._queue = [queued for queued in self._queue if queued[0] != "calibrate"]  # it times
         # a run for the photo at its resolution prepares its detail scales for the next ones
-        photo_run = not isinstance(edit, StyleTransferEdit | HarmonizeEdit)
+        photo_run = not isinstance(edit, StyleTransferEdit | HarmonizeEdit | HealEdit | ExtendEdit)
         key = self._model_key(self.model)
         self._run_prepares = key if photo_run else None
         name = Path(self.model.path).name
@@ -527,14 +544,19 @@ class AppState(QObject):
         self._start("sample", results_store.storing(job, self._results_dir(self.model)))
 
     def _request(
-        self, size: tuple[int, int], count: int, seed: int, fast: bool, edit: Edit | None
+        self,
+        size: tuple[int, int],
+        count: int,
+        seed: int,
+        fast: bool,
+        edit: Edit | None,
+        tile: str | None = None,
+        mirror: str | None = None,
     ) -> GenerationRequest:
-        """What a run asks for (one batch: the engine splits it where detail scales follow)."""
+        """What a run asks for (app.fill_tools.request_for)."""
         assert self.model is not None
         options = sampling_options(self.model, fast)
-        return GenerationRequest(
-            count=count, seed=seed, size=size, options=options, edit=edit, batch=count
-        )
+        return request_for(size, count, seed, options, edit, tile, mirror)
 
     def _model_key(self, model: ModelSummary) -> speed.ModelKey:
         """Whose speed a run measures (and what it prepares detail scales for)."""

@@ -1,7 +1,9 @@
-"""The Edit tab: regions, text prompts (CLIP), style transfer and harmonisation.
+"""The Edit tab: regions, text prompts (CLIP), style transfer, harmonisation, heal, extend, and
+tile & mirror.
 
 Each page builds a core.requests edit (plain data) and hands it to `AppState.generate`, which
-adds the Generate tab's size, seed, count and Fast sampling (the state's settings).
+adds the Generate tab's size, seed, count and Fast sampling (the state's settings); Tile &
+mirror asks for a new image that repeats or reflects (app.widgets.fill_page).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from app.state import AppState
 from app.widgets.file_field import FileField
+from app.widgets.fill_page import FillPages
+from app.widgets.fill_views import ExtendView, MaskCanvas
 from app.widgets.harmonize_page import HarmonizePage
 from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.region_canvas import RegionCanvas
@@ -34,12 +38,25 @@ from core.requests import (
     STYLE_TRANSFER_STEP,
     TEXT_MODES,
     Edit,
+    ExtendEdit,
+    HealEdit,
     RegionsEdit,
     StyleTransferEdit,
     TextEdit,
 )
 
-MODES = ("Regions", "Text", "Style transfer", "Harmonize")
+MODES = ("Regions", "Text", "Style transfer", "Harmonize", "Heal", "Extend", "Tile & mirror")
+RUN_LABELS = (
+    "Generate with regions",
+    "Generate with text",
+    "Transfer style",
+    "Harmonize",
+    "Heal",
+    "Extend",
+    "Generate tiled / mirrored",
+)
+CENTRE_TOOLS = {"Regions": "regions", "Heal": "heal", "Extend": "extend"}
+"""The view in the middle for a mode (Harmonize: 'object' while placing)."""
 
 
 def _hint(text: str) -> QLabel:
@@ -63,6 +80,8 @@ class EditPanel(QWidget):
         regions: RegionCanvas,
         objects: ObjectCanvas,
         parent: QWidget | None = None,
+        masks: MaskCanvas | None = None,
+        extend_view: ExtendView | None = None,
     ):
         super().__init__(parent)
         self.state = state
@@ -88,6 +107,11 @@ class EditPanel(QWidget):
         )
         self.match = QCheckBox("Match colours to the training image", checked=True)
         self.harmonize = HarmonizePage(state, objects)
+        self.masks = masks or MaskCanvas()
+        self.extend_view = extend_view or ExtendView()
+        self.fill_pages = FillPages(state, self.masks, self.extend_view, self)
+        self.viewing_result = False
+        """After a heal or extend run the middle shows its result until the user edits again."""
         self.run_button = QPushButton("Generate with regions")
         self.status = _hint("")
         self._build()
@@ -101,6 +125,9 @@ class EditPanel(QWidget):
         self.harmonize.status_changed.connect(self.status.setText)
         state.model_changed.connect(self.harmonize.refresh_background)
         state.model_changed.connect(self._fill_scales)
+        state.model_changed.connect(self.fill_pages.refresh_photo)
+        self.fill_pages.heal.editing.connect(self._back_to_tool)
+        self.fill_pages.extend.editing.connect(self._back_to_tool)
         self._fill_scales()
         self.refresh()
 
@@ -133,6 +160,23 @@ class EditPanel(QWidget):
                 "Blends a pasted object into this model's kind of image. Place it on the image "
                 "in the middle; its mask comes from its alpha channel or your brush, and a soft "
                 "edge around it is generated. Higher t changes more.",
+            ),
+            (
+                self.fill_pages.heal,
+                "Paint over what should go (a blemish, a wire, a person) on the photo in the "
+                "middle, or drag a box; Heal fills it from the rest of the photo and keeps every "
+                "other pixel. Seed and count come from the Generate tab.",
+            ),
+            (
+                self.fill_pages.extend,
+                "Uncrop: the photo is kept exactly and the rest of the larger canvas is "
+                "generated around it. Sizes are in the photo's own pixels.",
+            ),
+            (
+                self.fill_pages.tiles,
+                "Tile makes an image that repeats without a seam (textures, backgrounds); "
+                "mirror makes it symmetric. One of them per axis. Size, seed and count come "
+                "from the Generate tab; an exported image is the single tile.",
             ),
         ]
         for form, hint in pages:
@@ -220,14 +264,22 @@ class EditPanel(QWidget):
             self.clip_weights.setText(path)
             self.apply_clip_weights()
 
+    @Slot()
+    def _back_to_tool(self) -> None:
+        if self.viewing_result:
+            self.viewing_result = False
+            self.centre_changed.emit()
+
     @Slot(int)
     def _on_mode(self, index: int) -> None:
+        self.viewing_result = False
+        self.status.setText("")  # it spoke of the page left
         self.pages.setCurrentIndex(index)
-        self.run_button.setText(
-            ("Generate with regions", "Generate with text", "Transfer style", "Harmonize")[index]
-        )
+        self.run_button.setText(RUN_LABELS[index])
         if MODES[index] == "Harmonize":
             self.harmonize.refresh_background()
+        if MODES[index] in ("Heal", "Extend"):
+            self.fill_pages.refresh_photo()
         if MODES[index] == "Text":
             self.check_clip()  # here, not at start-up: it imports open_clip
         self.centre_changed.emit()
@@ -235,13 +287,14 @@ class EditPanel(QWidget):
 
     @property
     def centre_tool(self) -> str | None:
-        """'regions' or 'object' when the mode places things on a canvas, else None."""
+        """'regions', 'object', 'heal' or 'extend' when the mode works on a canvas of its own,
+        else None."""
         mode = MODES[self.mode.currentIndex()]
-        if mode == "Regions":
-            return "regions"
         if mode == "Harmonize" and self.harmonize.placing:
             return "object"
-        return None
+        if mode in ("Heal", "Extend") and self.viewing_result:
+            return None
+        return CENTRE_TOOLS.get(mode)
 
     def current_request(self) -> Edit | None:
         """The edit for the chosen mode, or None with the reason in `status`."""
@@ -253,6 +306,8 @@ class EditPanel(QWidget):
             return RegionsEdit(pairs, strength=self.region_strength.value())
         if mode == "Text":
             return self._text_request()
+        if mode == "Tile & mirror":  # no edit: see `request`
+            return None
         if mode == "Style transfer":
             path = self.content.value()
             if not path:
@@ -264,7 +319,8 @@ class EditPanel(QWidget):
                 scale=self.style_scale.currentData(),
                 match=self.match.isChecked(),
             )
-        request = self.harmonize.request()
+        pages = {"Heal": self.fill_pages.heal, "Extend": self.fill_pages.extend}
+        request = pages[mode].request() if mode in pages else self.harmonize.request()
         return self._missing(request) if isinstance(request, str) else request
 
     def _text_request(self) -> TextEdit | None:
@@ -292,10 +348,26 @@ class EditPanel(QWidget):
     @Slot()
     def request(self) -> None:
         """Generate with the chosen edit (size, seed, count and speed are the state's)."""
+        if MODES[self.mode.currentIndex()] == "Tile & mirror":
+            tile, mirror = self.fill_pages.tiles.choice()
+            if tile is None and mirror is None:
+                self._missing("Choose a tile or a mirror (or generate on the Generate tab).")
+                return
+            self.status.setText("")
+            self.state.generate(None, tile=tile, mirror=mirror)
+            return
         edit = self.current_request()
         if edit is not None:
             self.status.setText("")
             self.state.generate(edit)
+            if isinstance(edit, HealEdit | ExtendEdit) and self.state.busy:
+                self.viewing_result = True  # the result stays in view when the run ends
+                again = (
+                    "Click a tool to paint the mask again."
+                    if isinstance(edit, HealEdit)
+                    else "Change the canvas or the anchor to set it up again."
+                )
+                self.status.setText(again)
 
     @Slot()
     def refresh(self, *_) -> None:

@@ -5,7 +5,7 @@
 `--edit-only` skips the training and generating states; `--harmonize-only` makes just the
 harmonisation pair; `--first-only` just the first start (the demo photo with Instant);
 `--generate-only` the first start and the trained model's generating states (03, 04), without
-training (02). Uses a temporary settings file and
+training (02); `--fill-only` heal and tile (13, 14) with Instant on the demo photo. Uses a temporary settings file and
 models folder; takes a few minutes on a 2-core CPU (the bundled model samples at full width).
 """
 
@@ -40,9 +40,16 @@ def open_model(app: QApplication, window, state, path: str) -> None:
     wait_until(app, lambda: not state.job and state.model is not None)
 
 
-def grab(window, name: str) -> None:
+def grab(window, name: str, palette: int = 0) -> None:
+    """Save the window; `palette`: in that many colours (a third of the size or less)."""
     QApplication.processEvents()  # pending layout (a label's new text) first
     window.grab().save(str(HERE / name))
+    if palette:
+        from PIL import Image
+
+        with Image.open(HERE / name) as image:
+            small = image.convert("RGB").quantize(palette, Image.Quantize.MEDIANCUT)
+        small.save(HERE / name, optimize=True)
     print("saved", name)
 
 
@@ -55,6 +62,10 @@ def main() -> None:
     window.show()
     state = window.state
     wait_until(app, lambda: not state.job)
+    if "--fill-only" in sys.argv:
+        fill_states(app, window, state)
+        state.shutdown()
+        return
     if "--first-only" in sys.argv:
         grab(window, "01_first_start.png")
         state.shutdown()
@@ -68,6 +79,37 @@ def main() -> None:
         edit_states(app, window, state)
     harmonize_states(app, window, state, scratch)
     state.shutdown()
+
+
+def fill_states(app, window, state) -> None:
+    """Heal: two stones in the meadow painted over, the brush beside them; Tile: a texture
+    tiled both ways, shown 2×2 on the canvas."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    panel = window.edit_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.mode.setCurrentIndex(4)  # Heal
+    canvas = window.masks
+    QApplication.processEvents()
+    panel.fill_pages.heal.brush.setValue(7)
+
+    def at(x: int, y: int) -> QPoint:
+        rect, scale = canvas.view_geometry()
+        return QPoint(int(rect.left() + x * scale), int(rect.top() + y * scale))
+
+    for stroke in (((128, 131), (138, 134)), ((204, 183), (214, 185))):
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at(*stroke[0]))
+        QTest.mouseMove(canvas, at(*stroke[1]))
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(*stroke[1]))
+    QTest.mouseMove(canvas, at(176, 150))
+    grab(window, "13_heal.png", palette=256)
+    panel.mode.setCurrentIndex(6)  # Tile & mirror
+    panel.fill_pages.tiles.tile.setCurrentIndex(3)  # both
+    state.set_seed(5)
+    panel.run_button.click()
+    wait_until(app, lambda: not state.job)
+    grab(window, "14_tile_extend.png", palette=64)
 
 
 def harmonize_states(app, window, state, scratch: Path) -> None:

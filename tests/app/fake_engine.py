@@ -272,6 +272,8 @@ class FakeEngine:
             engine = _kind_of(model)
             fast = bool(request.options and request.options.fast)
             settings = {"model": model_name, "engine": engine, "fast": fast}
+            layout = {"tile": request.tile, "mirror": request.mirror}  # as core's plan.settings()
+            settings.update({key: value for key, value in layout.items() if value})
             for i in range(request.count):
                 seed = request.seed + i
                 yield SampleResult(pattern(width, height, seed), seed, (width, height), settings)
