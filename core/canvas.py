@@ -15,6 +15,8 @@ are already known (heal, extend). docs/method.md §13.
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,6 +232,13 @@ class KnownCanvas:
     def guidance(self, device) -> KnownPixels:
         """`KnownPixels` that keep these pixels on every canvas of a run."""
         return KnownPixels(self, device)
+
+    def hole_data_url(self) -> str:
+        """The unknown pixels as a 1-bit PNG (white: unknown) in a data URL: a few hundred bytes
+        for a box at 4 megapixels."""
+        buffer = io.BytesIO()
+        Image.fromarray(~self.known).convert("1").save(buffer, format="PNG", optimize=True)
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
     def composite(self, image: np.ndarray) -> np.ndarray:
         """`image` (H×W×3 uint8, the canvas' size) with every known pixel set to the known

@@ -193,8 +193,8 @@ class DetailModel:
         device: torch.device | str = "cpu",
         excluded: Sequence[np.ndarray] | None = None,
     ):
-        """`excluded[s]` (H_s×W_s bool, per scale, 0 the base's finest) marks patches never
-        to be used (heal, docs/method.md §13)."""
+        """`excluded[s]` (H_s×W_s, per scale, 0 the base's finest) says which patches may be
+        used (patch_index.AllowedPatches; heal, docs/method.md §13)."""
         self.pyramid = pyramid
         self.schedule = schedule
         self.config = config

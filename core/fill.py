@@ -13,12 +13,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from core.bundle import DiffusionModel, image_to_tensor, schedule_for
 from core.canvas import KnownCanvas, PriorLayout, dilate, smooth_fill
 from core.errors import ConfigError
 from core.instant import InstantModel
+from core.patch_index import PATCH_ALLOWED, PATCH_EXCLUDED, PATCH_NEAR
 from core.pyramid import Pyramid, rescale_loss
 from core.refined import RefinedModel
 from core.sampling import Injection
@@ -38,6 +41,11 @@ HEAL_MAX_PATCH = 7
 """Instant's patches are at most this size when it heals: a hole at the coarsest scale is
 as wide as a 15×15 patch, and no other 15×15 patch of the photo looked like the window around
 it (the nearest was twice as far as the hole's own), so the fill ignored its surroundings."""
+NEAR_HOLE = 1.0
+"""Heal's random candidates (patch_index.propagate_candidates) are drawn among the patches
+within this many times the hole's larger side of it. Drawn from the whole photo, a sky patch
+drawn for a pixel in the middle of a hole in rock won and spread to its neighbours (a blue blot
+in the fill, from the first candidate scale on)."""
 BLUR_REACH = 2
 """Pixels a bilinear upsample of the scale below (a blurry image x̃, docs/method.md §1) mixes
 into its neighbours, counted at the finer scale."""
@@ -109,14 +117,32 @@ def pyramid_of(known: KnownCanvas, base: Pyramid) -> Pyramid:
 def excluded_patches(
     known: KnownCanvas, size: tuple[int, int], below: tuple[int, int] | None, patch: int
 ) -> np.ndarray:
-    """The k×k patches (H×W bool at `size`, W×H) of a pyramid level that read an unknown pixel:
-    of its sharp image, or of its blurry image, upsampled from the level `below` (None: none)."""
+    """How heal may use the k×k patches of a pyramid level (H×W uint8 at `size`, W×H;
+    patch_index.AllowedPatches): never those that read an unknown pixel, of its sharp image or
+    of its blurry image upsampled from the level `below` (None: none); random candidates are
+    drawn among the patches near the hole (NEAR_HOLE)."""
     unknown = known.unknown_at(size)
+    near = _near(unknown)
     if below is not None:
         coarse = Image.fromarray(known.unknown_at(below).astype(np.uint8) * 255)
         blurred = np.asarray(coarse.resize(size, Image.Resampling.NEAREST)) > 0
         unknown = unknown | dilate(blurred, BLUR_REACH)
-    return dilate(unknown, min(patch // 2, PATCH_CORE))
+    excluded = dilate(unknown, min(patch // 2, PATCH_CORE))
+    use = np.where(near, PATCH_NEAR, PATCH_ALLOWED).astype(np.uint8)
+    use[excluded] = PATCH_EXCLUDED
+    return use
+
+
+def _near(unknown: np.ndarray) -> np.ndarray:
+    """Pixels within NEAR_HOLE × the hole's larger side of it (chessboard distance)."""
+    from scipy import ndimage
+
+    rows, cols = np.nonzero(unknown)
+    if rows.size == 0:
+        return np.ones_like(unknown)
+    reach = NEAR_HOLE * max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+    distance = ndimage.distance_transform_cdt(~unknown, metric="chessboard")
+    return distance <= reach
 
 
 def healing(model: DiffusionModel, known: KnownCanvas) -> DiffusionModel:
@@ -143,7 +169,45 @@ def _healing_instant(model: InstantModel, known: KnownCanvas) -> InstantModel:
     return InstantModel(pyramid, schedule, model.config, settings, model.device, excluded)
 
 
-def heal_start(known: KnownCanvas, device) -> Injection:
-    """Where heal starts: the blanked photo (its hole smoothly filled), at the coarsest scale,
-    noised to HEAL_START_STEP."""
-    return Injection(image_to_tensor(known.image, device), 0, HEAL_START_STEP)
+def heal_start(known: KnownCanvas, size: tuple[int, int], device) -> Injection:
+    """Where heal starts: the blanked photo at the coarsest scale's `size` (W, H) with its hole
+    drawn from the pixels around it (`onion_fill`), noised to HEAL_START_STEP."""
+    image, mask = known.at(size)
+    return Injection(image_to_tensor(onion_fill(image, mask), device), 0, HEAL_START_STEP)
+
+
+ONION_PATCH = 5
+"""k of the patches that `onion_fill` compares (its known neighbours, at the coarsest scale)."""
+
+
+def onion_fill(image: np.ndarray, known: np.ndarray, patch: int = ONION_PATCH) -> np.ndarray:
+    """The unknown pixels of `image` (H×W×3 uint8; `known` H×W bool) drawn from the known
+    ones, ring by ring from the edge of the hole inwards (the "onion peel" of exemplar-based
+    inpainting, Criminisi et al. 2004): each pixel of the hole's current edge takes the centre
+    of the fully known k×k patch nearest to its window over the pixels already there. Lines and
+    regions reaching the hole are continued into it; nothing unknown is read. Returns H×W×3
+    uint8. Meant for small images (the coarsest scale): the cost is pixels × patches."""
+    values = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None] / 255
+    filled = torch.from_numpy(known.copy())[None, None].float()
+    pad = patch // 2
+    sources = F.unfold(F.pad(values, (pad,) * 4, mode="replicate"), patch)[0].T  # (P, 3k²)
+    inside = F.unfold(F.pad(filled, (pad,) * 4), patch)[0].T.min(dim=1).values > 0
+    if not bool(inside.any()):
+        return image
+    sources = sources[inside]
+    height, width = known.shape
+    while not bool(filled.all()):
+        grown = F.max_pool2d(filled, 3, stride=1, padding=1)
+        edge = ((grown > 0) & (filled == 0))[0, 0].reshape(-1).nonzero().squeeze(1)
+        windows = F.unfold(F.pad(values * filled, (pad,) * 4), patch)[0].T[edge]  # (E, 3k²)
+        weights = F.unfold(F.pad(filled, (pad,) * 4), patch)[0].T[edge].repeat(1, 3)
+        # masked SSD: Σ w·(s − q)² = Σ w·s² − 2 Σ w·s·q + const, over the known entries only
+        distance = (weights @ sources.square().T) - 2 * ((weights * windows) @ sources.T)
+        best = sources[distance.argmin(dim=1)]
+        centre = (patch * patch) // 2
+        colour = best[:, centre :: patch * patch]  # (E, 3)
+        flat = values.reshape(3, -1)
+        flat[:, edge] = colour.T
+        filled.reshape(-1)[edge] = 1.0
+    result = (values[0].permute(1, 2, 0) * 255).round().clamp(0, 255)
+    return result.to(torch.uint8).numpy().reshape(height, width, 3)

@@ -208,6 +208,9 @@ class GenerationPlan:
             settings["tile"] = self.request.tile
         if self.request.mirror:
             settings["mirror"] = self.request.mirror
+        if isinstance(self.request.edit, HealEdit) and self.known is not None:
+            # the mask itself, so that the recipe makes the image again
+            settings["mask image"] = self.known.hole_data_url()
         return settings
 
 
@@ -494,7 +497,7 @@ def _heal_plan(
         sizes,
         tuple(resolve_start_steps(denoiser, options.start_steps)),
         options,
-        fill.heal_start(blank, model.device),
+        fill.heal_start(blank, sizes[0], model.device),
         make_guidance=lambda: [guidance],
         denoiser=denoiser,
         known=known,

@@ -40,6 +40,7 @@ from core.canvas import PriorLayout
 from core.config import ModelConfig
 from core.errors import ConfigError
 from core.patch_index import (
+    PATCH_EXCLUDED,
     AllowedPatches,
     NeighbourIndex,
     PatchSpace,
@@ -256,8 +257,9 @@ class InstantModel:
         device: torch.device | str = "cpu",
         excluded: Sequence[np.ndarray] | None = None,
     ):
-        """`excluded[s]` (H_s×W_s bool, per scale) marks training patches never to be used
-        (heal: those that read the pixels to fill, docs/method.md §13)."""
+        """`excluded[s]` (H_s×W_s, per scale) says which training patches may be used
+        (patch_index.AllowedPatches; heal excludes those that read the pixels to fill,
+        docs/method.md §13)."""
         self.pyramid = pyramid
         self.schedule = schedule
         self.config = config
@@ -521,12 +523,12 @@ class InstantModel:
         return patches
 
 
-def _allowed_patches(excluded: np.ndarray, device: torch.device) -> AllowedPatches:
-    if excluded.all():
+def _allowed_patches(use: np.ndarray, device: torch.device) -> AllowedPatches:
+    if (use == PATCH_EXCLUDED).all():
         raise ConfigError(
             "The mask leaves too little of the photo to fill from: mark a smaller area."
         )
-    return AllowedPatches(excluded, device)
+    return AllowedPatches(use, device)
 
 
 def _centres(keys: torch.Tensor, size: int) -> torch.Tensor:

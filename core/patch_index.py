@@ -135,19 +135,29 @@ def _ivf_index(keys: np.ndarray, probes: int):
     return index
 
 
+PATCH_EXCLUDED, PATCH_ALLOWED, PATCH_NEAR = 0, 1, 2
+"""What `AllowedPatches` may do with a patch: never use it; use it; use it and draw random
+candidates among such patches (heal draws them near the hole)."""
+
+
 class AllowedPatches:
     """The patches a run may use, of a training image's N (heal excludes those that read the
     pixels to fill, docs/method.md §13): searches look only among them, and candidates that
     are not are dropped (become N, "none")."""
 
-    def __init__(self, excluded: np.ndarray, device: torch.device | str = "cpu"):
-        """`excluded`: (H, W) bool, one per patch (raster order); at least one False."""
-        flat = torch.from_numpy(np.ascontiguousarray(excluded).reshape(-1))
+    def __init__(self, use: np.ndarray, device: torch.device | str = "cpu"):
+        """`use`: (H, W), one per patch (raster order): PATCH_EXCLUDED, PATCH_ALLOWED or
+        PATCH_NEAR (allowed, and where random candidates are drawn; where there is none, they
+        are drawn among all allowed ones). At least one is allowed."""
+        use = np.ascontiguousarray(use).reshape(-1)
+        flat = torch.from_numpy(use == PATCH_EXCLUDED)
         if bool(flat.all()):
             raise ValueError("every patch is excluded")
         count = flat.numel()
         self.kept = torch.nonzero(~flat).squeeze(1).to(device)
         """(M,) the allowed indices, ascending."""
+        near = np.flatnonzero(use == PATCH_NEAR)
+        self._drawn = torch.from_numpy(near) if near.size else self.kept.cpu()
         lookup = torch.arange(count + 1)
         lookup[:-1][flat] = count
         self._lookup = lookup.to(device)
@@ -158,9 +168,10 @@ class AllowedPatches:
         return self._lookup[indices.long()].to(indices.dtype)
 
     def random(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-        """Allowed indices drawn uniformly, `shape` (INDEX_DTYPE)."""
-        picks = torch.randint(0, self.kept.numel(), shape, generator=generator)
-        return self.kept.cpu()[picks].to(INDEX_DTYPE)
+        """Indices drawn uniformly among the PATCH_NEAR patches (or all allowed ones), `shape`
+        (INDEX_DTYPE)."""
+        picks = torch.randint(0, self._drawn.numel(), shape, generator=generator)
+        return self._drawn[picks].to(INDEX_DTYPE)
 
     def index(self, keys: torch.Tensor, probes: int) -> NeighbourIndex:
         """A neighbour index over the allowed rows of (N, d) `keys`."""

@@ -1,6 +1,8 @@
 """`sinddm sample --tile/--mirror`, `heal` and `extend` (docs/method.md §13): what they write,
 and the bad input each refuses in one line before writing anything."""
 
+import base64
+import io
 import json
 
 import numpy as np
@@ -57,6 +59,10 @@ def test_heal_keeps_the_photo_outside_the_mask(tmp_path, photo, mask):
     assert np.array_equal(healed[outside], original[outside])
     recipe = _recipe(out)
     assert recipe["edit"] == "heal" and recipe["mask"] == "mask.png" and recipe["seed"] == 3
+    header, data = recipe["mask image"].split(",")  # the mask itself, to make it again
+    assert header == "data:image/png;base64"
+    recorded = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L")) > 0
+    assert np.array_equal(recorded, ~outside)
 
 
 def test_extend_keeps_the_photo_at_its_anchor(tmp_path, photo):

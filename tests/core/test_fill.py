@@ -14,9 +14,10 @@ from core.canvas import CanvasRules, KnownCanvas, PriorLayout, anchored_offset, 
 from core.checkpoint import load_model, save_trainer
 from core.config import ModelConfig, TrainConfig
 from core.errors import ConfigError
+from core.fill import onion_fill
 from core.generation import generate_images, plan
 from core.instant import InstantModel
-from core.patch_index import AllowedPatches
+from core.patch_index import PATCH_ALLOWED, PATCH_EXCLUDED, PATCH_NEAR, AllowedPatches
 from core.requests import ExtendEdit, GenerationRequest, HealEdit
 from core.training import Trainer
 
@@ -117,15 +118,31 @@ def test_smooth_fill_reads_no_unknown_pixel():
     assert np.array_equal(filled[known], image[known])
 
 
+def test_onion_fill_continues_stripes_into_the_hole_without_reading_it():
+    stripes = np.zeros((24, 30, 3), np.uint8)
+    stripes[:, ::4] = 255  # a white column every 4 pixels
+    stripes[:, 1::4] = 255
+    known = np.ones((24, 30), bool)
+    known[8:16, 10:20] = False
+    hidden = stripes.copy()
+    hidden[~known] = 77
+    filled = onion_fill(hidden, known)
+    assert np.array_equal(filled, stripes)  # the stripes go on through the hole
+
+
 def test_allowed_patches_never_hand_out_an_excluded_one():
-    excluded = np.zeros((6, 8), bool)
-    excluded[2:4, 3:6] = True
-    allowed = AllowedPatches(excluded)
+    use = np.full((6, 8), PATCH_ALLOWED, np.uint8)
+    use[2:4, 3:6] = PATCH_EXCLUDED
+    excluded = use == PATCH_EXCLUDED
+    allowed = AllowedPatches(use)
     indices = torch.arange(49)  # 48 patches and "none"
     kept = allowed.filter(indices)
     assert (kept[excluded.reshape(-1).nonzero()[0]] == 48).all()
+    assert (kept[(~excluded).reshape(-1).nonzero()[0]] != 48).all()
     drawn = allowed.random((1000,), torch.Generator().manual_seed(0))
     assert not excluded.reshape(-1)[drawn.numpy()].any()
+    use[0, :2] = PATCH_NEAR  # random candidates only among these two
+    assert set(AllowedPatches(use).random((100,), torch.Generator()).tolist()) == {0, 1}
 
 
 # ------------------------------------------------------------------------------ requests
