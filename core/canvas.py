@@ -27,9 +27,15 @@ from PIL import Image
 from core.errors import ConfigError
 
 WRAP_MARGIN = 20
-"""Pixels of wrapped canvas the denoiser sees beyond each tiled edge: more than a trained
-network's receptive radius (16: four blocks of a 5×5 and two 3×3 convolutions) and than the
-largest patch radius of Instant (7)."""
+"""Pixels of wrapped canvas the denoiser sees beyond each tiled edge, at least: more than a
+trained network's receptive radius (16: four blocks of a 5×5 and two 3×3 convolutions) and
+than the largest patch radius of Instant (7)."""
+WRAP_FRACTION = 0.1
+"""...and at least this share of the side, so that from about 200 pixels on the padded canvases
+of two scales are the same picture at two sizes: Instant and the detail scales carry each
+pixel's candidates up by its place in the canvas (patch_index.upscale_candidates), and with a
+margin of fixed width a 512-pixel gravel tile's candidates came up to 9 pixels off, which the
+detail scales' two steps could not mend (the tile was smeared along its wrapped axis)."""
 SHRINK_SUPPORT = 1
 """Pixels (at the smaller size) around an unknown pixel that count as unknown at a coarser
 scale. A Lanczos shrink reads 3 on each side, but its outer lobes weigh little, and what they
@@ -79,8 +85,8 @@ class CanvasRules:
 
     def _margins(self, image: torch.Tensor) -> tuple[int, int]:
         height, width = image.shape[-2:]
-        mx = min(WRAP_MARGIN, width) if self.wrap_x else 0
-        my = min(WRAP_MARGIN, height) if self.wrap_y else 0
+        mx = _margin(width) if self.wrap_x else 0
+        my = _margin(height) if self.wrap_y else 0
         return mx, my
 
     def upsample(self, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -105,6 +111,10 @@ class CanvasRules:
         first = image.narrow(dim, 0, side - half)  # the middle line of an odd side stays
         mirrored = image.narrow(dim, 0, half).flip(dim)
         return torch.cat([first, mirrored], dim=dim)
+
+
+def _margin(side: int) -> int:
+    return min(side, max(WRAP_MARGIN, round(WRAP_FRACTION * side)))
 
 
 def _bilinear_taps(

@@ -435,6 +435,7 @@ def refine(
     noise comes from seed + DETAIL_SEED_OFFSET); `guidance` (known pixels) sees scales 1 … D
     and `rules` tile or mirror the canvas (core.canvas). Yields a `SampleStep` per denoiser
     call; the last one's x0_pred is the result (B, 3, H, W)."""
-    model.begin(base)
+    # a tile's canvases are padded in proportion (core.canvas): so is the image they start from
+    model.begin(rules.pad(base) if rules is not None and rules.wraps else base)
     noise_seeds = [seed + DETAIL_SEED_OFFSET for seed in seeds]
     yield from detail_run(model, base, noise_seeds, list(sizes), DETAIL_STRIDE, guidance, rules)
