@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -49,7 +50,34 @@ def prepare_app(app) -> None:
     crash.install(app)  # after the names: its reports go under the app's data folder
 
 
+MISSING_LIBRARY_LINE = (
+    "SinDDM Studio cannot open its window: this computer lacks the system library {package}, "
+    "which Qt needs to draw on X11. Install it (Debian/Ubuntu: sudo apt install {package}) and "
+    "start again. The command line (sinddm) works without it."
+)
+
+
+def missing_system_library() -> str | None:
+    """The Debian/Ubuntu package that Qt's X11 platform plugin needs and this machine lacks
+    (libxcb-cursor0, which Qt 6.5+ loads and a fresh Debian lacks), or None. Qt itself would
+    abort the process with a long plugin message that does not say what to install."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None  # offscreen, wayland, …: no X11 plugin is loaded
+    if not platform and os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY"):
+        return None
+    import ctypes.util
+
+    return "libxcb-cursor0" if ctypes.util.find_library("xcb-cursor") is None else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    package = missing_system_library()
+    if package is not None:
+        print(MISSING_LIBRARY_LINE.format(package=package), file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     argv = list(sys.argv if argv is None else argv)

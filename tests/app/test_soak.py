@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import sys
 import threading
-import time
 import tracemalloc
 
 import pytest
@@ -137,7 +136,6 @@ def test_soak_500_results_in_the_strip(qtbot, window, fake_state):
     python_threads = set(threading.enumerate())
     fake_state.engine.sample_steps = 1
     fake_state.set_count(50)
-    started = time.perf_counter()
     for _ in range(10):
         with qtbot.waitSignal(fake_state.idle, timeout=20_000):
             fake_state.generate()
@@ -145,6 +143,5 @@ def test_soak_500_results_in_the_strip(qtbot, window, fake_state):
     assert window.results.item(499).text().startswith(f"seed {fake_state.results[-1].seed}")
     fake_state.delete_result(0)  # any other change rebuilds the strip
     assert window.results.count() == 499
-    assert window.warnings == []
-    assert time.perf_counter() - started < 20
+    assert window.warnings == []  # how long it took is a benchmark's business, not a test's
     _assert_no_threads_left(fake_state, python_threads)
