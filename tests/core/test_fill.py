@@ -130,6 +130,24 @@ def test_onion_fill_continues_stripes_into_the_hole_without_reading_it():
     assert np.array_equal(filled, stripes)  # the stripes go on through the hole
 
 
+def test_the_border_blend_touches_only_drawn_pixels_near_the_kept_ones():
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 255, (12, 20, 3), dtype=np.uint8)
+    known = np.zeros((12, 20), bool)
+    known[:, :10] = True  # the photo's left half is kept, the right half drawn
+    canvas = KnownCanvas(photo, known)
+    drawn = np.full((12, 20, 3), 200, np.uint8)
+    result = canvas.composite(drawn)
+    assert np.array_equal(result[:, :10], photo[:, :10])  # kept exactly
+    assert np.array_equal(result[:, 14:], drawn[:, 14:])  # beyond 3 px: as drawn
+    # the first drawn column is 3/4 the kept image mirrored across the border (column 9)
+    expected = np.round(0.75 * photo[:, 9].astype(float) + 0.25 * 200).astype(np.uint8)
+    assert np.array_equal(result[:, 10], expected)
+    other = photo.copy()
+    other[:, 10:] = 0  # what lies under the drawn pixels is never read
+    assert np.array_equal(KnownCanvas(other, known).composite(drawn), result)
+
+
 def test_allowed_patches_never_hand_out_an_excluded_one():
     use = np.full((6, 8), PATCH_ALLOWED, np.uint8)
     use[2:4, 3:6] = PATCH_EXCLUDED

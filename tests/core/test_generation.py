@@ -27,6 +27,7 @@ from core.generation import (
     preview_of,
 )
 from core.sampling import sample
+from tests.conftest import assert_same_image
 
 
 def test_trained_model_is_a_diffusion_model(tiny_model):
@@ -53,7 +54,7 @@ def test_batches_give_the_images_of_one_run(tiny_model):
     expected = tensor_to_images(sample(tiny_model, count=3, seed=5, size=(80, 72)))
     assert len(images) == 3
     for got, want in zip(images, expected, strict=True):
-        np.testing.assert_array_equal(got, want)
+        assert_same_image(got, want)
 
 
 def test_progress_counts_work_over_the_whole_request(tiny_model):
