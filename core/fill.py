@@ -2,10 +2,11 @@
 to fill blanked out, the patches that read none of them, and a denoiser whose position prior
 knows where the photo lies on the canvas.
 
-Heal never reads the pixels under its mask: they are set to grey in the photo before anything
-is built from it (pyramid, Instant's patches, the detail scales, the known pixels), and every
-patch that reads one of them, or a pixel a shrink mixed them into, is excluded. A trained
-network is the exception: it learned the whole photo, so it may draw what the mask hid.
+Heal never reads the pixels under its mask: they are replaced by a smooth fill from the
+pixels around them before anything is built from the photo (pyramid, Instant's patches, the
+detail scales, the known pixels, the onion-peel start), and every patch whose middle reads one
+of them, or a pixel a shrink mixed them into, is excluded. A trained network is the
+exception: it learned the whole photo, so it may draw what the mask hid.
 """
 
 from __future__ import annotations

@@ -487,7 +487,7 @@ def _heal_plan(
     photo_size = (photo.shape[1], photo.shape[0])
     accepted = {photo_size, tuple(model.pyramid.source_size), frame.train_size}
     hole = fill.hole_of(_mask_of(edit.mask), photo_size, accepted)
-    blank = fill.blanked(photo, hole)  # the hole is grey from here on
+    blank = fill.blanked(photo, hole)  # nothing reads the hole from here on
     known = blank if frame.train_size == photo_size else KnownCanvas(*blank.at(frame.train_size))
     sizes = tuple(model.sizes)
     guidance = known.guidance(model.device)
