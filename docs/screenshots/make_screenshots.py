@@ -5,8 +5,9 @@
 `--edit-only` skips the training and generating states; `--harmonize-only` makes just the
 harmonisation pair; `--first-only` just the first start (the demo photo with Instant);
 `--generate-only` the first start and the trained model's generating states (03, 04), without
-training (02); `--fill-only` heal and tile (13, 14) with Instant on the demo photo. Uses a temporary settings file and
-models folder; takes a few minutes on a 2-core CPU (the bundled model samples at full width).
+training (02); `--fill-only` heal and tile (13, 14) with Instant on the demo photo. Uses a
+temporary settings file and models folder; takes a few minutes on a 2-core CPU (the bundled
+model samples at full width).
 """
 
 from __future__ import annotations
