@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGridLayout,
-    QHBoxLayout,
     QPushButton,
     QSpinBox,
     QToolButton,
@@ -32,6 +31,7 @@ from app.fill_tools import (
 from app.state import AppState
 from app.widgets.fill_views import ExtendView, MaskCanvas
 from app.widgets.generate_panel import MAX_SIDE
+from app.widgets.harmonize_page import _row  # one row helper for the Edit tab's pages
 from core.requests import ExtendEdit, HealEdit
 
 TOOLS = (("Paint", "paint"), ("Erase", "erase"), ("Box", "box"))
@@ -49,15 +49,6 @@ ANCHOR_ARROWS = {
     "bottom-right": "↘",
 }
 SHAPES = (("1.5× wide", (1.5, 1.0)), ("1.5× tall", (1.0, 1.5)), ("2× both", (2.0, 2.0)))
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return row
 
 
 class HealPage(QWidget):
