@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,52 +36,54 @@ from app.events import (
     ModelSaved,
     ModelSummary,
     SampleProgress,
-    SampleResult,
     SpeedMeasured,
     TrainFinished,
     TrainPreview,
     TrainProgress,
 )
+from app.results import Result
 from app.speed import StepTimer
-from core.bundle import DiffusionModel, schedule_for, tensor_to_images
-from core.checkpoint import load_trainer, model_from_data, read_checkpoint, save_trainer
-from core.clip_weights import (
+from core.config import ModelConfig
+from core.denoisers.network import SinDDMNet, count_parameters
+from core.denoisers.protocol import DiffusionModel
+from core.device import keep_freed_cpu_memory, resolve_device
+from core.errors import CheckpointWriteError, SinDDMError
+from core.files.model_file import load_trainer, model_from_data, read_checkpoint, save_trainer
+from core.files.open_model import open_diffusion_model
+from core.generation.clip_weights import (
     GuidanceUnavailableError,
     check_weights,
     download_weights,
     is_local_file,
 )
-from core.config import ModelConfig
-from core.device import keep_freed_cpu_memory, resolve_device
-from core.errors import CheckpointWriteError, SinDDMError
-from core.generation import (
+from core.generation.memory import ensure_plan_fits
+from core.generation.plan import (
     ClipLoader,
     GeneratedImages,
     GenerationPlan,
     default_clip_loader,
     generate,
+    generate_images,
     guided_region,
     photo_size,
     plan,
     preview_of,
+    preview_plan,
     work_estimate,
 )
 from core.imageio import atomic_write, load_image
-from core.memory import ensure_plan_fits
-from core.model import SinDDMNet, count_parameters
-from core.models import open_diffusion_model
-from core.presets import PRESETS, Preset, default_preset_name
+from core.method.pyramid import build_pyramid
+from core.method.schedule import schedule_for
 from core.progress import EtaEstimator
-from core.pyramid import build_pyramid
-from core.refined import RefinedModel
 from core.requests import (
     CLIP_MODEL,
     GenerationRequest,
     SamplingOptions,
     TextEdit,
 )
-from core.sampling import MAX_CANVAS_PIXELS, iter_sample
-from core.training import Trainer, TrainStep, checkpointed_steps
+from core.rules import MAX_CANVAS_PIXELS
+from core.training.presets import PRESETS, Preset, default_preset_name
+from core.training.trainer import Trainer, TrainStep, checkpointed_steps
 
 __all__ = ["CachedClipLoader", "Engine", "Planner"]
 
@@ -108,9 +111,9 @@ coarsest (seconds per pixel-step barely depend on them, and a trained network's 
 sampling would take minutes)."""
 
 Planner = Callable[[DiffusionModel, GenerationRequest, ClipLoader | None], GenerationPlan]
-"""core.generation.plan, or a stand-in."""
+"""core.generation.plan.plan, or a stand-in."""
 Downloader = Callable[[str, str, Callable[[int, int], None]], str]
-"""core.clip_weights.download_weights(model name, tag, on_progress(done, total)) -> path."""
+"""core.generation.clip_weights.download_weights(model, tag, on_progress(done, total)) -> path."""
 
 
 def preset_named(name: str) -> Preset:
@@ -184,7 +187,7 @@ class Engine:
     """Makes the jobs of app.engine_api.EngineApi over core.
 
     `clip_loader` loads CLIP for text edits (kept between runs) and `planner` turns a request
-    into a plan (core.generation.plan); `download` fetches CLIP weights (tests pass stand-ins);
+    into a plan (core.generation.plan.plan); `download` fetches CLIP weights (tests pass stand-ins);
     `instant_config` is the ModelConfig Instant is built with (None: the default 50,000-pixel
     cap; tests pass a smaller one, so that a small photo gets detail scales).
     """
@@ -256,7 +259,7 @@ class Engine:
                 preset=loaded.preset,
                 image_name=loaded.image_name or Path(path).stem,
                 training_image=model.pyramid.sharp[-1],
-                default_sampling=model.default_sampling,
+                **_sampling_fields(model),
                 **_photo_fields(model),
             )
             yield ModelOpened(summary, ModelHandle(loaded))
@@ -264,7 +267,7 @@ class Engine:
         return job
 
     def instant_job(self, image_path: str) -> Job:
-        """Build Instant for a photo (core.models.open_diffusion_model: the pyramid as the
+        """Build Instant for a photo (core.files.open_model.open_diffusion_model: the pyramid as the
         command line builds it, shrunk to the default 50,000-pixel cap) on the CPU; sample_job
         moves it to the device it runs on."""
 
@@ -283,7 +286,7 @@ class Engine:
                 image_name=name,
                 training_image=model.pyramid.sharp[-1],
                 kind="instant",
-                default_sampling=model.default_sampling,
+                **_sampling_fields(model),
                 **_photo_fields(model),
             )
             yield ModelOpened(summary, ModelHandle(_Loaded(model, model.kind, name, "instant")))
@@ -415,7 +418,7 @@ class Engine:
     def sample_job(
         self, model: ModelHandle, request: GenerationRequest, device: str, model_name: str
     ) -> Job:
-        """Plan `request` (core.generation.plan) and run it, showing the first image as it
+        """Plan `request` (core.generation.plan.plan) and run it, showing the first image as it
         forms; a text edit first downloads its CLIP weights if they are not here yet."""
         loaded = _loaded(model)
 
@@ -433,7 +436,7 @@ class Engine:
             ensure_plan_fits(sinddm, plan, torch_device)  # before any sampling
             settings = {  # what the PNG records (app.results): which engine, which model
                 "model": model_name,
-                "engine": "refined" if isinstance(sinddm, RefinedModel) else sinddm.kind,
+                "engine": sinddm.kind,
                 "steps": sinddm.steps_trained,
                 **plan.settings(torch_device),
             }
@@ -446,7 +449,7 @@ class Engine:
 
     def work_estimate(self, model: ModelHandle, request: GenerationRequest) -> tuple[float, float]:
         """Pixel-steps of `request` without its edit, on the model's scales and on the detail
-        scales (core.generation.work_estimate: geometry only, quick in the GUI thread)."""
+        scales (core.generation.plan.work_estimate: geometry only, quick in the GUI thread)."""
         return work_estimate(_loaded(model).model, replace(request, edit=None))
 
     def calibrate_job(self, model: ModelHandle, device: str) -> Job:
@@ -520,7 +523,7 @@ def _sample(
     stop: threading.Event,
     timer: StepTimer,
 ) -> Iterator[object]:
-    """core.generation.generate as GUI events: the first image as it forms, at most every
+    """core.generation.plan.generate as GUI events: the first image as it forms, at most every
     PREVIEW_INTERVAL (longer for large images: `_preview_interval`) and at the end of each
     scale, then every finished image; `timer` times the steps."""
     eta = EtaEstimator(0)
@@ -530,7 +533,7 @@ def _sample(
         for step in steps:
             if isinstance(step, GeneratedImages):
                 for seed, image in zip(step.seeds, step.images, strict=True):
-                    yield SampleResult(image, seed, plan.size, settings)
+                    yield Result.made(image, seed, plan.size, dict(settings))
                 continue
             timer.step(step.scale >= model_scales, step.work_done)
             eta.total_work, eta.done_work = step.work_total, step.work_done
@@ -638,23 +641,10 @@ def _calibration_detail(model: DiffusionModel) -> GenerationRequest:
 def _coarse_preview(trainer: Trainer) -> np.ndarray:
     """A quick sample at the coarsest scale only (H0×W0×3 uint8) to watch training progress;
     for a refiner, which does not draw scale 0 (docs/method.md §11), up to its first scale,
-    with Instant's strides. core.generation always runs every scale, so this one calls the
-    sampler directly."""
+    with Instant's strides (core.generation.plan.preview_plan)."""
     model = trainer.sampling_model()
     last = min(trainer.scales[0], model.num_scales - 1)
-    options = model.default_sampling
-    result = None
-    for step in iter_sample(
-        model,
-        count=1,
-        seed=trainer.state.step,
-        last_scale=last,
-        coarse_stride=options.coarse_stride,
-        fine_stride=options.fine_stride,
-    ):
-        result = step.x0_pred
-    assert result is not None
-    return tensor_to_images(result)[0]
+    return generate_images(model, preview_plan(model, trainer.state.step, last))[0]
 
 
 def _summary_of_trainer(
@@ -671,9 +661,18 @@ def _summary_of_trainer(
         preset=preset,
         image_name=image_name or Path(path).stem,
         training_image=trainer.pyramid.sharp[-1],
-        default_sampling=model.default_sampling,
+        **_sampling_fields(model),
         **_photo_fields(model),
     )
+
+
+def _sampling_fields(model: DiffusionModel) -> dict[str, Any]:
+    """ModelSummary's denoiser, default_sampling and fast_sampling: what the model says."""
+    return {
+        "denoiser": model.kind,
+        "default_sampling": model.default_sampling,
+        "fast_sampling": model.fast_sampling,
+    }
 
 
 def _photo_fields(model: DiffusionModel) -> dict:

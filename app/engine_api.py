@@ -38,7 +38,8 @@ class EngineApi(Protocol):
 
     def default_preset(self, device: str) -> str:
         """The preset to offer for a device choice ('auto', 'cpu', 'cuda', …): 'fast' on a CUDA
-        GPU, 'cpu' elsewhere and for a device that is not there."""
+        GPU, 'refine' elsewhere and for a device that is not there
+        (core.training.presets.default_preset_name)."""
         ...
 
     def clip_status(self, weights: str) -> ClipStatus:
@@ -85,7 +86,7 @@ class EngineApi(Protocol):
         self, model: ModelHandle, request: GenerationRequest, device: str, model_name: str
     ) -> Job:
         """Generate what `request` asks with `model`: SampleProgress as the first image forms,
-        then one SampleResult per image (`model_name` goes into their settings). A text edit
+        then one app.results.Result per image (`model_name` goes into its settings). A text edit
         first downloads its CLIP weights if needed (DownloadProgress, or ClipDownloadFailed
         before the error). Then, except for text runs, SpeedMeasured: the seconds per
         pixel-step it took."""
@@ -106,12 +107,12 @@ class EngineApi(Protocol):
 class Runner(Protocol):
     """Runs one job at a time in a background thread (app.worker.JobRunner).
 
-    `event(object)` carries each event, `failed(object)` the exception that ended a job and
+    `event_sent(object)` carries each event, `failed(object)` the exception that ended a job and
     `finished(str)` the job's kind; all arrive in the GUI thread, in the order they were sent.
     """
 
     @property
-    def event(self) -> SignalInstance: ...
+    def event_sent(self) -> SignalInstance: ...
 
     @property
     def failed(self) -> SignalInstance: ...

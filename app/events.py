@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from core.requests import PLAIN_SAMPLING, SamplingOptions
+from core.requests import FAST_SAMPLING, PLAIN_SAMPLING, DenoiserKind, SamplingOptions
 
 if TYPE_CHECKING:
     from app.results import Result
@@ -40,7 +40,7 @@ class ImageSummary:
 
 ModelKind = Literal["trained", "instant"]
 """What answers a generation: a trained network, or Instant (a closed-form denoiser over the
-photo's patches, built in a second with no training: core.instant)."""
+photo's patches, built in a second with no training: core.denoisers.instant)."""
 
 
 @dataclass(frozen=True)
@@ -61,16 +61,22 @@ class ModelSummary:
     training_image: np.ndarray = field(repr=False)
     kind: ModelKind = "trained"
     default_sampling: SamplingOptions = PLAIN_SAMPLING
-    """What a request without options gets (core.bundle.DiffusionModel.default_sampling)."""
+    """What a request without options gets (DiffusionModel.default_sampling, core.denoisers)."""
+    fast_sampling: SamplingOptions = FAST_SAMPLING
+    """What "Fast sampling" asks of it (DiffusionModel.fast_sampling: core.requests.fast_sampling
+    of its denoiser kind and default sampling)."""
+    denoiser: DenoiserKind = "trained"
+    """Which denoiser answers (DiffusionModel.kind): a refiner of Instant is a 'trained' model
+    file whose denoiser is 'refined'."""
     photo_size: tuple[int, int] | None = None
-    """(W, H) that images come back at by default (core.generation.photo_size): the photo's own
+    """(W, H) that images come back at by default (core.generation.plan.photo_size): the photo's own
     resolution under the default pixel cap. Canvas sizes and region boxes are in these "photo
     pixels". None: the finest scale's (a model that keeps no larger photo)."""
     photo: np.ndarray | None = field(default=None, repr=False)
     """The photo at `photo_size`, H×W×3 uint8; None when that is `training_image`."""
     own_size: tuple[int, int] | None = None
-    """(W, H) of the photo in its own pixels (core.generation.photo_size under
-    core.sampling.MAX_CANVAS_PIXELS), in which extend's canvas is given; None: `output_size`."""
+    """(W, H) of the photo in its own pixels (core.generation.plan.photo_size under
+    core.rules.MAX_CANVAS_PIXELS), in which extend's canvas is given; None: `output_size`."""
 
     @property
     def extend_unit(self) -> tuple[int, int]:
@@ -209,7 +215,7 @@ class ClipStatus:
     def of_check(
         cls, weights: str, local: bool, ready: bool, downloadable: bool, message: str
     ) -> ClipStatus:
-        """From core.clip_weights' answers: is_local_file(weights) and check_weights' ready,
+        """From core.generation.clip_weights: is_local_file(weights) and check_weights' ready,
         downloadable and message."""
         availability: ClipAvailability
         if ready:
@@ -247,7 +253,7 @@ class SampleProgress:
 
 @dataclass(frozen=True)
 class SpeedMeasured:
-    """Seconds per pixel-step of generating on this machine (core.generation.work_estimate
+    """Seconds per pixel-step of generating on this machine (core.generation.plan.work_estimate
     counts the pixel-steps), timed in the worker: `base` on the model's scales, `detail` on the
     detail scales (None: not run long enough to tell). `test`: a short calibration run, not a
     real generation. `kind` and `device` are the engine and the device setting it ran on;
@@ -273,11 +279,3 @@ class ResultsSaved:
 
     seconds: float
     pixels: int
-
-
-@dataclass(frozen=True)
-class SampleResult:
-    image: np.ndarray = field(repr=False)
-    seed: int = 0
-    size: tuple[int, int] = (0, 0)
-    settings: dict = field(default_factory=dict)

@@ -36,7 +36,7 @@ def build_window(argv: list[str], models_dir: Path | None = None, settings=None)
 def open_demo(state) -> bool:
     """First start: the demo photo with Instant, so that Generate makes an image within seconds
     even on a small CPU, and the photo is ready to train. The bundled trained model (DEMO_MODEL,
-    1–2 minutes a sample on such a CPU) opens through File ▸ Open Model."""
+    about 40 s a sample on a 2-core CPU) opens through File ▸ Open Model."""
     return DEMO_IMAGE.exists() and state.open_image(str(DEMO_IMAGE))
 
 

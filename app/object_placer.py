@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from core.compositing import paste_object
+from core.generation.compositing import paste_object
 from core.requests import Box
 
 Tool = Literal["move", "paint", "erase"]
@@ -120,7 +120,7 @@ class ObjectPlacer:
         self.box = self._kept_visible(self.box)
 
     def compose(self, background: np.ndarray, obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(composite H×W×3 uint8, mask H×W uint8) for `core.editing.harmonization_injection`."""
+        """(composite H×W×3 uint8, mask H×W uint8) for core.generation.editing."""
         return paste_object(background, obj, self.mask, self.box)
 
     # ----------------------------------------------------------------- helpers

@@ -36,7 +36,6 @@ from app.events import (
     ModelWithResults,
     ResultsSaved,
     ResultStored,
-    SampleResult,
     TrainFinished,
 )
 from core.errors import CheckpointWriteError, ImageLoadError, SinDDMError
@@ -229,18 +228,19 @@ def _events(job: Job, stop: threading.Event) -> closing[Events]:
 
 
 def storing(job: Job, folder: Path) -> Job:
-    """`job` with each SampleResult written into `folder` and sent on as ResultStored (with
-    the reason when it could not be written: the image is kept in memory all the same), and
-    at the end ResultsSaved: how long the writing took."""
+    """`job` with each new Result (the engine yields them made: `Result.made`) written into
+    `folder` and sent on as ResultStored (with the reason when it could not be written: the
+    image is kept in memory all the same), and at the end ResultsSaved: how long the writing
+    took."""
 
     def stored(stop: threading.Event) -> Events:
         seconds, pixels = 0.0, 0
         with _events(job, stop) as events:
             for event in events:
-                if not isinstance(event, SampleResult):
+                if not isinstance(event, Result):
                     yield event
                     continue
-                result = Result.made(event.image, event.seed, event.size, dict(event.settings))
+                result, (height, width) = event, event.image.shape[:2]
                 started = time.perf_counter()
                 try:
                     store(result, folder, next_index(folder))
@@ -248,7 +248,7 @@ def storing(job: Job, folder: Path) -> Job:
                     yield ResultStored(result, str(exc))
                     continue
                 seconds += time.perf_counter() - started
-                pixels += event.image.shape[0] * event.image.shape[1]
+                pixels += width * height
                 yield ResultStored(result)
         if pixels:
             yield ResultsSaved(seconds, pixels)

@@ -68,7 +68,7 @@ class RoiEditor:
             self.selected = None
             return
         self.selected, self._active = hit, hit
-        target = self.pairs[hit].target
+        target = self._active_target()
         near_corner = (
             abs(x - (target.x + target.w)) <= self.handle
             and abs(y - (target.y + target.h)) <= self.handle
@@ -79,20 +79,20 @@ class RoiEditor:
         if self._mode == "draw" and pane == "source":
             self._preview = _box_between(self._anchor, (x, y), self.source_size)
         elif self._mode == "carry":
-            source = self.pairs[self._active].source
+            source = self._active_pair().source
             self._preview = self._centred(source, x, y) if pane == "canvas" else None
         elif self._mode == "move":
-            target = self.pairs[self._active].target
+            target = self._active_target()
             dx, dy = x - self._anchor[0], y - self._anchor[1]
             self._anchor = (x, y)
-            self.pairs[self._active].target = self._clamped(
+            self._active_pair().target = self._clamped(
                 Box(target.x + dx, target.y + dy, target.w, target.h)
             )
         elif self._mode == "resize":
-            target = self.pairs[self._active].target
+            target = self._active_target()
             width = max(self.min_side, min(x - target.x, self.canvas_size[0] - target.x))
             height = max(self.min_side, min(y - target.y, self.canvas_size[1] - target.y))
-            self.pairs[self._active].target = Box(target.x, target.y, width, height)
+            self._active_pair().target = Box(target.x, target.y, width, height)
 
     def release(self, pane: Pane, x: int, y: int) -> None:
         self.move(pane, x, y)
@@ -100,7 +100,7 @@ class RoiEditor:
             if self._preview.w >= self.min_side and self._preview.h >= self.min_side:
                 self.pairs.append(Pair(self._preview))
         elif self._mode == "carry" and pane == "canvas" and self._preview is not None:
-            pair = self.pairs[self._active]
+            pair = self._active_pair()
             if pair.target is None:
                 pair.target = self._preview
                 self.selected = self._active
@@ -124,6 +124,17 @@ class RoiEditor:
         for pair in self.pairs:
             if pair.target is not None:
                 pair.target = self._clamped(pair.target)
+
+    def _active_pair(self) -> Pair:
+        """The pair being carried, moved or resized (there is one in those modes)."""
+        assert self._active is not None, f"no pair is active while {self._mode!r}"
+        return self.pairs[self._active]
+
+    def _active_target(self) -> Box:
+        """The target being moved or resized (only placed pairs can be hit on the canvas)."""
+        target = self._active_pair().target
+        assert target is not None, "an active target was placed"
+        return target
 
     def _hit_source(self, x: int, y: int) -> int | None:
         for index in range(len(self.pairs) - 1, -1, -1):

@@ -3,7 +3,7 @@
 The worker times every generation step by step (`StepTimer`): seconds per pixel-step on the
 model's scales and on the detail scales (docs/method.md §12), sent as `SpeedMeasured`.
 `SpeedBook` keeps the latest rates per model; with the pixel-steps of a request
-(core.generation.work_estimate) they give the time it will take, with the time planning takes
+(core.generation.plan.work_estimate) they give the time it will take, with the time planning takes
 to prepare the detail scales the first time and writing the PNGs. Before the first generation
 a short test run (Engine.calibrate_job) gives a first guess; a real generation replaces it.
 """

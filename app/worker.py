@@ -1,7 +1,7 @@
 """One background QThread that runs jobs (generators of plain-data events) one at a time.
 
 The contract (after superqt's thread workers): the GUI asks for a job; the worker pulls events
-from it, emitting `event` for each; a stop request sets an event the job checks between steps
+from it, emitting `event_sent` for each; a stop request sets an event the job checks between steps
 (jobs end themselves when it is set, so that training can save and report), and the worker
 closes the generator so its `finally` blocks free memory. A job's exception crosses to the GUI
 as the exception object, through `failed`, for the view-model to put into words. Connect these
@@ -24,7 +24,7 @@ from app.engine_api import Job
 class _JobWorker(QObject):
     """Lives in the worker thread."""
 
-    event = Signal(object)
+    event_sent = Signal(object)
     failed = Signal(object)
     finished = Signal(str)
 
@@ -38,7 +38,7 @@ class _JobWorker(QObject):
         try:
             events = job(self.stop)
             for event in events:
-                self.event.emit(event)
+                self.event_sent.emit(event)
         except BaseException as exc:
             self.failed.emit(exc)
         finally:
@@ -50,13 +50,13 @@ class _JobWorker(QObject):
 class JobRunner(QObject):
     """GUI-thread handle on the worker thread: start, stop, and know what is running.
 
-    `event(object)`, `failed(object)` (the exception) and `finished(str)` (the job's kind) are
+    `event_sent(object)`, `failed(object)` (the exception) and `finished(str)` (the job's kind) are
     re-emitted in the GUI thread, in the order the worker sent them.
     """
 
     _instances: ClassVar[weakref.WeakSet[JobRunner]] = weakref.WeakSet()
 
-    event = Signal(object)
+    event_sent = Signal(object)
     failed = Signal(object)
     finished = Signal(str)
     _run_requested = Signal(str, object)
@@ -70,7 +70,7 @@ class JobRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._run_requested.connect(self._worker.run)
         # Signal to signal: queued into this (GUI-thread) object, so re-emitted there.
-        self._worker.event.connect(self.event)
+        self._worker.event_sent.connect(self.event_sent)
         self._worker.failed.connect(self.failed)
         self._worker.finished.connect(self._on_finished)
         self._thread.start()

@@ -23,7 +23,7 @@ def measure(image: str, dim: int, batch: int, steps: int, keep: bool) -> dict:
     from core.config import ModelConfig, TrainConfig
     from core.device import keep_freed_cpu_memory
     from core.imageio import load_image
-    from core.training import Trainer
+    from core.training.trainer import Trainer
 
     applied = keep_freed_cpu_memory() if keep else False
     trainer = Trainer.from_image(

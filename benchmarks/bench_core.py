@@ -21,10 +21,11 @@ from PIL import Image
 
 from core.config import ModelConfig, TrainConfig
 from core.device import resolve_device
+from core.generation.sampling import sample
 from core.imageio import load_image
-from core.pyramid import build_pyramid
-from core.sampling import sample
-from core.training import Trainer
+from core.method.pyramid import build_pyramid
+from core.requests import SamplingOptions
+from core.training.trainer import Trainer
 
 
 @dataclass
@@ -82,7 +83,7 @@ def sampling_seconds(trainer: Trainer, count: int, repeats: int = 1) -> float:
     trainer trains in bf16)."""
     model = trainer.sampling_model()
     return timed(
-        lambda: sample(model, count=count, seed=0, bf16=trainer.bf16),
+        lambda: sample(model, count=count, seed=0, options=SamplingOptions(bf16=trainer.bf16)),
         trainer.device,
         repeats,
         warmup=1,

@@ -25,12 +25,12 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_presets import generate
-from core.checkpoint import save_trainer
 from core.device import keep_freed_cpu_memory, resolve_device
-from core.evaluation import BASELINE_DISTANCES, evaluate
+from core.evaluation.report import BASELINE_DISTANCES, evaluate
+from core.files.model_file import save_trainer
 from core.imageio import load_image, save_png
-from core.presets import PRESETS
-from core.training import Trainer
+from core.training.presets import PRESETS
+from core.training.trainer import Trainer
 
 METRICS = ("pixel_diversity", *BASELINE_DISTANCES, "memorised_fraction")
 """The metrics `evaluate` measures without weight files."""

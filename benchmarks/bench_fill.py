@@ -15,7 +15,7 @@ For each photo, with Instant and seeds 0 … n−1, at the photo's own resolutio
   the border ratio (the mean step across the hole's edge over the median step), and the fill's
   sharpness over the photo's own there (1: as sharp; a blur is far below);
 * extend to 1.5× the width, photo on the left: the border ratio at the photo's right edge;
-* coherence (Simakov et al.'s, `core.metrics.bidirectional_similarity`, 7×7 patches) of each
+* coherence (Simakov et al.'s, `metrics.bidirectional_similarity`, 7×7 patches) of each
   kind against the photo, at the model's working size (about 50,000 pixels), beside the plain
   samples': the generated pixels are as photo-like as a plain sample's when it is no higher.
 
@@ -36,12 +36,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from cli.arguments import parse_pixel_cap
-from core.canvas import dilate
-from core.generation import generate_images, plan
+from core.denoisers.instant import InstantModel
+from core.evaluation.metrics import bidirectional_similarity
+from core.generation.plan import generate_images, plan
 from core.imageio import load_image
-from core.instant import InstantModel
-from core.metrics import bidirectional_similarity
-from core.pyramid import capped_size
+from core.method.canvas import dilate
+from core.method.pyramid import capped_size
 from core.requests import ExtendEdit, GenerationRequest, HealEdit
 
 HOLE_BOX = (0.42, 0.38, 0.16, 0.2)

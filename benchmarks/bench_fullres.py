@@ -21,7 +21,7 @@ the same seeds without detail scales (the model's size, as before), and measures
   between all rows (1 = no seam);
 * layout distance, memorised share and near-verbatim 15×15 patches at the model's size (the
   image shrunk back, against the model's finest training image), beside the base image's
-  (`sinddm eval`'s metrics and core.metrics.verbatim_patches);
+  (`sinddm eval`'s metrics and core.evaluation.metrics.verbatim_patches);
 
 and writes DIR/<photo>_grid.jpg: the image fitted, and 1:1 crops of the image beside the
 photo at the same place.
@@ -131,11 +131,11 @@ def seam_ratio(image: np.ndarray, band_rows: int) -> float:
 
 
 def quality(photos: list[Path], count: int, cap: int, out: Path) -> list[dict]:
-    import core.detail
-    from core.generation import GenerationRequest, generate_images, plan
+    import core.generation.detail
+    from core.denoisers.instant import InstantModel
+    from core.evaluation.metrics import layout_distance, memorised_fraction, verbatim_patches
+    from core.generation.plan import GenerationRequest, generate_images, plan
     from core.imageio import load_image
-    from core.instant import InstantModel
-    from core.metrics import layout_distance, memorised_fraction, verbatim_patches
 
     out.mkdir(parents=True, exist_ok=True)
     reports = []
@@ -151,7 +151,7 @@ def quality(photos: list[Path], count: int, cap: int, out: Path) -> list[dict]:
         own = np.asarray(photo.resize((width, height), Image.Resampling.LANCZOS))
         reference = model.pyramid.sharp[-1]
         base_size = reference.shape[1::-1]
-        band_rows = max(1, core.detail.BAND_PIXELS // width)
+        band_rows = max(1, core.generation.detail.BAND_PIXELS // width)
         rows = []
         for image, small in zip(detailed, base, strict=True):
             shrunk = np.asarray(Image.fromarray(image).resize(base_size, Image.Resampling.LANCZOS))

@@ -27,14 +27,15 @@ import torch
 from PIL import Image
 
 from benchmarks.bench_core import synchronize
-from core.bundle import DiffusionModel, image_to_tensor
-from core.checkpoint import load_model
+from core.denoisers.instant import InstantModel, InstantSettings
+from core.denoisers.protocol import DiffusionModel
+from core.files.model_file import load_model
+from core.generation.sampling import sample
 from core.imageio import load_image
-from core.instant import InstantModel, InstantSettings
-from core.presets import PRESETS
+from core.method.tensors import image_to_tensor
 from core.requests import FAST_SAMPLING, SamplingOptions
-from core.sampling import sample
-from core.training import Trainer
+from core.training.presets import PRESETS
+from core.training.trainer import Trainer
 
 PHOTO_SIZE = (250, 200)
 
@@ -45,13 +46,7 @@ def _photo(path: str) -> Image.Image:
 
 def _sample_seconds(model: DiffusionModel, options: SamplingOptions, **kwargs) -> float:
     start = time.perf_counter()
-    sample(
-        model,
-        fine_stride=options.fine_stride,
-        coarse_stride=options.coarse_stride,
-        bf16=options.bf16,
-        **kwargs,
-    )
+    sample(model, options=options, **kwargs)
     synchronize(model.device)
     return time.perf_counter() - start
 

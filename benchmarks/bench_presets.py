@@ -4,7 +4,8 @@
         --baseline docs/quality/mountains_trail_112.json --json out.json
 
 Each preset is trained from scratch on the image (seed 0, the preset's steps unless --steps), then
-`-n` samples at the training size are measured with `core.evaluation.evaluate` (the metrics of
+`-n` samples at the training size are measured with `core.evaluation.report.evaluate` (the
+metrics of
 `sinddm eval`) and held to the bar of docs/quality.md when --baseline names a baseline report.
 One sample at --sample-size and a batch of --batch-samples are timed too. Speed-ups are relative
 to the first preset listed. Figures belong in docs/benchmarks.md with the device and the date.
@@ -26,13 +27,14 @@ import torch
 
 from benchmarks.bench_core import synchronize
 from cli.arguments import parse_size
-from core.bundle import SinDDMModel, tensor_to_images
+from core.denoisers.trained import SinDDMModel
 from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
-from core.evaluation import compare_to_baseline, evaluate
+from core.evaluation.report import compare_to_baseline, evaluate
+from core.generation.sampling import sample
 from core.imageio import load_image, save_png
-from core.presets import PRESETS, Preset
-from core.sampling import sample
-from core.training import Trainer
+from core.method.tensors import tensor_to_images
+from core.training.presets import PRESETS, Preset
+from core.training.trainer import Trainer
 
 TABLE_METRICS = ("pixel_diversity", "patch_distance", "coherence", "completeness")
 

@@ -9,7 +9,7 @@
 3. Samples `-n` images at the training size (seeds 0…n−1, the model's own strides) from
    Instant and from the refined model at each weight w of `--weights` (the first is the
    preset's), and measures them with `sinddm eval`'s metrics plus the share of near-verbatim
-   15×15 patches (core.metrics.verbatim_patches).
+   15×15 patches (core.evaluation.metrics.verbatim_patches).
 
 Prints one table row per model; compare ratios within the run, not seconds across days.
 
@@ -31,15 +31,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from core.denoisers.refined import RefinedModel
 from core.device import keep_freed_cpu_memory
-from core.evaluation import BASELINE_DISTANCES, evaluate
-from core.generation import generate_images, plan
+from core.evaluation.metrics import verbatim_patches
+from core.evaluation.report import BASELINE_DISTANCES, evaluate
+from core.generation.plan import generate_images, plan
 from core.imageio import load_image
-from core.metrics import verbatim_patches
-from core.presets import PRESETS, Preset
-from core.refined import RefinedModel
 from core.requests import GenerationRequest
-from core.training import Trainer
+from core.training.presets import PRESETS, Preset
+from core.training.trainer import Trainer
 
 METRICS = ("pixel_diversity", *BASELINE_DISTANCES, "memorised_fraction")
 GAP = 4

@@ -4,7 +4,8 @@
         --size 250x200 -n 24 --json out.json
 
 For each variant: seconds for one sample at --size and for --batch-samples together (median of
---repeats), then `-n` samples at the training size measured with `core.evaluation.evaluate` (the
+--repeats), then `-n` samples at the training size measured with
+`core.evaluation.report.evaluate` (the
 metrics of `sinddm eval`, seeds 0..n−1). The first variant is the reference for the speed-ups and
 the quality bar (`compare_to_baseline`). Figures belong in docs/benchmarks.md.
 """
@@ -23,11 +24,13 @@ import torch
 from benchmarks.bench_core import synchronize
 from benchmarks.bench_presets import TABLE_METRICS, metric_cell
 from cli.arguments import parse_size
-from core.bundle import SinDDMModel, tensor_to_images
-from core.checkpoint import load_model
+from core.denoisers.trained import SinDDMModel
 from core.device import bf16_supported, resolve_device
-from core.evaluation import compare_to_baseline, evaluate
-from core.sampling import canvas_sizes, resolve_start_steps, sample, sampling_work
+from core.evaluation.report import compare_to_baseline, evaluate
+from core.files.model_file import load_model
+from core.generation.sampling import canvas_sizes, resolve_start_steps, sample, sampling_work
+from core.method.tensors import tensor_to_images
+from core.requests import SamplingOptions
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def seconds_to_sample(
     model: SinDDMModel, variant: Variant, size: tuple[int, int], count: int, repeats: int
 ) -> float:
     """Median seconds to draw `count` samples of `size` in one batch, after a warm-up."""
-    options = {"size": size, "fine_stride": variant.fine_stride, "bf16": variant.bf16}
+    speed = SamplingOptions(fine_stride=variant.fine_stride, bf16=variant.bf16)
+    options = {"size": size, "options": speed}
     sample(model, count=1, last_scale=1, **options)
     times = []
     for _ in range(repeats):
@@ -75,8 +79,7 @@ def measure(model: SinDDMModel, variant: Variant, args) -> dict:
             model,
             count=min(8, args.count - first),
             seed=first,
-            fine_stride=variant.fine_stride,
-            bf16=variant.bf16,
+            options=SamplingOptions(fine_stride=variant.fine_stride, bf16=variant.bf16),
         )
         images.extend(tensor_to_images(batch))
     report = evaluate(images, model.pyramid.sharp[-1], seed=0)

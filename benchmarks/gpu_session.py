@@ -23,15 +23,15 @@ import torch
 from PIL import Image
 
 from benchmarks.bench_core import _device_name, make_trainer, synchronize, timed
-from core.bundle import tensor_to_images
-from core.checkpoint import load_model, save_trainer
 from core.config import ModelConfig
 from core.device import resolve_device
+from core.files.model_file import load_model, save_trainer
+from core.generation.sampling import sample
 from core.imageio import load_image, save_png
-from core.presets import fitted_train_config
-from core.pyramid import build_pyramid
-from core.sampling import sample
-from core.training import Trainer
+from core.method.pyramid import build_pyramid
+from core.method.tensors import tensor_to_images
+from core.training.presets import fitted_train_config
+from core.training.trainer import Trainer
 
 
 def set_tf32(enabled: bool) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from benchmarks.sample_grid import GAP
-from core import metrics
+from core.evaluation import metrics
 from core.imageio import load_image
 
 

@@ -9,24 +9,19 @@ from typing import TYPE_CHECKING, TypeVar
 
 from core.errors import ConfigError, SinDDMError
 from core.requests import Box, SamplingOptions
+from core.rules import MAX_CANVAS_PIXELS
+from core.rules import check_seed as check_seeds
 
 if TYPE_CHECKING:
-    from core.bundle import DiffusionModel
     from core.config import TrainConfig
-    from core.pyramid import Pyramid
-    from core.training import Trainer
+    from core.denoisers.protocol import DiffusionModel
+    from core.method.pyramid import Pyramid
+    from core.training.trainer import Trainer
 
 T = TypeVar("T")
 
 
 MODEL_HELP = "a trained model (.sinddm), or a photo: Instant, with no training"
-
-
-MAX_CANVAS_PIXELS = 4096 * 4096
-"""`core.sampling.MAX_CANVAS_PIXELS` (kept equal by a test; this module imports no torch): no
-side, and no multiplier of a training side, can exceed it."""
-SEED_RANGE = (-(2**63), 2**64 - 1)
-"""What torch.Generator.manual_seed accepts; image i of a run uses seed + i."""
 
 
 def _pair(text: str, kind: type[T], example: str) -> tuple[T, T]:
@@ -159,9 +154,16 @@ def add_overwrite_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_speed_options(p: argparse.ArgumentParser) -> None:
-    """--fine-stride, --coarse-stride and --bf16: faster sampling at a measured cost
+    """--fast, --fine-stride, --coarse-stride and --bf16: faster sampling at a measured cost
     (docs/benchmarks.md). Left out, they are the model's defaults (every step for a trained
-    model; Instant's are strided)."""
+    model; Instant's are strided). --fast is the app's "Fast sampling", whatever the model;
+    the other three, given with it, change what it chose."""
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="the app's Fast sampling: every 2nd step at the finer scales and bf16 for a trained "
+        "model, twice Instant's own strides for Instant and a refiner",
+    )
     p.add_argument(
         "--fine-stride",
         type=int,
@@ -178,7 +180,8 @@ def add_speed_options(p: argparse.ArgumentParser) -> None:
 
 
 def sampling_options(args: argparse.Namespace, model: DiffusionModel) -> SamplingOptions:
-    """The model's default sampling options with those given on the command line on top."""
+    """The model's default (or with --fast, its fast) sampling options, with those given on the
+    command line on top."""
     start_steps = getattr(args, "start_steps", None)
     given = {
         "fine_stride": args.fine_stride,
@@ -187,7 +190,8 @@ def sampling_options(args: argparse.Namespace, model: DiffusionModel) -> Samplin
         "start_steps": tuple(start_steps) if start_steps is not None else None,
         "bf16": True if args.bf16 else None,
     }
-    return replace(model.default_sampling, **{k: v for k, v in given.items() if v is not None})
+    base = model.fast_sampling if getattr(args, "fast", False) else model.default_sampling
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
 def check_counts(args: argparse.Namespace) -> None:
@@ -199,10 +203,8 @@ def check_counts(args: argparse.Namespace) -> None:
 
 
 def check_seed(seed: int, count: int = 1) -> None:
-    """Seeds seed … seed + count − 1 must all be seeds torch accepts."""
-    low, high = SEED_RANGE
-    if not low <= seed <= high - (count - 1):
-        raise ConfigError(f"--seed {seed} is out of range; use a whole number from 0 to 2^63 − 1.")
+    """Seeds seed … seed + count − 1 must all be valid (core.rules), named as the option."""
+    check_seeds(seed, count, "--seed")
 
 
 def check_train_arguments(args: argparse.Namespace) -> None:
@@ -276,7 +278,7 @@ def _schedule_of(config: TrainConfig) -> str | None:
 def _resume_settings(args: argparse.Namespace, trainer: Trainer) -> list[tuple[str, float, float]]:
     """(what was asked for, as typed; its value; the model's value) for every setting given on
     the command line. A named --preset asks for its width, pixel cap and batch."""
-    from core.presets import PRESETS
+    from core.training.presets import PRESETS
 
     model, train = trainer.model_config, trainer.train_config
     preset = PRESETS.get(args.preset)  # None for "auto": nothing was asked for
@@ -345,7 +347,7 @@ def check_text_arguments(args: argparse.Namespace) -> str | None:
         raise ConfigError(f"--views must be at least 1, not {args.views}.")
     if args.mode == "region" and args.box is None:
         raise ConfigError("The region mode needs a box on the training image: --box x,y,w,h.")
-    from core.clip_weights import check_weights  # imports open_clip (no network)
+    from core.generation.clip_weights import check_weights  # imports open_clip (no network)
 
     weights = check_weights(args.clip_model, args.clip_weights)
     if not weights.ready and not weights.downloadable:

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from cli.arguments import add_device_option
-from core.checkpoint import FILE_SUFFIX
-from core.presets import PRESETS
+from core.files.model_file import FILE_SUFFIX
+from core.training.presets import PRESETS
 from resources import DEMO_IMAGE, DEMO_MODEL
 
 

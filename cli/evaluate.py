@@ -23,17 +23,17 @@ from cli.generate import (
     generated_batches,
     output_paths,
 )
-from cli.progress import progress_bar
-from core.checkpoint import FILE_SUFFIX
+from cli.progress_bar import progress_bar
 from core.config import ModelConfig
 from core.device import resolve_device
 from core.errors import ConfigError
-from core.evaluation import REPORTED_METRICS, PerceptualWeights, evaluate
-from core.generation import plan
+from core.evaluation.metrics import layout_min_side
+from core.evaluation.report import REPORTED_METRICS, PerceptualWeights, evaluate
+from core.files.model_file import FILE_SUFFIX
+from core.files.open_model import is_model_file, open_diffusion_model
+from core.generation.plan import plan
 from core.imageio import atomic_write, ensure_writable, load_image, save_png
-from core.metrics import layout_min_side
-from core.models import is_model_file, open_diffusion_model
-from core.pyramid import capped_size
+from core.method.pyramid import capped_size
 from core.requests import GenerationRequest
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
@@ -127,7 +127,7 @@ def _holds_json(path: Path) -> bool:
 def _checked_weights(args: argparse.Namespace) -> PerceptualWeights:
     """The weight files, each read once now so that a wrong one fails before any work (the
     measuring reads them again: a second or two next to sampling and measuring)."""
-    from core import perceptual
+    from core.evaluation import perceptual
 
     options = {
         "--inception-weights": args.inception_weights,

@@ -2,7 +2,8 @@
 request each, one path.
 
 Every command builds a `core.requests.GenerationRequest` (with an edit for the editing ones),
-and `write_images` runs it through `core.generation.plan` and `generate`, the same calls the app
+and `write_images` runs it through `core.generation.plan.plan` and `generate`, the same calls the
+app
 makes, saving each batch before the next one starts. Where the images go is checked first, by
 `output_paths`, before the model or anything else is loaded.
 """
@@ -32,15 +33,15 @@ from cli.arguments import (
     parse_target,
     sampling_options,
 )
-from cli.progress import progress_bar
-from core.bundle import DiffusionModel
-from core.checkpoint import FILE_SUFFIX
+from cli.progress_bar import progress_bar
+from core.denoisers.protocol import DiffusionModel
 from core.device import resolve_device
 from core.errors import CheckpointWriteError, ConfigError
-from core.generation import GeneratedImages, GenerationPlan, generate, plan
+from core.files.model_file import FILE_SUFFIX
+from core.files.open_model import is_model_file, open_diffusion_model
+from core.generation.memory import ensure_plan_fits
+from core.generation.plan import GeneratedImages, GenerationPlan, generate, plan
 from core.imageio import ensure_writable, load_mask, recipe_metadata, save_png
-from core.memory import ensure_plan_fits
-from core.models import is_model_file, open_diffusion_model
 from core.requests import (
     ANCHORS,
     CLIP_MODEL,
@@ -349,7 +350,7 @@ def cmd_text(args: argparse.Namespace) -> int:
     paths = checked_outputs(args)  # where the images go is checked before anything else
     if note:
         print(note, file=sys.stderr)  # the weights will be downloaded first
-        from core.clip_weights import ensure_hub_reachable
+        from core.generation.clip_weights import ensure_hub_reachable
 
         ensure_hub_reachable(args.clip_model, args.clip_weights)  # offline: one line, at once
     model = open_model(args.model, args.device)

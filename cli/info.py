@@ -1,4 +1,4 @@
-"""`sinddm info`: describe a model file, or the Instant model a photo gives (core.models)."""
+"""`sinddm info`: describe a model file, or the Instant model of a photo (core.files.open_model)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from core.checkpoint import FILE_SUFFIX
 from core.config import ModelConfig
 from core.errors import ImageTooSmallError
+from core.files.model_file import FILE_SUFFIX
+from core.files.open_model import describe_source, is_model_file
 from core.imageio import load_image
-from core.models import describe_source, is_model_file
-from core.pyramid import capped_size, check_image_shape
+from core.method.pyramid import capped_size, check_image_shape
 from core.requests import DEFAULT_OUTPUT_PIXELS
 
 
@@ -60,12 +60,26 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"  refines Instant the last {refine:.0%} of each finer scale's steps, "
             f"weight {weight:g} (docs/method.md §11)"
         )
+    if facts.get("instant_settings"):
+        lines.append(f"  Instant         {describe_instant_settings(facts['instant_settings'])}")
     if facts["last_loss"] is not None:
         lines.append(f"  last loss       {facts['last_loss']:.4f}")
     if not facts["has_training_state"]:
         lines.append("  sampling-only file (cannot be trained further)")
     print("\n".join(lines))
     return 0
+
+
+def describe_instant_settings(settings: dict) -> str:
+    """The Instant a refiner samples beside (or a distilled model learned from): its patch
+    sizes and position prior σ, and whether the file kept them (older files did not)."""
+    text = (
+        f"patch sizes {settings['patch_sizes']}, position σ {settings['position_sigma']:g}, "
+        f"{settings['candidates']} candidates, {settings['aggregation']}"
+    )
+    if not settings.get("kept_in_file", True):
+        text += " (today's defaults: the file is older than kept settings)"
+    return text
 
 
 def _describe_instant(facts: dict) -> str:

@@ -19,16 +19,16 @@ from cli.arguments import (
     given,
 )
 from cli.info import describe_sizes
-from cli.progress import progress_bar
-from core.checkpoint import FILE_SUFFIX, load_trainer, save_trainer
+from cli.progress_bar import progress_bar
 from core.config import TrainConfig
+from core.denoisers.network import count_parameters
 from core.device import bf16_supported, keep_freed_cpu_memory, resolve_device
 from core.errors import CheckpointWriteError, ConfigError
+from core.files.model_file import FILE_SUFFIX, load_trainer, save_trainer
 from core.imageio import FileAppearedError, ensure_writable, load_image
-from core.model import count_parameters
-from core.presets import PRESETS, default_preset_name
-from core.pyramid import build_pyramid, check_image_shape
-from core.training import Trainer, run_training
+from core.method.pyramid import build_pyramid, check_image_shape
+from core.training.presets import PRESETS, default_preset_name
+from core.training.trainer import Trainer, run_training
 
 
 def add_parser(commands) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from core.errors import ConfigError
+from core.rules import MAX_BATCH, MAX_DIM, MAX_STEPS, MAX_TIMESTEPS, MIN_MODEL_PIXELS
 
 REFERENCE_MILESTONES = (20_000, 40_000, 70_000, 80_000, 90_000, 110_000)
 
@@ -39,14 +40,17 @@ class ModelConfig:
         _require(
             self.dim >= 2 and self.dim % 2 == 0, f"dim must be an even number ≥ 2, not {self.dim}"
         )
+        _at_most(self.dim, MAX_DIM, "dim")
         _require(self.timesteps >= 2, f"timesteps must be at least 2, not {self.timesteps}")
+        _at_most(self.timesteps, MAX_TIMESTEPS, "timesteps")
         _require(
             1.05 <= self.scale_factor <= 4.0,
             f"scale_factor must be between 1.05 and 4, not {self.scale_factor}",
         )
         _require(
-            self.max_pixels >= 42 * 42,
-            f"max_pixels must be at least {42 * 42} (a 42×42 image), not {self.max_pixels}",
+            self.max_pixels >= MIN_MODEL_PIXELS,
+            f"max_pixels must be at least {MIN_MODEL_PIXELS} (a 42×42 image), "
+            f"not {self.max_pixels}",
         )
         _require(self.loss_factor > 0, f"loss_factor must be positive, not {self.loss_factor}")
         _require(
@@ -96,7 +100,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _require(self.steps >= 1, f"steps must be at least 1, not {self.steps}")
+        _at_most(self.steps, MAX_STEPS, "steps")
         _require(self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}")
+        _at_most(self.batch_size, MAX_BATCH, "batch size")
         _require(0 < self.lr < 1, f"learning rate must be between 0 and 1, not {self.lr}")
         _require(0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1], not {self.lr_decay}")
         _require(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), not {self.ema_decay}")
@@ -134,6 +140,11 @@ class TrainConfig:
         if "lr_milestones" in known:
             known["lr_milestones"] = tuple(known["lr_milestones"])
         return cls(**known)
+
+
+def _at_most(value: float, limit: float, name: str) -> None:
+    """The upper limits of core.rules, which the model-file checks share."""
+    _require(value <= limit, f"{name} must be at most {limit:,}, not {value:,}")
 
 
 def _require(condition: bool, message: str) -> None:

@@ -47,7 +47,7 @@ def tiny_image(demo_image):
 @pytest.fixture
 def tiny_trainer(tiny_image):
     from core.config import ModelConfig, TrainConfig
-    from core.training import Trainer
+    from core.training.trainer import Trainer
 
     return Trainer.from_image(
         tiny_image, ModelConfig(dim=8), TrainConfig(steps=20, batch_size=2), "cpu", seed=0
@@ -58,7 +58,7 @@ def tiny_trainer(tiny_image):
 def tiny_model(tiny_image):
     """A tiny model trained for a few steps, for sampling tests (its samples are not pretty)."""
     from core.config import ModelConfig, TrainConfig
-    from core.training import Trainer
+    from core.training.trainer import Trainer
 
     trainer = Trainer.from_image(
         tiny_image, ModelConfig(dim=8), TrainConfig(steps=10, batch_size=2), "cpu", seed=0
@@ -89,7 +89,7 @@ def empty_clip_cache(monkeypatch, tmp_path):
     """open_clip's caches pointed at empty folders: no weights 'downloaded before'."""
     import huggingface_hub.constants
 
-    from core import clip_weights
+    from core.generation import clip_weights
 
     hub = tmp_path / "hf-hub"
     hub.mkdir()

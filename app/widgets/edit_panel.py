@@ -9,10 +9,10 @@ mirror asks for a new image that repeats or reflects (app.widgets.fill_page).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.state import AppState
+from app.widgets.controls import check_box
 from app.widgets.file_field import FileField
 from app.widgets.fill_page import FillPages
 from app.widgets.fill_views import ExtendView, MaskCanvas
@@ -43,6 +44,7 @@ from core.requests import (
     RegionsEdit,
     StyleTransferEdit,
     TextEdit,
+    TextMode,
 )
 
 MODES = ("Regions", "Text", "Style transfer", "Harmonize", "Heal", "Extend", "Tile & mirror")
@@ -55,6 +57,16 @@ RUN_LABELS = (
     "Extend",
     "Generate tiled / mirrored",
 )
+
+
+def text_mode(name: str) -> TextMode:
+    """The text mode named `name` (one of core.requests.TEXT_MODES, as the mode box lists)."""
+    for mode in get_args(TextMode):
+        if mode == name:
+            return mode
+    raise ValueError(f"no text mode {name!r}")
+
+
 CENTRE_TOOLS = {"Regions": "regions", "Heal": "heal", "Extend": "extend"}
 """The view in the middle for a mode (Harmonize: 'object' while placing)."""
 
@@ -97,7 +109,8 @@ class EditPanel(QWidget):
         self.fill = _strength(0.3)
         self.clip_weights = QLineEdit(state.clip_weights)
         self.clip_status = _hint("")
-        self.clip_retry = QPushButton("Try the download again", visible=False)
+        self.clip_retry = QPushButton("Try the download again")
+        self.clip_retry.setVisible(False)
         self.content = FileField("Content image")
         self.style_t = SliderField(1, 99, 1, decimals=0, value=STYLE_TRANSFER_STEP)
         self.style_scale = QComboBox()
@@ -105,7 +118,7 @@ class EditPanel(QWidget):
             "Where the content is injected: the finest scale keeps its layout and redraws "
             "textures; coarser scales let the model redraw more."
         )
-        self.match = QCheckBox("Match colours to the training image", checked=True)
+        self.match = check_box("Match colours to the training image", checked=True)
         self.harmonize = HarmonizePage(state, objects)
         self.masks = masks or MaskCanvas()
         self.extend_view = extend_view or ExtendView()
@@ -302,7 +315,8 @@ class EditPanel(QWidget):
         if mode == "Regions":
             pairs = tuple(self.regions.editor.placed)
             if not pairs:
-                return self._missing("Place at least one region on the canvas first.")
+                self._missing("Place at least one region on the canvas first.")
+                return None
             return RegionsEdit(pairs, strength=self.region_strength.value())
         if mode == "Text":
             return self._text_request()
@@ -311,30 +325,41 @@ class EditPanel(QWidget):
         if mode == "Style transfer":
             path = self.content.value()
             if not path:
-                return self._missing("Choose a content image first.")
+                self._missing("Choose a content image first.")
+                return None
             return StyleTransferEdit(
                 content=path,
                 content_name=Path(path).name,
-                start_step=self.style_t.value(),
+                start_step=self.style_t.whole_value(),
                 scale=self.style_scale.currentData(),
                 match=self.match.isChecked(),
             )
-        pages = {"Heal": self.fill_pages.heal, "Extend": self.fill_pages.extend}
-        request = pages[mode].request() if mode in pages else self.harmonize.request()
-        return self._missing(request) if isinstance(request, str) else request
+        request: Edit | str
+        if mode == "Heal":
+            request = self.fill_pages.heal.request()
+        elif mode == "Extend":
+            request = self.fill_pages.extend.request()
+        else:
+            request = self.harmonize.request()
+        if isinstance(request, str):
+            self._missing(request)
+            return None
+        return request
 
     def _text_request(self) -> TextEdit | None:
         """The prompt with its settings; the region mode edits the first region picked."""
         if not self.prompt.text().strip():
-            return self._missing("Type a prompt first.")
+            self._missing("Type a prompt first.")
+            return None
         self.check_clip()
         status = self.state.clip_status
         if not status.usable:
-            return self._missing(status.text)
+            self._missing(status.text)
+            return None
         sources = [p.source for p in self.regions.editor.pairs]
         return TextEdit(
             self.prompt.text().strip(),
-            mode=self.text_mode.currentText(),
+            mode=text_mode(self.text_mode.currentText()),
             strength=self.text_strength.value(),
             fill=self.fill.value(),
             box=sources[0] if sources else None,
@@ -342,8 +367,8 @@ class EditPanel(QWidget):
         )
 
     def _missing(self, reason: str) -> None:
+        """Say in `status` why there is no edit to run."""
         self.status.setText(reason)
-        return None
 
     @Slot()
     def request(self) -> None:

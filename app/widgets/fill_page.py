@@ -8,15 +8,14 @@ tab's seed and count, as every edit.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QCheckBox,
     QComboBox,
     QFormLayout,
     QGridLayout,
     QPushButton,
     QSpinBox,
-    QToolButton,
     QWidget,
 )
 
@@ -24,17 +23,19 @@ from app.fill_tools import (
     ANCHOR_GRID,
     MIRROR_CHOICES,
     TILE_CHOICES,
+    MaskTool,
     extend_default,
     extend_problem,
     mirror_allowed,
 )
 from app.state import AppState
+from app.widgets.controls import check_box, push_button, tool_button
 from app.widgets.fill_views import ExtendView, MaskCanvas
 from app.widgets.generate_panel import MAX_SIDE
 from app.widgets.harmonize_page import _row  # one row helper for the Edit tab's pages
 from core.requests import ExtendEdit, HealEdit
 
-TOOLS = (("Paint", "paint"), ("Erase", "erase"), ("Box", "box"))
+TOOLS: tuple[tuple[str, MaskTool], ...] = (("Paint", "paint"), ("Erase", "erase"), ("Box", "box"))
 BRUSH_SHARE = 60
 """A new photo's brush: its longer side over this (at least 4 px)."""
 ANCHOR_ARROWS = {
@@ -66,11 +67,11 @@ class HealPage(QWidget):
         self.brush.setToolTip("The brush's radius in the photo's pixels")
         buttons = []
         for index, (label, _) in enumerate(TOOLS):
-            button = QPushButton(label, checkable=True, checked=index == 0)
+            button = push_button(label, checkable=True, checked=index == 0)
             self.tools.addButton(button, index)
             buttons.append(button)
-        undo = QPushButton("Undo", toolTip="Take back the last stroke or box (Ctrl+Z)")
-        clear = QPushButton("Clear", toolTip="Nothing to heal: start again")
+        undo = push_button("Undo", "Take back the last stroke or box (Ctrl+Z)")
+        clear = push_button("Clear", "Nothing to heal: start again")
         undo.clicked.connect(canvas.undo)
         clear.clicked.connect(canvas.clear)
         form = QFormLayout(self)
@@ -128,7 +129,7 @@ class ExtendPage(QWidget):
         cells.setSpacing(2)
         for row, names in enumerate(ANCHOR_GRID):
             for column, name in enumerate(names):
-                button = QToolButton(text=ANCHOR_ARROWS[name], checkable=True)
+                button = tool_button(ANCHOR_ARROWS[name], checkable=True)
                 button.setToolTip(f"The photo at the {name.replace('-', ' ')} of the canvas")
                 button.setFixedSize(30, 30)
                 button.setProperty("anchor", name)
@@ -137,10 +138,10 @@ class ExtendPage(QWidget):
                 cells.addWidget(button, row, column)
         shapes = []
         for label, factors in SHAPES:
-            button = QPushButton(label)
-            button.setProperty("factors", factors)
-            button.clicked.connect(self._on_shape)
-            shapes.append(button)
+            shape = QPushButton(label)
+            shape.setProperty("factors", factors)
+            shape.clicked.connect(self._on_shape)
+            shapes.append(shape)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Width", self.width_box)
@@ -157,7 +158,8 @@ class ExtendPage(QWidget):
         return button.property("anchor") if button is not None else "center"
 
     @property
-    def size(self) -> tuple[int, int]:
+    def canvas_size(self) -> tuple[int, int]:
+        """The extended canvas (width, height), in the photo's own pixels."""
         return self.width_box.value(), self.height_box.value()
 
     @Slot()
@@ -185,14 +187,14 @@ class ExtendPage(QWidget):
 
     @Slot()
     def _on_layout(self, *_) -> None:
-        self.view.set_layout(self.size, self.anchor)
+        self.view.set_layout(self.canvas_size, self.anchor)
         self.editing.emit()
 
     def request(self) -> ExtendEdit | str:
         if self.own is None:
             return "Open a photo or a model first."
-        problem = extend_problem(self.size, self.own)
-        return problem if problem else ExtendEdit(size=self.size, anchor=self.anchor)
+        problem = extend_problem(self.canvas_size, self.own)
+        return problem if problem else ExtendEdit(size=self.canvas_size, anchor=self.anchor)
 
 
 class TilePage(QWidget):
@@ -209,7 +211,7 @@ class TilePage(QWidget):
         self.mirror = QComboBox()
         for label, value in MIRROR_CHOICES:
             self.mirror.addItem(label, value)
-        self.repeat = QCheckBox("Show tiled images repeated on the canvas", checked=True)
+        self.repeat = check_box("Show tiled images repeated on the canvas", checked=True)
         self.repeat.setToolTip("Only the view: an exported image is the single tile")
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -229,11 +231,9 @@ class TilePage(QWidget):
         """Grey out the entries that would put a tile and a mirror on one axis."""
         tile, mirror = self.choice()
         for index in range(self.mirror.count()):
-            allowed = mirror_allowed(tile, self.mirror.itemData(index))
-            self.mirror.model().item(index).setEnabled(allowed)
+            _enable_entry(self.mirror, index, mirror_allowed(tile, self.mirror.itemData(index)))
         for index in range(self.tile.count()):
-            allowed = mirror_allowed(self.tile.itemData(index), mirror)
-            self.tile.model().item(index).setEnabled(allowed)
+            _enable_entry(self.tile, index, mirror_allowed(self.tile.itemData(index), mirror))
 
     @Slot(bool)
     def set_repeat(self, on: bool) -> None:
@@ -254,3 +254,12 @@ class FillPages:
     def refresh_photo(self) -> None:
         self.heal.refresh_photo()
         self.extend.refresh_photo()
+
+
+def _enable_entry(box: QComboBox, index: int, enabled: bool) -> None:
+    """Grey out (or not) entry `index` of a combo box (its model is a QStandardItemModel)."""
+    model = box.model()
+    assert isinstance(model, QStandardItemModel)
+    item = model.item(index)
+    if item is not None:
+        item.setEnabled(enabled)

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.messages import engine_choice
-from app.state import MAX_SEED, AppState
+from app.state import AppState
+from app.viewmodels.settings import SEED_WIDGET_MAX
 
 MAX_SIDE = 16384
 """The spin boxes' limit; core refuses an image over 16.7 megapixels with a plain sentence."""
@@ -53,7 +54,7 @@ class GeneratePanel(QWidget):
         self.height_box = QSpinBox(minimum=16, maximum=MAX_SIDE, suffix=" px")
         self.lock_aspect = QCheckBox("Lock aspect ratio")
         self.quick = {label: QPushButton(label) for label in QUICK_SIZES}
-        self.seed = QSpinBox(minimum=0, maximum=MAX_SEED)
+        self.seed = QSpinBox(minimum=0, maximum=SEED_WIDGET_MAX)  # a QSpinBox holds int32
         self.random_seed = QCheckBox("Random seed")
         self.count = QSpinBox(minimum=1, maximum=MAX_COUNT)
         self.fast = QCheckBox("Fast sampling")

@@ -28,13 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.object_placer import Tool
 from app.state import AppState
+from app.widgets.controls import push_button
 from app.widgets.file_field import FileField
 from app.widgets.filters import IMAGE_FILTER
 from app.widgets.object_canvas import ObjectCanvas
 from app.widgets.slider_field import SliderField
-from core.compositing import object_mask_from
 from core.errors import SinDDMError
+from core.generation.compositing import object_mask_from
 from core.imageio import load_mask, to_rgb
 from core.requests import HARMONIZATION_STEP, HarmonizeEdit
 
@@ -45,7 +47,11 @@ is the photo at up to 4 megapixels)."""
 BRUSH_SHARE = 100
 """A new background's brush: its longer side over this (at least 6 px), so that the brush
 looks the same on a 4 MP photo as on a small one."""
-TOOLS = (("Move", "move"), ("Paint mask", "paint"), ("Erase mask", "erase"))
+TOOLS: tuple[tuple[str, Tool], ...] = (
+    ("Move", "move"),
+    ("Paint mask", "paint"),
+    ("Erase mask", "erase"),
+)
 
 
 class HarmonizePage(QWidget):
@@ -69,7 +75,7 @@ class HarmonizePage(QWidget):
         self.use_files = QGroupBox("Use a ready composite and mask instead", checkable=True)
         self.use_files.setChecked(False)
         self.composite = FileField("Image with the pasted object")
-        self.mask = FileField("Mask of the object")
+        self.mask_file = FileField("Mask of the object")
         self._object_alpha: np.ndarray | None = None
         self._build()
         self.background.currentIndexChanged.connect(self.refresh_background)
@@ -86,7 +92,7 @@ class HarmonizePage(QWidget):
         object_row = _row(choose, paste)
         tool_buttons = []
         for index, (label, _) in enumerate(TOOLS):
-            button = QPushButton(label, checkable=True, checked=index == 0)
+            button = push_button(label, checkable=True, checked=index == 0)
             self.tools.addButton(button, index)
             tool_buttons.append(button)
         mask_buttons = []
@@ -95,7 +101,7 @@ class HarmonizePage(QWidget):
             ("All", self.mask_whole, "All of the object's rectangle"),
             ("Clear", self.mask_clear, "Nothing, to paint the object from scratch"),
         ):
-            button = QPushButton(label, toolTip=tip)
+            button = push_button(label, tip)
             button.clicked.connect(slot)
             mask_buttons.append(button)
         form = QFormLayout()
@@ -109,7 +115,7 @@ class HarmonizePage(QWidget):
         form.addRow("Start at t", self.start_step)
         files = QFormLayout(self.use_files)
         files.addRow("Image", self.composite)
-        files.addRow("Mask", self.mask)
+        files.addRow("Mask", self.mask_file)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(form)
@@ -221,10 +227,10 @@ class HarmonizePage(QWidget):
     def request(self) -> HarmonizeEdit | str:
         """The harmonisation to run, or the reason it cannot run yet."""
         if not self.placing:
-            path, mask_path = self.composite.value(), self.mask.value()
+            path, mask_path = self.composite.value(), self.mask_file.value()
             if not path or not mask_path:
                 return "Choose the image and its mask first."
-            return HarmonizeEdit(path, mask_path, Path(path).name, self.start_step.value())
+            return HarmonizeEdit(path, mask_path, Path(path).name, self.start_step.whole_value())
         try:
             composed = self.canvas.compose()
         except SinDDMError as exc:
@@ -233,7 +239,7 @@ class HarmonizePage(QWidget):
             return "Choose an object (or paste one) and place it on the image first."
         composite, mask = composed  # H×W×3 uint8 and H×W uint8, 255 on the object
         name = Path(self._object_source).name
-        return HarmonizeEdit(composite, mask, name, self.start_step.value())
+        return HarmonizeEdit(composite, mask, name, self.start_step.whole_value())
 
     def _fail(self, message: str) -> bool:
         self.status_changed.emit(message)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from app.object_placer import HANDLE, ObjectPlacer
+from app.object_placer import HANDLE, ObjectPlacer, Tool
 from app.widgets.canvas import to_qimage
 from app.widgets.display import ShownImage
 
@@ -77,7 +77,7 @@ class ObjectCanvas(QWidget):
             return None
         return self.placer.compose(self._background, self._object)
 
-    def set_tool(self, tool: str, brush: int | None = None) -> None:
+    def set_tool(self, tool: Tool, brush: int | None = None) -> None:
         if self.placer is not None:
             self.placer.tool = tool
             if brush is not None:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from app.roi_editor import HANDLE, MIN_SIDE, RoiEditor
+from app.roi_editor import HANDLE, MIN_SIDE, Pane, RoiEditor
 from app.widgets.display import ShownImage
 from core.requests import Box
 
@@ -57,8 +57,7 @@ class RegionCanvas(QWidget):
     def set_canvas(self, width: int, height: int, background: np.ndarray | None = None) -> None:
         """The canvas size in photo pixels, over `background` when it is that size."""
         self.editor.set_canvas_size((width, height))
-        fits = background is not None and background.shape[:2] == (height, width)
-        if not fits:
+        if background is None or background.shape[:2] != (height, width):
             self._background = None
         elif self._background is None or self._background.source is not background:
             self._background = ShownImage(background)
@@ -85,11 +84,11 @@ class RegionCanvas(QWidget):
             panes[name] = (rect, scale)
         return panes
 
-    def to_image(self, x: float, y: float) -> tuple[str, int, int]:
+    def to_image(self, x: float, y: float) -> tuple[Pane, int, int]:
         """Screen point -> (pane, x, y) in that pane's photo pixels (nearest pane)."""
         panes = self.panes()
         middle = (panes["source"][0].right() + panes["canvas"][0].left()) / 2
-        name = "source" if x < middle else "canvas"
+        name: Pane = "source" if x < middle else "canvas"
         rect, scale = panes[name]
         return name, math.floor((x - rect.left()) / scale), math.floor((y - rect.top()) / scale)
 

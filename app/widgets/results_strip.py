@@ -23,7 +23,7 @@ class ResultsStrip(QListWidget):
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
-        self.state = state
+        self.app_state = state
         self.setViewMode(QListWidget.ViewMode.IconMode)
         self.setFlow(QListWidget.Flow.LeftToRight)
         self.setWrapping(False)
@@ -56,7 +56,7 @@ class ResultsStrip(QListWidget):
         """Show the state's results. Results added at the end only get their own thumbnails
         (a run of 50 images adds 50, not 50 × all of them); any other change rebuilds the strip.
         """
-        results = self.state.results
+        results = self.app_state.results
         shown = self._shown
         appended = len(results) >= len(shown) and all(
             old is new for old, new in zip(shown, results, strict=False)
@@ -74,17 +74,17 @@ class ResultsStrip(QListWidget):
 
     def selected_index(self) -> int | None:
         row = self.currentRow()
-        return row if 0 <= row < len(self.state.results) else None
+        return row if 0 <= row < len(self.app_state.results) else None
 
     @Slot(int)
     def _on_row(self, row: int) -> None:
-        if 0 <= row < len(self.state.results):
-            self.state.show_result(row)
+        if 0 <= row < len(self.app_state.results):
+            self.app_state.show_result(row)
 
     def keyPressEvent(self, event) -> None:
         index = self.selected_index()
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and index is not None:
-            self.state.delete_result(index)
+            self.app_state.delete_result(index)
             return
         super().keyPressEvent(event)
 
@@ -99,7 +99,7 @@ class ResultsStrip(QListWidget):
         menu.addAction("Copy", lambda: self.copy_requested.emit(index))
         menu.addAction("Use this seed", lambda: self.use_seed_requested.emit(index))
         menu.addSeparator()
-        menu.addAction("Delete", lambda: self.state.delete_result(index))
+        menu.addAction("Delete", lambda: self.app_state.delete_result(index))
         menu.exec(self.mapToGlobal(position))
 
 

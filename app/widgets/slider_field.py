@@ -47,6 +47,10 @@ class SliderField(QWidget):
         value = self.spin.value()
         return round(value) if self.decimals() == 0 else value
 
+    def whole_value(self) -> int:
+        """The value rounded to a whole number (for a field with no decimals: its value)."""
+        return round(self.spin.value())
+
     def setValue(self, value: float) -> None:
         self.spin.setValue(value)  # clamped to the range; _on_spin moves the slider
         self._follow_spin()

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 from app.events import ModelSummary
 from app.state import AppState
 from app.widgets.loss_plot import LossPlot
-from core.presets import PRESETS
 from core.progress import format_duration
+from core.training.presets import PRESETS
 
 INSTANT_VERSUS_TRAINING = (
     "Instant needs no training and keeps the photo's layout. Training makes a model file to "
@@ -39,7 +39,9 @@ class TrainPanel(QWidget):
     def __init__(self, state: AppState, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.summary = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.summary = QLabel(
+            wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse
+        )
         self.versus = QLabel(INSTANT_VERSUS_TRAINING, wordWrap=True)
         """What training buys over Instant, shown while a photo is open."""
         self.preset = QComboBox()
@@ -47,9 +49,8 @@ class TrainPanel(QWidget):
             self.preset.addItem(preset.label, name)
         self.preset_help = QLabel(wordWrap=True)
         self.preset_help.setStyleSheet("color: palette(mid);")
-        self.steps = QSpinBox(
-            minimum=1, maximum=10_000_000, singleStep=100, groupSeparatorShown=True
-        )
+        self.steps = QSpinBox(minimum=1, maximum=10_000_000, singleStep=100)
+        self.steps.setGroupSeparatorShown(True)
         self.device = QComboBox()
         self.device.addItems(devices)
         self.estimate = QLabel(wordWrap=True)
@@ -145,7 +146,7 @@ class TrainPanel(QWidget):
             self.saved_to.setText(f"Autosaving to {state.training_path}")
         else:
             has_file = model is not None and not model.instant
-            self.saved_to.setText(f"Model file: {model.path}" if has_file else "")
+            self.saved_to.setText(f"Model file: {model.path}" if model and has_file else "")
         if model is None and state.job != "train":
             self.loss.set_values(())
 

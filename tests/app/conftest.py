@@ -71,11 +71,11 @@ def fake_state(qapp, tmp_path):
 
 @pytest.fixture
 def few_views():
-    """A planner for Engine: core.generation.plan with 2 CLIP views instead of 16 (the
+    """A planner for Engine: core.generation.plan.plan with 2 CLIP views instead of 16 (the
     mechanics of text guidance, faster)."""
     from dataclasses import replace
 
-    from core.generation import plan
+    from core.generation.plan import plan
 
     def planner(model, request, clip_loader):
         return plan(model, replace(request, edit=replace(request.edit, views=2)), clip_loader)

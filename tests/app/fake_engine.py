@@ -27,19 +27,19 @@ from app.events import (
     ModelSaved,
     ModelSummary,
     SampleProgress,
-    SampleResult,
     SpeedMeasured,
     TrainFinished,
     TrainPreview,
     TrainProgress,
 )
-from core.clip_weights import GuidanceUnavailableError
+from app.results import Result
 from core.errors import CheckpointFormatError, ImageLoadError, ImageTooSmallError
+from core.generation.clip_weights import GuidanceUnavailableError
 from core.imageio import atomic_write
-from core.requests import GenerationRequest, SamplingOptions, TextEdit
+from core.requests import GenerationRequest, SamplingOptions, TextEdit, fast_sampling
 
 INSTANT_DEFAULTS = SamplingOptions(fine_stride=2, coarse_stride=4)
-"""As core.instant's (not imported: it brings torch)."""
+"""As core.denoisers.instant's (not imported: it brings torch)."""
 
 
 def pattern(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -63,7 +63,7 @@ class FakeEngine:
         self.gpus: tuple[str, ...] = ()
         """Devices that count as CUDA GPUs here ('cuda', 'cuda:1')."""
         self.clip_statuses: dict[str, ClipStatus] = {}
-        """Scripted clip_status answers; other weights ask core.clip_weights."""
+        """Scripted clip_status answers; other weights ask core.generation.clip_weights."""
         self.failure: BaseException | None = None
         self.download_failure: str | None = None
         self.too_small_for: set[str] = set()
@@ -105,7 +105,7 @@ class FakeEngine:
     def clip_status(self, weights: str) -> ClipStatus:
         if weights in self.clip_statuses:
             return self.clip_statuses[weights]
-        from core.clip_weights import check_weights, is_local_file
+        from core.generation.clip_weights import check_weights, is_local_file
 
         check = check_weights("ViT-B-32", weights)
         local = is_local_file(weights)
@@ -171,6 +171,8 @@ class FakeEngine:
                 image_name=Path(image_path).name,
                 kind="instant",
                 default_sampling=INSTANT_DEFAULTS,
+                fast_sampling=fast_sampling("instant", INSTANT_DEFAULTS),
+                denoiser="instant",
             )
             if self.instant_sizes is not None:
                 summary = replace(summary, sizes=self.instant_sizes)
@@ -276,7 +278,8 @@ class FakeEngine:
             settings.update({key: value for key, value in layout.items() if value})
             for i in range(request.count):
                 seed = request.seed + i
-                yield SampleResult(pattern(width, height, seed), seed, (width, height), settings)
+                image = pattern(width, height, seed)
+                yield Result.made(image, seed, (width, height), dict(settings))
             if self.run_rates is not None:
                 bf16 = bool(request.options and request.options.bf16)
                 yield SpeedMeasured(engine, device, *self.run_rates, bf16)

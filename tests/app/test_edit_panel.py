@@ -203,7 +203,7 @@ def test_text_guided_region_is_shown_over_the_forming_image(
 ):
     """A real text-guided run (tiny random CLIP): its mask reaches the canvas as an overlay,
     which View ▸ Show Guided Region hides."""
-    from core.checkpoint import save_trainer
+    from core.files.model_file import save_trainer
 
     path = tmp_path / "m.sinddm"
     save_trainer(tiny_trainer, path)
@@ -325,7 +325,7 @@ def test_style_transfer_and_harmonize_t_sliders_reach_the_request(
     harmonize = panel.harmonize
     harmonize.use_files.setChecked(True)
     harmonize.composite.path.setText(str(tmp_path / "composite.png"))
-    harmonize.mask.path.setText(str(tmp_path / "mask.png"))
+    harmonize.mask_file.path.setText(str(tmp_path / "mask.png"))
     qapp.processEvents()
     assert harmonize.start_step.value() == 5  # HARMONIZATION_STEP
     _type(qtbot, harmonize.start_step, "12")

@@ -15,11 +15,13 @@ from app.engine import Engine
 from app.main import build_window
 from app.state import AppState
 from app.worker import JobRunner
-from core.checkpoint import save_trainer
-from core.clip_weights import GuidanceUnavailableError
-from core.compositing import paste_object
+from core.files.model_file import save_trainer
+from core.generation.clip_weights import GuidanceUnavailableError
+from core.generation.compositing import paste_object
 from core.requests import Box, HarmonizeEdit, RegionsEdit, StyleTransferEdit, TextEdit
 from resources import DEMO_IMAGE
+
+pytestmark = pytest.mark.slow  # long runs: .ci/run's second step, not the quick default
 
 
 def _idle(qtbot, state, timeout=120_000):

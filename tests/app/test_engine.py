@@ -15,15 +15,15 @@ from app.events import (
     ModelOpened,
     ModelSaved,
     SampleProgress,
-    SampleResult,
     SpeedMeasured,
     TrainFinished,
 )
-from core.checkpoint import save_trainer
+from app.results import Result
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError
-from core.requests import FAST_SAMPLING, PLAIN_SAMPLING, GenerationRequest
-from core.training import Trainer
+from core.files.model_file import save_trainer
+from core.requests import FAST_SAMPLING, PLAIN_SAMPLING, GenerationRequest, fast_sampling
+from core.training.trainer import Trainer
 
 
 def _run(job) -> list:
@@ -88,7 +88,7 @@ def test_two_open_models_generate_side_by_side(two_models):
     request = GenerationRequest(count=2, seed=3, batch=2)
     for opened, shape in ((tall, (96, 72, 3)), (wide, (72, 96, 3)), (tall, (96, 72, 3))):
         events = _run(engine.sample_job(opened.handle, request, "cpu", "m.sinddm"))
-        results = [e for e in events if isinstance(e, SampleResult)]
+        results = [e for e in events if isinstance(e, Result)]
         assert [r.seed for r in results] == [3, 4] and results[0].image.shape == shape
         assert results[0].settings == {
             "model": "m.sinddm",
@@ -105,7 +105,7 @@ def test_fast_sampling_is_recorded_with_the_results(two_models):
     opened = _open(engine, two_models[0])
     request = GenerationRequest(seed=1, options=FAST_SAMPLING)
     events = _run(engine.sample_job(opened.handle, request, "cpu", "wide.sinddm"))
-    (result,) = [e for e in events if isinstance(e, SampleResult)]
+    (result,) = [e for e in events if isinstance(e, Result)]
     assert result.settings["fast sampling"].startswith("stride 2")
 
 
@@ -119,8 +119,10 @@ def test_instant_is_built_for_a_photo_and_generates_with_its_own_sampling(tmp_pa
     assert (summary.parameters, summary.steps_trained, summary.can_resume) == (0, 0, False)
     assert summary.sizes[-1] == (96, 72) and summary.training_image.shape == (72, 96, 3)
     assert summary.default_sampling.coarse_stride > 1, "Instant's strided defaults"
+    assert summary.denoiser == "instant"
+    assert summary.fast_sampling == fast_sampling("instant", summary.default_sampling)
     events = _run(engine.sample_job(opened.handle, GenerationRequest(seed=2), "cpu", "photo.png"))
-    (result,) = [e for e in events if isinstance(e, SampleResult)]
+    (result,) = [e for e in events if isinstance(e, Result)]
     assert result.image.shape == (72, 96, 3)
     assert result.settings["engine"] == "instant" and result.settings["steps"] == 0
     assert "at the coarsest" in result.settings["fast sampling"], "options=None: its defaults"
@@ -149,7 +151,7 @@ def test_training_resumes_from_the_handle_and_saves(two_models):
     reopened = _open(engine, path).model
     assert reopened.steps_trained == 4 and reopened.image_name == "wide.png"
     events = _run(engine.sample_job(finished.handle, GenerationRequest(), "cpu", "m"))
-    result = next(event for event in events if isinstance(event, SampleResult))
+    result = next(event for event in events if isinstance(event, Result))
     assert result.settings["steps"] == 4
 
 
@@ -225,14 +227,14 @@ def test_the_tiny_preset_can_be_too_small_for_a_photo_other_presets_take(tmp_pat
 
 @pytest.fixture
 def little_memory(monkeypatch):
-    """The device has 100 MB free (core.memory reads it; the estimate stays real)."""
-    import core.memory
+    """The device has 100 MB free (core.generation.memory reads it; the estimate stays real)."""
+    import core.generation.memory
 
-    monkeypatch.setattr(core.memory, "available_bytes", lambda device: 100 * 2**20)
+    monkeypatch.setattr(core.generation.memory, "available_bytes", lambda device: 100 * 2**20)
 
 
 def test_a_canvas_too_large_for_memory_is_refused_before_sampling(two_models, little_memory):
-    from core.memory import NotEnoughMemoryError
+    from core.generation.memory import NotEnoughMemoryError
 
     opened = _open(Engine(), two_models[0])
     events = []
@@ -243,7 +245,7 @@ def test_a_canvas_too_large_for_memory_is_refused_before_sampling(two_models, li
     assert events == [], "refused before the first step"
     small = GenerationRequest(count=1, seed=0, size=(96, 72))
     assert any(
-        isinstance(e, SampleResult)
+        isinstance(e, Result)
         for e in _run(Engine().sample_job(opened.handle, small, "cpu", "wide.sinddm"))
     )
 
@@ -278,7 +280,7 @@ def test_a_refiner_opens_and_previews_with_instant_strides(tmp_path, tiny_image)
     and its training preview reaches the first scale the network draws (method §11)."""
     from app.engine import _coarse_preview
     from app.messages import engine_label
-    from core.instant import INSTANT_SAMPLING
+    from core.denoisers.instant import INSTANT_SAMPLING
 
     config = TrainConfig(steps=2, batch_size=1)
     refiner = Trainer.from_image(tiny_image, ModelConfig(dim=8, refine=0.25), config, seed=0)
@@ -290,9 +292,13 @@ def test_a_refiner_opens_and_previews_with_instant_strides(tmp_path, tiny_image)
     engine = Engine()
     opened = _open(engine, tmp_path / "refiner.sinddm")
     assert opened.model.default_sampling == INSTANT_SAMPLING
-    assert _open(engine, tmp_path / "whole.sinddm").model.default_sampling == PLAIN_SAMPLING
+    assert opened.model.denoiser == "refined", "the model says what it is"
+    assert opened.model.fast_sampling == fast_sampling("refined", INSTANT_SAMPLING)
+    whole_summary = _open(engine, tmp_path / "whole.sinddm").model
+    assert whole_summary.default_sampling == PLAIN_SAMPLING
+    assert (whole_summary.denoiser, whole_summary.fast_sampling) == ("trained", FAST_SAMPLING)
     request = GenerationRequest(seed=1)
     events = _run(engine.sample_job(opened.handle, request, "cpu", "refiner.sinddm"))
-    (result,) = [e for e in events if isinstance(e, SampleResult)]
+    (result,) = [e for e in events if isinstance(e, Result)]
     assert result.settings["engine"] == "refined"
     assert engine_label(result.settings) == "Instant + trained refiner, 0 steps"

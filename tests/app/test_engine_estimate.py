@@ -9,7 +9,7 @@ import pytest
 
 from app import engine
 from core.config import ModelConfig, TrainConfig
-from core.training import Trainer
+from core.training.trainer import Trainer
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.messages import engine_choice
-from app.state import result_caption
+from app.viewmodels.results import result_caption
 from core.requests import PLAIN_SAMPLING
-from tests.app.fake_engine import FakeEngine
+from tests.app.fake_engine import INSTANT_DEFAULTS, FakeEngine
 
 PHOTO = "/photos/photo.png"
 
@@ -69,7 +69,7 @@ def test_switching_changes_the_engine_of_the_next_run_and_the_caption(qtbot, fak
     assert not fake_state.busy, "no job: both are loaded"
     assert "Instant" in fake_state.canvas_caption
     _generate(qtbot, fake_state, 1)
-    assert fake_state.engine.requests[-1].options is None, "Instant's own sampling"
+    assert fake_state.engine.requests[-1].options == INSTANT_DEFAULTS, "Instant's own"
     assert fake_state.use_engine("trained")
     assert "trained model" in fake_state.canvas_caption
     _generate(qtbot, fake_state, 2)

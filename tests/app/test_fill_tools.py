@@ -223,8 +223,8 @@ def test_fill_tools_plain_helpers():
 def test_the_requests_built_are_what_core_plans(qtbot, window, fake_state, tiny_image, tmp_path):
     """The requests the Edit tab sends, planned by core for a real model of a photo of the same
     size (Instant, built in a moment): accepted, at the sizes meant, recorded in the recipe."""
-    from core.generation import plan
-    from core.models import open_diffusion_model
+    from core.files.open_model import open_diffusion_model
+    from core.generation.plan import plan
 
     panel = window.edit_panel
     panel.mode.setCurrentIndex(HEAL)
@@ -247,7 +247,7 @@ def test_the_requests_built_are_what_core_plans(qtbot, window, fake_state, tiny_
     model = open_diffusion_model(path, "cpu")
     heal, extend, tiled = (plan(model, request) for request in fake_state.engine.requests)
     assert heal.size == (96, 72) and heal.settings(model.device)["edit"] == "heal"
-    assert extend.size == (144, 72)
+    assert extend.canvas_size == (144, 72)
     recipe = extend.settings(model.device)
     assert (recipe["edit"], recipe["anchor"], recipe["canvas"]) == (
         "extend",

@@ -18,8 +18,8 @@ from app import results as results_store
 from app.engine import Engine
 from app.state import AppState
 from app.worker import JobRunner
-from core.compositing import paste_object
 from core.config import ModelConfig
+from core.generation.compositing import paste_object
 from core.requests import Box, HarmonizeEdit, RegionsEdit
 from tests.app.fake_engine import pattern
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app.main_window import MainWindow
 from app.messages import BUG_TITLE
 from app.results import results_folder
-from core.presets import PRESETS
+from core.training.presets import PRESETS
 from tests.app.bad_files import unreadable_files
 
 Yes, No, Cancel = (

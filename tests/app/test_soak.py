@@ -13,6 +13,8 @@ from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from app.worker import JobRunner
 
+pytestmark = pytest.mark.slow  # long runs: .ci/run's second step, not the quick default
+
 GROWTH_BOUND = 128 * 1024
 """Bytes the Python heap may grow by over the cycles after the warm-up. Measured: about 100 kB
 over the first 150 cycles, 24 kB over the next 150, 7 kB over the 150 after (the binding's

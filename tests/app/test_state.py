@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import json
-from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -15,9 +14,9 @@ from app.messages import BUG_TITLE, generation_done
 from app.state import DEFAULT_SIZE, AppState
 from app.worker import JobRunner
 from core.errors import ConfigError
-from core.presets import PRESETS
 from core.requests import FAST_SAMPLING, PLAIN_SAMPLING, Box, RegionsEdit, TextEdit
-from tests.app.fake_engine import FakeEngine
+from core.training.presets import PRESETS
+from tests.app.fake_engine import INSTANT_DEFAULTS, FakeEngine
 
 
 def _wait_idle(qtbot, state, timeout=10_000):
@@ -74,7 +73,7 @@ def test_generating_with_instant_uses_its_own_sampling_and_keeps_results_of_the_
     fake_state.set_seed(9)
     fake_state.generate()
     _wait_idle(qtbot, fake_state)
-    assert fake_state.engine.requests[-1].options is None, "Instant's own defaults"
+    assert fake_state.engine.requests[-1].options == INSTANT_DEFAULTS, "Instant's own"
     fake_state.set_fast(True)
     fake_state.generate()
     _wait_idle(qtbot, fake_state)
@@ -471,7 +470,7 @@ def test_the_runner_delivers_events_errors_and_the_end_in_the_gui_thread(qtbot, 
     def record(what):
         return lambda *args: arrived.append((what, QThread.currentThread() is qapp.thread()))
 
-    runner.event.connect(record("event"))
+    runner.event_sent.connect(record("event"))
     runner.failed.connect(record("failed"))
     runner.finished.connect(record("finished"))
 
@@ -488,23 +487,28 @@ def test_the_runner_delivers_events_errors_and_the_end_in_the_gui_thread(qtbot, 
         assert runner.shutdown()
 
 
-@pytest.mark.parametrize("kind", ["trained", "instant"])
-def test_a_model_that_samples_with_instant_gets_its_own_strides(kind):
+@pytest.mark.parametrize("denoiser", ["trained", "instant", "refined"])
+def test_a_run_asks_for_what_the_model_says_its_sampling_is(denoiser):
     """A network alone: plain or Fast sampling. Instant, and a trained refiner of Instant
-    (docs/method.md §11, whose defaults are Instant's strides): its own, or twice them."""
+    (docs/method.md §11, whose defaults are Instant's strides): its own, or twice them. The
+    summary carries both (core.requests.fast_sampling): the app guesses nothing."""
     import numpy as np
 
     from app.events import ModelSummary
-    from app.state import INSTANT_FAST_FACTOR, sampling_options
-    from core.instant import INSTANT_SAMPLING
+    from app.viewmodels.settings import sampling_for
+    from core.denoisers.instant import INSTANT_SAMPLING
+    from core.requests import STRIDED_FAST_FACTOR, fast_sampling
 
+    default = PLAIN_SAMPLING if denoiser == "trained" else INSTANT_SAMPLING
     summary = ModelSummary(
-        "m", ((64, 48),), (100,), 0, 0, 0, False, "refine", "m", np.zeros((48, 64, 3)), kind
-    )
-    if kind == "trained":
-        assert sampling_options(summary, fast=False) == PLAIN_SAMPLING
-        assert sampling_options(summary, fast=True) == FAST_SAMPLING
-    refiner = replace(summary, default_sampling=INSTANT_SAMPLING)
-    assert sampling_options(refiner, fast=False) is None
-    fast = sampling_options(refiner, fast=True)
-    assert fast.fine_stride == INSTANT_SAMPLING.fine_stride * INSTANT_FAST_FACTOR
+        "m", ((64, 48),), (100,), 0, 0, 0, False, "refine", "m", np.zeros((48, 64, 3)),
+        default_sampling=default, fast_sampling=fast_sampling(denoiser, default),
+        denoiser=denoiser,
+    )  # fmt: skip
+    assert sampling_for(summary, fast=False) == default
+    fast = sampling_for(summary, fast=True)
+    if denoiser == "trained":
+        assert (default, fast) == (PLAIN_SAMPLING, FAST_SAMPLING), "what the app always sent"
+    else:
+        assert fast.fine_stride == INSTANT_SAMPLING.fine_stride * STRIDED_FAST_FACTOR
+        assert fast.coarse_stride == INSTANT_SAMPLING.coarse_stride * STRIDED_FAST_FACTOR

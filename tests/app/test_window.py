@@ -6,6 +6,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.main_window import MainWindow
+from tests.app.fake_engine import INSTANT_DEFAULTS
 
 
 def _idle(qtbot, state):
@@ -41,7 +42,7 @@ def test_open_a_photo_and_generate_without_training(qtbot, window, fake_state, t
     panel.generate_button.click()
     qtbot.waitUntil(lambda: "Instant" in window.canvas.caption, timeout=5000)  # as it forms
     _idle(qtbot, fake_state)
-    assert fake_state.engine.requests[-1].options is None
+    assert fake_state.engine.requests[-1].options == INSTANT_DEFAULTS
     assert window.canvas.caption == "Seed 4 · 96×72 · Instant (no training)"
     item = window.results.item(0)
     assert item.text() == "seed 4\nInstant" and "made by Instant" in item.toolTip()

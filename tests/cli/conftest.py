@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.checkpoint import save_trainer
+from core.files.model_file import save_trainer
 
 TINY = ["--dim", "8", "--batch", "1", "--max-pixels", "6000", "--device", "cpu"]
 """Training options that make a width-8 model on a tiny image in seconds."""

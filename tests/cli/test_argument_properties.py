@@ -24,10 +24,10 @@ from cli.arguments import (
     parse_target,
 )
 from cli.main import build_parser
-from core import sampling
 from core.errors import ConfigError
+from core.generation import sampling
+from core.generation.sampling import canvas_sizes, resolve_start_steps
 from core.requests import Box
-from core.sampling import canvas_sizes, resolve_start_steps
 
 TRAIN_SIZES = ((64, 48), (96, 72))
 """The pyramid of the tests' tiny model (tests/conftest.py)."""
@@ -187,11 +187,6 @@ def test_the_parser_accepts_or_exits_2_with_one_line(option, data):
             assert len(lines) == 1 and lines[0].startswith("error: argument ")
             return
     assert stderr.getvalue() == ""
-
-
-def test_the_canvas_limit_is_cores():
-    """cli.arguments repeats core.sampling's limit (so as not to import torch)."""
-    assert MAX_CANVAS_PIXELS == sampling.MAX_CANVAS_PIXELS
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from cli.main import main
-from core import memory
-from core.clip_weights import load_failure
+from core.generation import memory
+from core.generation.clip_weights import load_failure
 from tests.conftest import DEMO_MODEL, ROOT
 
 
@@ -81,7 +81,7 @@ def test_resume_refuses_settings_that_differ_from_the_model(model_file, small_im
 
 
 def test_train_distills_and_refuses_a_share_outside_0_to_1(tmp_path, small_image, capsys):
-    from core.checkpoint import load_trainer
+    from core.files.model_file import load_trainer
 
     output = tmp_path / "m.sinddm"
     base = ["train", str(small_image), "-o", str(output), "--preset", "tiny", "--device", "cpu"]
@@ -213,7 +213,7 @@ def test_clip_weights_that_do_not_load_are_one_short_line(tmp_path, monkeypatch,
     def create_model(*args, **kwargs):
         raise RuntimeError(torch_says)
 
-    # the real loader (core.clip_guidance.load_clip) meets torch's message
+    # the real loader (core.generation.clip_guidance.load_clip) meets torch's message
     monkeypatch.setattr(open_clip, "create_model", create_model)
     args = ["text", str(DEMO_MODEL), "--prompt", "fire", "--clip-weights", str(weights)]
     assert main([*args, "-o", str(tmp_path / "t.png"), "--device", "cpu"]) == 2
@@ -252,6 +252,7 @@ def test_argument_errors_are_one_line_without_the_usage(capsys):
 # ------------------------------------------------------------------- pipes and interrupts
 
 
+@pytest.mark.slow  # a separate process: run by .ci/run's second step
 def test_a_reader_that_stops_early_ends_it_quietly():
     """`sinddm info m.sinddm | head -1`: the pipe is closed before anything is written."""
     read_end, write_end = os.pipe()
@@ -288,6 +289,7 @@ CTRL_C_AT_IMPORT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a separate process: run by .ci/run's second step
 @pytest.mark.parametrize("module", ["torch", "cli.train"])
 def test_ctrl_c_while_the_commands_load_is_cancelled_not_a_traceback(module):
     """Once a traceback (and, landing inside torch's C++ start-up, an abort)."""

@@ -34,9 +34,9 @@ import torch
 from PIL import Image
 
 from cli.main import main
-from core.checkpoint import trainer_to_dict
 from core.config import ModelConfig, TrainConfig
-from core.training import Trainer
+from core.files.model_file import trainer_to_dict
+from core.training.trainer import Trainer
 from tests.conftest import ROOT
 
 MARKER = "pwned.txt"
@@ -609,6 +609,7 @@ def test_the_malicious_files_would_run_code_if_unpickled(tmp_path):
 # ------------------------------------------------------------------------------ real processes
 
 
+@pytest.mark.slow  # a separate process: run by .ci/run's second step
 @pytest.mark.parametrize(
     "argv, message",
     [

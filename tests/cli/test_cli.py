@@ -130,6 +130,7 @@ def test_many_samples_need_a_folder(tmp_path, capsys):
     assert "give a folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a separate process: run by .ci/run's second step
 def test_ctrl_c_saves_a_checkpoint_and_exits(tmp_path, small_image, capsys):
     model = tmp_path / "m.sinddm"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

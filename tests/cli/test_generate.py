@@ -1,15 +1,20 @@
 """`sinddm sample` and the editing commands: each is one core GenerationRequest, written to PNGs."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from cli import generate as generate_command
-from cli.main import main
-from core.checkpoint import load_model, save_trainer
-from core.generation import generate_images, plan
+from cli.arguments import sampling_options
+from cli.main import build_parser, main
+from core.config import ModelConfig, TrainConfig
+from core.files.model_file import load_model, save_trainer
+from core.generation.plan import generate_images, plan
 from core.requests import (
+    FAST_SAMPLING,
     Box,
     GenerationRequest,
     HarmonizeEdit,
@@ -17,6 +22,7 @@ from core.requests import (
     SamplingOptions,
     StyleTransferEdit,
 )
+from core.training.trainer import Trainer
 
 
 @pytest.fixture
@@ -64,6 +70,30 @@ def test_sample_options_reach_the_core_request(tmp_path, model_file, capsys):
     assert expected[0].shape == (72, 144, 3)
     for got, want in zip(_read(paths), expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_fast_is_the_apps_fast_sampling_and_other_options_go_on_top(tmp_path, model_file):
+    """`--fast` asks the model for its fast sampling (a trained network: FAST_SAMPLING);
+    a speed option given with it changes only that option."""
+    model = load_model(model_file, "cpu")
+    fast = build_parser().parse_args(["sample", str(model_file), "-o", "x.png", "--fast"])
+    assert sampling_options(fast, model) == FAST_SAMPLING
+    argv = ["sample", str(model_file), "-o", "x.png", "--fast", "--fine-stride", "3"]
+    both = build_parser().parse_args(argv)
+    assert sampling_options(both, model) == replace(FAST_SAMPLING, fine_stride=3)
+    plain = build_parser().parse_args(["sample", str(model_file), "-o", "x.png"])
+    assert sampling_options(plain, model) == model.default_sampling
+
+
+def test_info_shows_the_instant_a_refiner_samples_beside(tmp_path, tiny_image, capsys):
+    trainer = Trainer.from_image(
+        tiny_image, ModelConfig(dim=8, refine=0.25), TrainConfig(steps=1, batch_size=1)
+    )
+    path = tmp_path / "r.sinddm"
+    save_trainer(trainer, path)
+    assert main(["info", str(path)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "Instant  " in x)
+    assert "patch sizes [15, 7, 5], position σ 0.12, 8 candidates, centre" in line
 
 
 @pytest.mark.parametrize("command", ["roi", "style-transfer", "harmonize"])

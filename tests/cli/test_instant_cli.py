@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from cli.main import main
-from core import clip_guidance
+from core.generation import clip_guidance
 from tests.conftest import assert_same_image
 
 
@@ -73,7 +73,7 @@ def test_edits_from_a_photo(tmp_path, photo):
 
 
 def test_text_from_a_photo(tmp_path, photo, tiny_clip, monkeypatch):
-    from core import clip_weights
+    from core.generation import clip_weights
 
     monkeypatch.setattr(clip_guidance, "load_clip", lambda *a, **k: tiny_clip)
     monkeypatch.setattr(clip_weights, "ensure_hub_reachable", lambda *args: None)  # "online"

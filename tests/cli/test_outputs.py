@@ -18,8 +18,8 @@ from PIL import Image
 
 from cli import evaluate as evaluate_command
 from cli.main import main
-from core import checkpoint
 from core.errors import CheckpointWriteError
+from core.files import model_file
 from tests.cli.conftest import TINY
 
 
@@ -186,7 +186,7 @@ def test_a_failed_save_after_a_good_one_names_the_good_one(
 ):
     """The second of two saves fails: the file keeps the first."""
     saves = []
-    real = checkpoint.atomic_write
+    real = model_file.atomic_write
 
     def second_fails(path, write, replace=True):
         saves.append(path)
@@ -194,7 +194,7 @@ def test_a_failed_save_after_a_good_one_names_the_good_one(
             raise CheckpointWriteError(f"Could not write {path}: the disk is full.")
         real(path, write, replace)
 
-    monkeypatch.setattr(checkpoint, "atomic_write", second_fails)
+    monkeypatch.setattr(model_file, "atomic_write", second_fails)
     model = tmp_path / "m.sinddm"
     argv = ["train", str(small_image), "-o", str(model), "--steps", "4", "--save-every", "2"]
     assert main([*argv, *TINY]) == 2

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from cli.main import main
-from core.editing import harmonization_mask
 from core.errors import ConfigError
+from core.generation.editing import harmonization_mask
 
 
 def _error(capsys) -> str:
@@ -203,7 +203,7 @@ def test_the_apps_download_says_offline_at_once(monkeypatch, empty_clip_cache):
 
     from huggingface_hub import constants
 
-    from core.clip_weights import GuidanceUnavailableError, download_weights
+    from core.generation.clip_weights import GuidanceUnavailableError, download_weights
 
     monkeypatch.setattr(socket, "create_connection", _no_network)
     with pytest.raises(GuidanceUnavailableError, match="cannot be reached"):

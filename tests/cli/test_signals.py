@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from core.checkpoint import load_model
-from core.training import Trainer
+from core.files.model_file import load_model
+from core.training.trainer import Trainer
 from tests.conftest import ROOT
 
 TINY = ["--dim", "16", "--batch", "2", "--device", "cpu"]
@@ -68,6 +68,7 @@ def _resume_completes(image: Path, model: Path, done: int, capsys) -> None:
     assert load_model(model).steps_trained == done + 20
 
 
+@pytest.mark.slow  # a separate process: run by .ci/run's second step
 @pytest.mark.parametrize(
     "signum, again",
     [(signal.SIGINT, "Ctrl-C again"), (signal.SIGTERM, "a second signal")],
@@ -88,6 +89,7 @@ def test_stop_signal_saves_and_resume_completes(tmp_path, small_image, capsys, s
     _resume_completes(small_image, model, done, capsys)
 
 
+@pytest.mark.slow  # a separate process: run by .ci/run's second step
 def test_kill_9_leaves_a_whole_model_and_resume_completes(tmp_path, small_image, capsys):
     model = tmp_path / "m.sinddm"
     process = _start(small_image, model, save_every=1)  # a save every step: kills land in some

@@ -3,7 +3,8 @@ import pickle
 import pytest
 import torch
 
-from core.checkpoint import (
+from core.errors import CheckpointFormatError, CheckpointWriteError
+from core.files.model_file import (
     FORMAT_VERSION,
     load_model,
     load_trainer,
@@ -12,8 +13,7 @@ from core.checkpoint import (
     read_checkpoint,
     save_trainer,
 )
-from core.errors import CheckpointFormatError, CheckpointWriteError
-from core.sampling import sample
+from core.generation.sampling import sample
 
 
 def _trained(tiny_trainer, steps=3):
@@ -105,7 +105,7 @@ def test_failed_write_keeps_previous_file(tmp_path, tiny_trainer, monkeypatch):
 
 def test_resumed_trainer_asks_for_the_same_numerics(tmp_path, tiny_image):
     from core.config import ModelConfig, TrainConfig
-    from core.training import Trainer
+    from core.training.trainer import Trainer
 
     trainer = Trainer.from_image(
         tiny_image, ModelConfig(dim=8), TrainConfig(steps=2, batch_size=1), bf16=True

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from core import clip_guidance
-from core.clip_guidance import (
+from core.errors import SinDDMError
+from core.generation import clip_guidance
+from core.generation.clip_guidance import (
     STOP_GUIDANCE_STEPS,
     ClipGuidance,
     ClipScorer,
@@ -13,8 +14,7 @@ from core.clip_guidance import (
     encode_any_size,
     plan_text_guidance,
 )
-from core.errors import SinDDMError
-from core.sampling import iter_sample, sample
+from core.generation.sampling import iter_sample, sample
 
 VIEWS = ViewSettings(count=4, short_side=32, long_side_max=48)
 
@@ -105,13 +105,13 @@ def test_modes_and_bad_input(tiny_clip, tiny_model):
 
 
 def test_region_mode_edits_only_the_box(tiny_clip, tiny_model, monkeypatch):
-    from core.editing import Box
+    from core.generation.editing import Box
 
     monkeypatch.setattr(clip_guidance, "REGION_ITERATIONS", 3)
     clip, tokenizer = tiny_clip
     box = Box(10, 10, 30, 20)
     edited = clip_guidance.edit_region(tiny_model, clip, tokenizer, "fire", box, VIEWS, 0)
-    from core.bundle import image_to_tensor
+    from core.method.tensors import image_to_tensor
 
     original = image_to_tensor(tiny_model.pyramid.sharp[-1])
     changed = (edited != original).any(dim=1)[0]
@@ -125,8 +125,8 @@ def test_missing_weights_say_how_to_fix(tmp_path):
 
 def test_text_command_with_a_local_model(tmp_path, tiny_clip, tiny_trainer, monkeypatch):
     from cli.main import main
-    from core import clip_weights
-    from core.checkpoint import save_trainer
+    from core.files.model_file import save_trainer
+    from core.generation import clip_weights
 
     monkeypatch.setattr(clip_guidance, "load_clip", lambda *a, **k: tiny_clip)
     monkeypatch.setattr(clip_weights, "ensure_hub_reachable", lambda *args: None)  # "online"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core import clip_weights
-from core.clip_weights import (
+from core.generation import clip_weights
+from core.generation.clip_weights import (
     GuidanceUnavailableError,
     cached_weights,
     check_weights,

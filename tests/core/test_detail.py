@@ -11,12 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
-import core.detail
-from core.checkpoint import load_model, save_trainer
+import core.generation.detail
 from core.config import ModelConfig, TrainConfig
-from core.detail import DETAIL_FACTOR, DetailModel, detail_sizes
+from core.denoisers.instant import InstantModel
 from core.errors import ConfigError
-from core.generation import (
+from core.files.model_file import load_model, save_trainer
+from core.generation.detail import DETAIL_FACTOR, DetailModel, detail_sizes
+from core.generation.memory import NotEnoughMemoryError, ensure_plan_fits
+from core.generation.plan import (
     GeneratedImages,
     GenerationRequest,
     GenerationStep,
@@ -28,10 +30,8 @@ from core.generation import (
     plan,
     work_estimate,
 )
-from core.instant import InstantModel
-from core.memory import NotEnoughMemoryError, ensure_plan_fits
 from core.requests import Box
-from core.training import Trainer
+from core.training.trainer import Trainer
 from tests.conftest import assert_same_image
 
 SMALL_CAP = ModelConfig(max_pixels=5_000)
@@ -105,8 +105,8 @@ def test_bands_of_rows_change_nothing(instant, monkeypatch):
     """Memory stays flat by working in bands; the bands leave no seam (the same image)."""
     request = GenerationRequest(seed=2)
     whole = generate_images(instant, plan(instant, request))[0]
-    core.detail._cache.clear()
-    monkeypatch.setattr(core.detail, "BAND_PIXELS", 256 * 7)  # 7-row bands
+    core.generation.detail._cache.clear()
+    monkeypatch.setattr(core.generation.detail, "BAND_PIXELS", 256 * 7)  # 7-row bands
     banded = generate_images(instant, plan(instant, request))[0]
     np.testing.assert_array_equal(whole, banded)
 
@@ -214,10 +214,10 @@ def test_a_damaged_photo_in_a_model_file_is_named(tmp_path, photo):
 
 
 def test_memory_refusal_names_the_largest_size_that_fits(instant, monkeypatch):
-    import core.memory
+    import core.generation.memory
 
     the_plan = plan(instant, GenerationRequest())
-    monkeypatch.setattr(core.memory, "available_bytes", lambda device: 70 * 2**20)
+    monkeypatch.setattr(core.generation.memory, "available_bytes", lambda device: 70 * 2**20)
     with pytest.raises(NotEnoughMemoryError, match="largest that fits"):
         ensure_plan_fits(instant, the_plan, "cpu")
 

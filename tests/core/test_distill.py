@@ -5,14 +5,14 @@ import math
 import pytest
 import torch
 
-from core import patch_index
-from core.bundle import image_to_tensor
-from core.checkpoint import load_trainer, save_trainer
 from core.config import ModelConfig, TrainConfig
+from core.denoisers import patch_search
+from core.denoisers.instant import InstantModel, InstantSettings
 from core.errors import ConfigError
-from core.instant import InstantModel, InstantSettings
-from core.presets import PRESETS, Preset
-from core.training import Trainer
+from core.files.model_file import load_trainer, save_trainer
+from core.method.tensors import image_to_tensor
+from core.training.presets import PRESETS, Preset
+from core.training.trainer import Trainer
 
 EXACT = InstantSettings(patch_sizes=(3,), exact_scales=99, components=0, position_sigma=0)
 
@@ -65,10 +65,10 @@ def test_the_target_is_the_noise_the_closed_form_implies(tiny_image, scale):
 def test_training_candidates_with_every_patch_are_the_exact_closed_form(tiny_image, monkeypatch):
     """The distillation's candidate path (each training pixel's nearest patches, found once)
     equals the exact closed form when every patch is a candidate."""
-    monkeypatch.setattr(patch_index, "EXACT_SEARCH_MAX_KEYS", 10**9)
+    monkeypatch.setattr(patch_search, "EXACT_SEARCH_MAX_KEYS", 10**9)
     trainer = _trainer(tiny_image)
     n = tiny_image.width * tiny_image.height
-    monkeypatch.setattr("core.instant.TRAINING_CANDIDATES", n)
+    monkeypatch.setattr("core.denoisers.instant.TRAINING_CANDIDATES", n)
     every = InstantSettings(patch_sizes=(5, 3), candidates=n, components=0, position_sigma=0)
     exact = InstantSettings(patch_sizes=(5, 3), exact_scales=99, components=0, position_sigma=0)
     fast = InstantModel(trainer.pyramid, trainer.schedule, trainer.model_config, every)

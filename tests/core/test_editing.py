@@ -4,8 +4,8 @@ import torch
 from PIL import Image
 
 from cli.main import main
-from core.bundle import image_to_tensor, tensor_to_images
-from core.editing import (
+from core.errors import ConfigError
+from core.generation.editing import (
     Box,
     RoiGuidance,
     harmonization_injection,
@@ -15,8 +15,8 @@ from core.editing import (
     paste_object,
     style_transfer_injection,
 )
-from core.errors import ConfigError
-from core.sampling import canvas_sizes, iter_sample
+from core.generation.sampling import canvas_sizes, iter_sample
+from core.method.tensors import image_to_tensor, tensor_to_images
 
 
 def test_box_parsing_and_checks():
@@ -108,7 +108,7 @@ def test_harmonization_keeps_the_background_outside_the_mask(tiny_model, demo_im
 
 @pytest.fixture
 def tiny_model_file(tmp_path, tiny_trainer):
-    from core.checkpoint import save_trainer
+    from core.files.model_file import save_trainer
 
     path = tmp_path / "m.sinddm"
     save_trainer(tiny_trainer, path)

@@ -10,16 +10,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from core.canvas import CanvasRules, KnownCanvas, PriorLayout, anchored_offset, smooth_fill
-from core.checkpoint import load_model, save_trainer
 from core.config import ModelConfig, TrainConfig
+from core.denoisers.instant import InstantModel
+from core.denoisers.patch_search import PATCH_ALLOWED, PATCH_EXCLUDED, PATCH_NEAR, AllowedPatches
 from core.errors import ConfigError
-from core.fill import onion_fill
-from core.generation import generate_images, plan
-from core.instant import InstantModel
-from core.patch_index import PATCH_ALLOWED, PATCH_EXCLUDED, PATCH_NEAR, AllowedPatches
+from core.files.model_file import load_model, save_trainer
+from core.generation.fill import onion_fill
+from core.generation.plan import generate_images, plan
+from core.method.canvas import CanvasRules, KnownCanvas, PriorLayout, anchored_offset, smooth_fill
 from core.requests import ExtendEdit, GenerationRequest, HealEdit
-from core.training import Trainer
+from core.training.trainer import Trainer
 
 SMALL_CAP = ModelConfig(max_pixels=3_000)
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.bundle import DiffusionModel, tensor_to_images
-from core.editing import Box
+from core.denoisers.protocol import DiffusionModel
 from core.errors import ConfigError, ImageLoadError
-from core.generation import (
+from core.generation.editing import Box
+from core.generation.plan import (
     FAST_SAMPLING,
     GeneratedImages,
     GenerationRequest,
@@ -26,7 +26,8 @@ from core.generation import (
     plan,
     preview_of,
 )
-from core.sampling import sample
+from core.generation.sampling import sample
+from core.method.tensors import tensor_to_images
 from tests.conftest import assert_same_image
 
 

@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from core import patch_index
-from core.bundle import DiffusionModel, image_to_tensor, schedule_for
 from core.config import ModelConfig
+from core.denoisers import patch_search, posterior
+from core.denoisers.instant import InstantModel, InstantSettings
+from core.denoisers.protocol import DiffusionModel
 from core.errors import ConfigError
-from core.instant import InstantModel, InstantSettings
-from core.pyramid import Pyramid
-from core.sampling import sample
+from core.generation.sampling import sample
+from core.method.pyramid import Pyramid
+from core.method.schedule import schedule_for
+from core.method.tensors import image_to_tensor
+from core.requests import SamplingOptions
 
 FAST = InstantSettings(patch_sizes=(5, 3), position_sigma=0)
 EXACT = InstantSettings(patch_sizes=(5, 3), exact_scales=99, components=0, position_sigma=0)
@@ -96,9 +99,9 @@ def test_instant_is_a_diffusion_model_the_sampler_runs(tiny_image):
     model = InstantModel.from_image(tiny_image, settings=FAST)
     assert isinstance(model, DiffusionModel)
     assert (model.kind, model.parameters, model.steps_trained) == ("instant", 0, 0)
-    wide = sample(model, count=2, seed=3, size=(110, 50), fine_stride=3)
+    wide = sample(model, count=2, seed=3, size=(110, 50), options=SamplingOptions(fine_stride=3))
     assert wide.shape == (2, 3, 50, 110) and torch.isfinite(wide).all()
-    again = sample(model, count=1, seed=4, size=(110, 50), fine_stride=3)
+    again = sample(model, count=1, seed=4, size=(110, 50), options=SamplingOptions(fine_stride=3))
     # sample i uses seed + i: the same alone as in a batch, up to float rounding (batched
     # convolutions sum in another order), within one grey level
     torch.testing.assert_close(again[0], wide[1], atol=2 / 255, rtol=0)
@@ -111,7 +114,7 @@ def test_settings_refuse_even_patches():
 
 def test_all_patches_as_candidates_is_the_exact_denoiser(tiny_image, monkeypatch):
     """The candidate path with every patch a candidate and all components is exact."""
-    monkeypatch.setattr(patch_index, "EXACT_SEARCH_MAX_KEYS", 10**9)
+    monkeypatch.setattr(patch_search, "EXACT_SEARCH_MAX_KEYS", 10**9)
     exact = InstantModel.from_image(tiny_image, settings=EXACT)
     n = tiny_image.width * tiny_image.height
     every = InstantSettings(patch_sizes=(5, 3), candidates=n, components=0, position_sigma=0)
@@ -167,23 +170,22 @@ def test_a_run_never_inherits_the_previous_runs_candidates(tiny_image):
     """Plain DDPM steps (the text modes) give Instant no x̃; the same seed twice must still
     give the same image, however the model was used in between."""
     model = InstantModel.from_image(tiny_image, settings=FAST)
-    first = sample(model, seed=5, reblur=False, coarse_stride=10)
-    sample(model, seed=6, reblur=False, coarse_stride=10)
-    again = sample(model, seed=5, reblur=False, coarse_stride=10)
+    first = sample(model, seed=5, reblur=False, options=SamplingOptions(coarse_stride=10))
+    sample(model, seed=6, reblur=False, options=SamplingOptions(coarse_stride=10))
+    again = sample(model, seed=5, reblur=False, options=SamplingOptions(coarse_stride=10))
     torch.testing.assert_close(again, first, atol=0, rtol=0)
 
 
 def test_position_prior_equals_the_explicit_prior(tiny_image, monkeypatch):
     """The prior folded into the distances (PositionPrior.augment) gives the softmax of the
     explicit logits −dist/(2(1 − ᾱ)) − ‖p_q − p_i‖²/(2σ²), also when chunks cross images."""
-    from core import instant
 
-    monkeypatch.setattr(instant, "QUERY_CHUNK_ELEMENTS", 2**9)  # chunks across the two images
+    monkeypatch.setattr(posterior, "QUERY_CHUNK_ELEMENTS", 2**9)  # chunks across the two images
     generator = torch.Generator().manual_seed(3)
     queries, keys = torch.randn(2 * 12, 5, generator=generator), torch.randn(20, 5)
     values, alpha_bar, sigma = torch.randn(20, 3), 0.3, 0.2
-    prior = instant.PositionPrior((3, 4), (4, 5), sigma, "cpu")
-    got = instant.posterior_mean(queries, keys, values, alpha_bar, prior)
+    prior = posterior.PositionPrior((3, 4), (4, 5), sigma, "cpu")
+    got = posterior.posterior_mean(queries, keys, values, alpha_bar, prior)
     distances = torch.cdist(queries, math.sqrt(alpha_bar) * keys).square()
     positions = torch.cdist(prior.canvas.repeat(2, 1), prior.train).square()
     logits = -distances / (2 * (1 - alpha_bar)) - positions / (2 * sigma**2)
@@ -198,10 +200,10 @@ def test_upscaled_candidates_keep_a_match_in_place():
     for canvas_scale in (1, 2):
         rows, cols = coarse[1], coarse[0] * canvas_scale
         y, x = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
-        own = (y * coarse[0] + (x // canvas_scale)).to(patch_index.INDEX_DTYPE)
+        own = (y * coarse[0] + (x // canvas_scale)).to(patch_search.INDEX_DTYPE)
         candidates = torch.stack([own, torch.full_like(own, 20)], dim=-1)[None]
         fine_canvas = (fine[1], fine[0] * canvas_scale)
-        got = patch_index.upscale_candidates(candidates, coarse, fine_canvas, fine)
+        got = patch_search.upscale_candidates(candidates, coarse, fine_canvas, fine)
         fy, fx = torch.meshgrid(*(torch.arange(n) for n in fine_canvas), indexing="ij")
         if canvas_scale == 1:
             torch.testing.assert_close(got[0, ..., 0], (fy * fine[0] + fx).to(got.dtype))
@@ -218,7 +220,7 @@ def test_finer_scales_start_from_the_coarser_candidates(demo_image):
     settings = InstantSettings(patch_sizes=(5, 3), position_sigma=0)
     model = InstantModel.from_image(demo_image.resize((112, 84)), settings=settings)
     assert model.num_scales == 3
-    sample(model, seed=0, coarse_stride=10, fine_stride=4)
+    sample(model, seed=0, options=SamplingOptions(coarse_stride=10, fine_stride=4))
     assert model._scales[1].indexes and not model._scales[2].indexes
 
 
@@ -226,8 +228,8 @@ def test_floored_softmax_matches_softmax():
     """softmax_ gives torch.softmax's weights (to float precision) however far apart the logits
     are, and equal weights where every logit is the 'none' logit."""
     logits = torch.tensor([[0.0, -1.0, -50.0, -3000.0], [1e5, -1e5, 2.0, 1e5 - 0.5]])
-    weights = patch_index.softmax_(logits.clone())
+    weights = posterior.softmax_(logits.clone())
     weights /= weights.sum(dim=1, keepdim=True)
     torch.testing.assert_close(weights, torch.softmax(logits, dim=1), atol=1e-7, rtol=0)
-    none = torch.full((1, 3), patch_index.NO_CANDIDATE_LOGIT)
-    assert torch.equal(patch_index.softmax_(none), torch.ones(1, 3))
+    none = torch.full((1, 3), posterior.NO_CANDIDATE_LOGIT)
+    assert torch.equal(posterior.softmax_(none), torch.ones(1, 3))

@@ -1,18 +1,18 @@
-"""The memory estimate, the free memory of a device, and the plain refusal (core.memory)."""
+"""The memory estimate, the free memory of a device, and the refusal (core.generation.memory)."""
 
 import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from core import memory
 from core.config import ModelConfig
+from core.denoisers.trained import SinDDMModel
 from core.errors import SinDDMError
-from core.memory import (
+from core.generation import memory
+from core.generation.memory import (
     FIXED_BYTES,
     NotEnoughMemoryError,
     available_bytes,
@@ -23,8 +23,10 @@ from core.memory import (
 from tests.conftest import ROOT
 
 
-def _trained(dim: int) -> SimpleNamespace:
-    return SimpleNamespace(kind="trained", config=ModelConfig(dim=dim))
+def _trained(dim: int) -> SinDDMModel:
+    """A trained model of width `dim` as far as memory goes (its profile needs only the
+    configuration; no network is built)."""
+    return SinDDMModel(net=None, pyramid=None, schedule=None, config=ModelConfig(dim=dim))  # type: ignore[arg-type]
 
 
 def test_estimate_grows_with_pixels_batch_and_width(tiny_model):
@@ -38,7 +40,7 @@ def test_estimate_grows_with_pixels_batch_and_width(tiny_model):
 
 
 def test_estimate_of_instant_counts_its_candidates(tiny_image):
-    from core.instant import InstantModel, InstantSettings
+    from core.denoisers.instant import InstantModel, InstantSettings
 
     instant = InstantModel.from_image(tiny_image)
     per_pixel = (estimate_generation_bytes(instant, 100, 100, 1) - FIXED_BYTES) / 100**2
@@ -89,10 +91,10 @@ MEASURE = textwrap.dedent(
     import json, sys
     import torch
     from core.config import ModelConfig, TrainConfig
-    from core.generation import GenerationRequest, generate_images, plan
+    from core.generation.plan import GenerationRequest, generate_images, plan
     from core.imageio import load_image
-    from core.memory import estimate_generation_bytes
-    from core.training import Trainer
+    from core.generation.memory import estimate_generation_bytes
+    from core.training.trainer import Trainer
     from resources import DEMO_IMAGE
 
     image = load_image(DEMO_IMAGE).resize((96, 72))
@@ -115,6 +117,7 @@ MEASURE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a separate process: run by .ci/run's second step
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc")
 def test_estimate_covers_a_measured_generation():
     """The estimate is an upper bound of what a real generation grows by, and not a wild one."""

@@ -8,9 +8,10 @@ import pytest
 from PIL import Image, ImageFilter
 
 from cli.main import main
-from core import evaluation, metrics
 from core.errors import ConfigError
-from core.evaluation import NIQE_MIN_SIDE, evaluate, niqe, niqe_fits
+from core.evaluation import metrics
+from core.evaluation import report as evaluation_report
+from core.evaluation.report import NIQE_MIN_SIDE, evaluate, niqe, niqe_fits
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +162,9 @@ def test_a_failing_niqe_leaves_the_other_metrics(reference, monkeypatch):
     def broken(image):
         raise AssertionError("frame too small")
 
-    monkeypatch.setattr(evaluation, "NIQE_MIN_SIDE", 1)
-    monkeypatch.setattr(evaluation, "niqe", broken)
-    report = evaluation.evaluate([_shuffled(reference, s) for s in range(2)], reference)
+    monkeypatch.setattr(evaluation_report, "NIQE_MIN_SIDE", 1)
+    monkeypatch.setattr(evaluation_report, "niqe", broken)
+    report = evaluation_report.evaluate([_shuffled(reference, s) for s in range(2)], reference)
     assert report["niqe"] == {
         "available": False,
         "reason": "scikit-video's NIQE failed: frame too small",
@@ -176,11 +177,11 @@ def test_niqe_without_its_optional_package_is_reported_unavailable(reference, mo
     # extra is not installed.
     monkeypatch.setitem(sys.modules, "skvideo", None)
     monkeypatch.setitem(sys.modules, "skvideo.measure", None)
-    monkeypatch.setattr(evaluation, "NIQE_MIN_SIDE", 1)
+    monkeypatch.setattr(evaluation_report, "NIQE_MIN_SIDE", 1)
     with pytest.raises(ImportError):
         niqe(reference)
-    report = evaluation.evaluate([_shuffled(reference, s) for s in range(2)], reference)
-    assert report["niqe"] == {"available": False, "reason": evaluation.NIQE_MISSING}
+    report = evaluation_report.evaluate([_shuffled(reference, s) for s in range(2)], reference)
+    assert report["niqe"] == {"available": False, "reason": evaluation_report.NIQE_MISSING}
     assert "sinddm-studio[niqe]" in report["niqe"]["reason"]
     assert report["coherence"]["mean"] > 0
 
@@ -215,7 +216,7 @@ def test_eval_command_on_a_folder(tmp_path, reference, capsys):
 
 
 def test_eval_command_samples_a_model(tmp_path, tiny_trainer, capsys):
-    from core.checkpoint import save_trainer
+    from core.files.model_file import save_trainer
 
     model = tmp_path / "m.sinddm"
     save_trainer(tiny_trainer, model)
@@ -269,7 +270,7 @@ def random_weight_files(tmp_path_factory):
 
 
 def test_lpips_and_sifid_with_local_weights(reference, random_weight_files):
-    from core import perceptual
+    from core.evaluation import perceptual
 
     lpips = perceptual.Lpips(random_weight_files / "alexnet.pth", random_weight_files / "alex.pth")
     noise = _noise(reference, 1)
@@ -283,7 +284,7 @@ def test_lpips_and_sifid_with_local_weights(reference, random_weight_files):
 
 
 def test_evaluate_uses_weights_only_when_given(reference, random_weight_files):
-    from core.evaluation import PerceptualWeights
+    from core.evaluation.report import PerceptualWeights
 
     weights = PerceptualWeights(
         inception=str(random_weight_files / "inception.pth"),
@@ -295,8 +296,8 @@ def test_evaluate_uses_weights_only_when_given(reference, random_weight_files):
 
 
 def test_wrong_weight_file_is_a_clear_error(tmp_path, random_weight_files):
-    from core import perceptual
     from core.errors import ConfigError
+    from core.evaluation import perceptual
 
     with pytest.raises(ConfigError, match="LPIPS linear layers"):
         perceptual.Lpips(random_weight_files / "alexnet.pth", random_weight_files / "alexnet.pth")
@@ -307,7 +308,7 @@ def test_wrong_weight_file_is_a_clear_error(tmp_path, random_weight_files):
 
 
 def test_baseline_bar_allows_the_spread_and_catches_worse_or_copying_models():
-    from core.evaluation import compare_to_baseline
+    from core.evaluation.report import compare_to_baseline
 
     def report(distance: float, diversity: float, memorised: float) -> dict:
         entry = {"mean": distance, "std": 0.01}

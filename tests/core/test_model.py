@@ -1,6 +1,6 @@
 import torch
 
-from core.model import SinDDMNet, count_parameters, sinusoidal_embedding
+from core.denoisers.network import SinDDMNet, count_parameters, sinusoidal_embedding
 
 
 def test_default_network_has_reference_parameter_count():

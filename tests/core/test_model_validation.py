@@ -1,4 +1,4 @@
-"""The model-file checks (core.checkpoint_checks): a damaged or crafted field gives one plain
+"""The model-file checks (core.files.model_file_checks): a damaged or crafted field gives one plain
 sentence (CheckpointFormatError), never another exception, and never a model that cannot work."""
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.checkpoint import info_from_data, model_from_data, trainer_from_data, trainer_to_dict
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointFormatError, SinDDMError
+from core.files.model_file import (
+    info_from_data,
+    model_from_data,
+    trainer_from_data,
+    trainer_to_dict,
+)
 from core.imageio import load_image
-from core.training import Trainer
+from core.training.trainer import Trainer
 from tests.conftest import DEMO_IMAGE
 
 NAME = "m.sinddm"

@@ -1,7 +1,7 @@
 import pytest
 
 from core.config import REFERENCE_MILESTONES, TrainConfig
-from core.presets import PRESETS, fitted_train_config
+from core.training.presets import PRESETS, fitted_train_config
 
 
 def test_reference_preset_is_exactly_the_reference_schedule():
@@ -33,7 +33,7 @@ def test_every_preset_builds_a_valid_config(name):
 
 
 def test_default_preset_follows_the_device():
-    from core.presets import default_preset_name
+    from core.training.presets import default_preset_name
 
     assert default_preset_name("cuda") == "fast" and PRESETS["fast"].bf16
     assert default_preset_name("cpu") == "refine" and default_preset_name("mps") == "refine"

@@ -3,8 +3,8 @@ import pytest
 from PIL import Image
 
 from core.errors import ImageTooSmallError
-from core.pyramid import build_pyramid, capped_size, pyramid_geometry, rescale_loss
-from core.schedule import make_schedule
+from core.method.pyramid import build_pyramid, capped_size, pyramid_geometry, rescale_loss
+from core.method.schedule import make_schedule
 
 
 def test_geometry_of_250x200_matches_reference():

@@ -5,14 +5,21 @@ import math
 import pytest
 import torch
 
-from core.checkpoint import load_model, load_trainer, save_trainer
 from core.config import ModelConfig, TrainConfig
-from core.errors import ConfigError
-from core.memory import estimate_generation_bytes
-from core.presets import PRESETS, REFINE_BAND
-from core.refined import RefinedModel, refined_below, refined_scales
-from core.sampling import sample
-from core.training import Trainer
+from core.denoisers.instant import InstantSettings
+from core.denoisers.refined import RefinedModel, refined_below, refined_scales
+from core.errors import CheckpointFormatError, ConfigError
+from core.files.model_file import (
+    load_model,
+    load_trainer,
+    model_info,
+    save_trainer,
+    trainer_to_dict,
+)
+from core.generation.memory import estimate_generation_bytes
+from core.generation.sampling import sample
+from core.training.presets import PRESETS, REFINE_BAND
+from core.training.trainer import Trainer
 
 REFINE = 0.25
 
@@ -54,7 +61,7 @@ def test_band_edges():
 def test_sampling_averages_the_two_estimates_only_inside_the_band(tiny_image):
     trainer = _trainer(tiny_image)
     model = trainer.sampling_model()
-    assert isinstance(model, RefinedModel) and model.kind == "trained"
+    assert isinstance(model, RefinedModel) and model.kind == "refined"
     assert model.parameters == trainer.sampling_model().network.parameters > 0
     instant, network = model.instant, model.network
     x = torch.randn(1, 3, *reversed(model.sizes[1]), generator=torch.Generator().manual_seed(0))
@@ -89,9 +96,8 @@ def test_a_refiner_file_opens_as_a_refined_model_and_samples_the_same(tiny_image
     assert isinstance(loaded, RefinedModel)
     assert loaded.config.refine == REFINE and loaded.steps_trained == 3
     options = loaded.default_sampling
-    strides = {"coarse_stride": options.coarse_stride, "fine_stride": options.fine_stride}
-    first = sample(loaded, count=1, seed=5, **strides)
-    again = sample(trainer.sampling_model(), count=1, seed=5, **strides)
+    first = sample(loaded, count=1, seed=5, options=options)
+    again = sample(trainer.sampling_model(), count=1, seed=5, options=options)
     torch.testing.assert_close(first, again)
     assert first.shape[-2:] == tuple(reversed(loaded.sizes[-1]))
     assert float(first.abs().max()) <= 1
@@ -135,3 +141,56 @@ def test_the_refine_preset():
     assert preset.model.refine == REFINE_BAND and not preset.bf16
     assert preset.steps * 3 < PRESETS["cpu"].steps  # fewer steps; docs/benchmarks.md times them
     assert preset.model.dim == PRESETS["cpu"].model.dim
+
+
+def test_a_refiners_file_keeps_the_instant_it_was_trained_beside(tiny_image, tmp_path):
+    """The file records Instant's settings; loading and resuming use them, not the defaults
+    of the code that opens it, and `model_info` reports them."""
+    settings = InstantSettings(patch_sizes=(9, 5), position_sigma=0.2, candidates=6)
+    config = ModelConfig(dim=8, refine=REFINE)
+    trainer = Trainer.from_image(
+        tiny_image, config, TrainConfig(steps=2, batch_size=2), instant_settings=settings
+    )
+    path = tmp_path / "r.sinddm"
+    save_trainer(trainer, path)
+    loaded = load_model(path)
+    assert isinstance(loaded, RefinedModel) and loaded.instant.settings == settings
+    assert load_trainer(path).instant_settings == settings
+    info = model_info(path)["instant_settings"]
+    assert info["patch_sizes"] == [9, 5] and info["position_sigma"] == 0.2
+    assert info["kept_in_file"] is True
+
+
+def test_an_older_refiner_file_opens_with_the_default_instant(tiny_image, tmp_path):
+    """Files written before the settings were kept follow today's defaults, and say so."""
+    trainer = _trainer(tiny_image, steps=2)
+    data = trainer_to_dict(trainer)
+    del data["instant_settings"]
+    path = tmp_path / "old.sinddm"
+    torch.save(data, path)
+    loaded = load_model(path)
+    assert isinstance(loaded, RefinedModel) and loaded.instant.settings == InstantSettings()
+    assert model_info(path)["instant_settings"]["kept_in_file"] is False
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("patch_sizes", [4], "Patch sizes must be odd"),
+        ("candidates", 0, "instant_settings.candidates"),
+        ("aggregation", 3, "aggregation"),
+    ],
+)
+def test_damaged_instant_settings_are_refused_in_words(tiny_image, tmp_path, field, value, words):
+    trainer = _trainer(tiny_image, steps=2)
+    data = trainer_to_dict(trainer)
+    data["instant_settings"][field] = value
+    path = tmp_path / "bad.sinddm"
+    torch.save(data, path)
+    with pytest.raises(CheckpointFormatError, match=words):
+        load_model(path)
+
+
+def test_a_plain_network_keeps_no_instant_settings(tiny_image):
+    trainer = _trainer(tiny_image, refine=0.0, steps=2)
+    assert "instant_settings" not in trainer_to_dict(trainer)

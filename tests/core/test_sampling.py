@@ -3,10 +3,18 @@ import math
 import pytest
 import torch
 
-from core.bundle import SinDDMModel, image_to_tensor
+from core.denoisers.network import SinDDMNet
+from core.denoisers.trained import SinDDMModel
 from core.errors import ConfigError
-from core.model import SinDDMNet
-from core.sampling import canvas_sizes, fine_timesteps, iter_sample, sample, sampling_work
+from core.generation.sampling import (
+    canvas_sizes,
+    fine_timesteps,
+    iter_sample,
+    sample,
+    sampling_work,
+)
+from core.method.tensors import image_to_tensor
+from core.requests import SamplingOptions
 
 
 class OracleNet(SinDDMNet):
@@ -44,7 +52,9 @@ def test_sampler_with_oracle_denoiser_recovers_training_image(tiny_model, fine_s
     perfect denoiser must land on the same image."""
     model = _oracle_model(tiny_model)
     result = None
-    for step in iter_sample(model, count=1, seed=0, fine_stride=fine_stride):
+    for step in iter_sample(
+        model, count=1, seed=0, options=SamplingOptions(fine_stride=fine_stride)
+    ):
         if step.scale == 1 and model.net.blurry is None:
             pytest.fail("blurry image was not set")
         result = step.x0_pred
@@ -71,7 +81,7 @@ def test_fine_stride_skips_steps_at_the_finer_scales_only(tiny_model):
     assert fine_timesteps(9, 3) == [8, 5, 2, 0]
     assert fine_timesteps(5, 1) == [4, 3, 2, 1, 0] and fine_timesteps(2, 9) == [1, 0]
     assert fine_timesteps(0, 2) == []
-    steps = list(iter_sample(tiny_model, count=1, seed=0, fine_stride=2))
+    steps = list(iter_sample(tiny_model, count=1, seed=0, options=SamplingOptions(fine_stride=2)))
     starts = tiny_model.schedule.start_steps
     fine = [s.t for s in steps if s.scale == 1]
     assert fine == fine_timesteps(starts[1], 2) and fine[-1] == 0
@@ -80,16 +90,18 @@ def test_fine_stride_skips_steps_at_the_finer_scales_only(tiny_model):
     sizes = tiny_model.sizes
     assert sampling_work(sizes, starts, None, 2)[1] == len(fine) * sizes[1][0] * sizes[1][1]
     with pytest.raises(ConfigError, match="stride"):
-        sample(tiny_model, fine_stride=0)
+        sample(tiny_model, options=SamplingOptions(fine_stride=0))
 
 
 def test_bf16_sampling_stays_close_to_fp32_or_is_ignored(tiny_model, monkeypatch):
     plain = sample(tiny_model, seed=3)
-    fast = sample(tiny_model, seed=3, bf16=True)
+    fast = sample(tiny_model, seed=3, options=SamplingOptions(bf16=True))
     assert fast.dtype == torch.float32 and fast.shape == plain.shape
     assert (fast - plain).abs().mean() < 0.1
-    monkeypatch.setattr("core.sampling.bf16_supported", lambda device: False)
-    torch.testing.assert_close(sample(tiny_model, seed=3, bf16=True), plain)
+    monkeypatch.setattr("core.generation.sampling.bf16_supported", lambda device: False)
+    torch.testing.assert_close(
+        sample(tiny_model, seed=3, options=SamplingOptions(bf16=True)), plain
+    )
 
 
 def test_same_seed_same_image_and_sample_i_reproduces_alone(tiny_model):
@@ -116,17 +128,21 @@ def test_bad_canvas_and_options_are_clear_errors(tiny_model):
     with pytest.raises(ConfigError, match="not both"):
         canvas_sizes(((64, 48), (96, 72)), size=(96, 72), multipliers=(1, 1))
     with pytest.raises(ConfigError, match="omega"):
-        list(iter_sample(tiny_model, omega=2.0))
+        list(iter_sample(tiny_model, options=SamplingOptions(omega=2.0)))
     with pytest.raises(ConfigError, match="start steps"):
-        list(iter_sample(tiny_model, start_steps=[1, 2]))
+        list(iter_sample(tiny_model, options=SamplingOptions(start_steps=[1, 2])))
 
 
 def test_omega_and_start_steps_change_the_result_deterministically(tiny_model):
     base = sample(tiny_model, count=1, seed=4)
-    paper = sample(tiny_model, count=1, seed=4, omega=1.0)
+    paper = sample(tiny_model, count=1, seed=4, options=SamplingOptions(omega=1.0))
     assert not torch.allclose(base, paper)
-    assert torch.equal(paper, sample(tiny_model, count=1, seed=4, omega=1.0))
-    shorter = list(iter_sample(tiny_model, count=1, seed=4, start_steps=[5]))
+    assert torch.equal(
+        paper, sample(tiny_model, count=1, seed=4, options=SamplingOptions(omega=1.0))
+    )
+    shorter = list(
+        iter_sample(tiny_model, count=1, seed=4, options=SamplingOptions(start_steps=[5]))
+    )
     assert len(shorter) == 100 + 5
 
 
@@ -143,15 +159,17 @@ def test_coarse_stride_respaces_scale_zero(tiny_model):
     """Every 4th step at scale 0: a quarter of the calls there, the finer scales untouched,
     and stride 1 is the reference chain exactly."""
     plain = list(iter_sample(tiny_model, count=1, seed=0))
-    strided = list(iter_sample(tiny_model, count=1, seed=0, coarse_stride=4))
+    strided = list(
+        iter_sample(tiny_model, count=1, seed=0, options=SamplingOptions(coarse_stride=4))
+    )
     coarse = [s.t for s in strided if s.scale == 0]
     assert coarse == [*range(99, -1, -4), 0]  # always ending at t = 0
     assert [s.t for s in strided if s.scale > 0] == [s.t for s in plain if s.scale > 0]
     assert strided[-1].total == len(strided)
-    same = list(iter_sample(tiny_model, count=1, seed=0, coarse_stride=1))
+    same = list(iter_sample(tiny_model, count=1, seed=0, options=SamplingOptions(coarse_stride=1)))
     torch.testing.assert_close(same[-1].x0_pred, plain[-1].x0_pred, atol=0, rtol=0)
     with pytest.raises(ConfigError):
-        list(iter_sample(tiny_model, coarse_stride=0))
+        list(iter_sample(tiny_model, options=SamplingOptions(coarse_stride=0)))
 
 
 @pytest.mark.parametrize("reblur", [True, False])
@@ -159,7 +177,11 @@ def test_start_step_zero_keeps_the_upsampled_coarser_image(tiny_model, reblur):
     """T[s] = 0 adds no noise and leaves nothing to denoise: the scale passes x̃ (the upsampled
     scale-0 output) through in one step, so the run still ends at the finest size (it once
     crashed after scale 0). Plain DDPM steps (the CLIP modes, reblur=False) do the same."""
-    steps = list(iter_sample(tiny_model, count=1, seed=2, start_steps=[0], reblur=reblur))
+    steps = list(
+        iter_sample(
+            tiny_model, count=1, seed=2, reblur=reblur, options=SamplingOptions(start_steps=[0])
+        )
+    )
     coarse_out, last = steps[-2], steps[-1]
     assert (coarse_out.scale, coarse_out.t, last.scale, last.t) == (0, 0, 1, 0)
     assert last.index == last.total == len(steps) == tiny_model.schedule.start_steps[0] + 1

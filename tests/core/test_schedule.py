@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from core.schedule import SAMPLING_GAMMA_CLAMP, make_schedule, noise_to_signal, start_step
+from core.method.schedule import SAMPLING_GAMMA_CLAMP, make_schedule, noise_to_signal, start_step
 
 
 def test_cosine_schedule_values_match_spec():

@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from core.checkpoint import load_model, load_trainer, save_trainer
 from core.config import ModelConfig, TrainConfig
 from core.errors import CheckpointWriteError, ConfigError, TrainingDivergedError
-from core.training import Trainer, TrainStep, checkpointed_steps, run_training
+from core.files.model_file import load_model, load_trainer, save_trainer
+from core.training.trainer import Trainer, TrainStep, checkpointed_steps, run_training
 
 
 def test_lr_schedule_halves_at_reference_milestones():

@@ -1,0 +1,1 @@
+"""The denoisers the sampler draws from: protocol, trained network, Instant, refiner."""

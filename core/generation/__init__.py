@@ -1,0 +1,1 @@
+"""Generating images: the plan, the multi-scale sampler, detail, edits, fills, text."""

@@ -1,0 +1,1 @@
+"""The math every part shares: noise schedule, image pyramids, canvas constraints."""

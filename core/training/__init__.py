@@ -1,0 +1,1 @@
+"""Training a network on one photo, and the named presets."""
