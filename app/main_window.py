@@ -268,14 +268,14 @@ class MainWindow(QMainWindow):
     def _on_job_changed(self, kind: str) -> None:
         s = self.state
         self.progress.setRange(0, 1000)
-        self.progress.setVisible(kind in ("train", "sample"))
+        self.progress.setVisible(kind in (JobKind.TRAIN, JobKind.SAMPLE))
         self.train_action.setEnabled(s.can_train)
         self.generate_action.setEnabled(s.can_generate)
         self.cancel_action.setEnabled(bool(kind))
         self.save_action.setEnabled(s.model is not None and not s.model.instant and not s.busy)
-        self._trained = self._trained or kind == "train"
+        self._trained = self._trained or kind == JobKind.TRAIN
         self.engine_menu.update()
-        if kind == "sample":
+        if kind == JobKind.SAMPLE:
             self.compare_action.setChecked(False)
         self._update_centre()
 

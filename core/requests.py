@@ -18,7 +18,7 @@ ImageSource = "str | os.PathLike[str] | Image.Image | np.ndarray"
 """A file path, a PIL image or a uint8 array (resolved by `core.generation.plan`)."""
 
 TextMode = Literal["content", "style", "style-image", "region"]
-TEXT_MODES: tuple[str, ...] = ("content", "style", "style-image", "region")
+TEXT_MODES: tuple[TextMode, ...] = ("content", "style", "style-image", "region")
 
 
 def check_text_mode(mode: str) -> None:

@@ -9,7 +9,6 @@ mirror asks for a new image that repeats or reflects (app.widgets.fill_page).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import get_args
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -61,7 +60,7 @@ RUN_LABELS = (
 
 def text_mode(name: str) -> TextMode:
     """The text mode named `name` (one of core.requests.TEXT_MODES, as the mode box lists)."""
-    for mode in get_args(TextMode):
+    for mode in TEXT_MODES:
         if mode == name:
             return mode
     raise ValueError(f"no text mode {name!r}")

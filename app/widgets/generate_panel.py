@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.messages import engine_choice
 from app.state import AppState
+from app.viewmodels.jobs import JobKind
 from app.viewmodels.settings import SEED_WIDGET_MAX
 
 MAX_SIDE = 16384
@@ -241,7 +242,7 @@ class GeneratePanel(QWidget):
         state = self.state
         self._show_engines()
         self.generate_button.setEnabled(state.can_generate)
-        self.cancel_button.setEnabled(state.job == "sample")
+        self.cancel_button.setEnabled(state.job == JobKind.SAMPLE)
         for button in self.quick.values():
             button.setEnabled(state.model is not None)
         self.hint.setText(self._hint())
@@ -254,7 +255,7 @@ class GeneratePanel(QWidget):
 
     def _hint(self) -> str:
         state = self.state
-        if state.job == "train":
+        if state.job == JobKind.TRAIN:
             return (
                 "Training is running. Generating waits until it ends or is stopped: both need "
                 "the whole processor."

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.fill_tools import repeated, repeats
 from app.state import AppState
+from app.viewmodels.jobs import JobKind
 from app.widgets.canvas import ImageCanvas
 
 
@@ -36,7 +37,7 @@ class RepeatPreview(QObject):
             if result.pixels is image:
                 return result.settings.get("tile")
         request = self.state.request
-        if self.state.job == "sample" and request is not None:
+        if self.state.job == JobKind.SAMPLE and request is not None:
             return request.tile
         return None
 

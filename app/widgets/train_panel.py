@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.events import ModelSummary
 from app.state import AppState
+from app.viewmodels.jobs import JobKind
 from app.widgets.loss_plot import LossPlot
 from core.progress import format_duration
 from core.training.presets import PRESETS
@@ -136,18 +137,18 @@ class TrainPanel(QWidget):
         resuming = state.can_resume  # the current model has steps left (see AppState.train)
         self.train_button.setText("Resume training" if resuming else "Train")
         self.train_button.setEnabled(state.can_train)
-        self.cancel_button.setEnabled(state.job == "train")
+        self.cancel_button.setEnabled(state.job == JobKind.TRAIN)
         editable = not state.busy and not resuming
         for widget in (self.preset, self.device):
             widget.setEnabled(editable)
         self.steps.setEnabled(not state.busy)
         model = state.model
-        if state.job == "train":
+        if state.job == JobKind.TRAIN:
             self.saved_to.setText(f"Autosaving to {state.training_path}")
         else:
             has_file = model is not None and not model.instant
             self.saved_to.setText(f"Model file: {model.path}" if model and has_file else "")
-        if model is None and state.job != "train":
+        if model is None and state.job != JobKind.TRAIN:
             self.loss.set_values(())
 
     def _summary_text(self) -> str:
@@ -189,7 +190,7 @@ class TrainPanel(QWidget):
         state = self.state
         if state.image is None or state.can_resume:
             return ""
-        if state.job == "estimate":
+        if state.job == JobKind.ESTIMATE:
             return "Measuring training speed on this device…"
         if state.estimate is None:
             return ""

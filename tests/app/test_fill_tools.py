@@ -100,7 +100,7 @@ def test_extend_sends_its_canvas_and_anchor(qtbot, window, fake_state):
     panel.mode.setCurrentIndex(EXTEND)
     assert window.centre_stack.currentWidget() is window.extend_view
     page = panel.fill_pages.extend
-    assert page.size == (144, 72), "1.5 × the photo's width first"
+    assert page.canvas_size == (144, 72), "1.5 × the photo's width first"
     assert (page.width_box.minimum(), page.height_box.minimum()) == (96, 72)
     page.width_box.setValue(10)
     assert page.width_box.value() == 96, "never smaller than the photo"
@@ -247,7 +247,7 @@ def test_the_requests_built_are_what_core_plans(qtbot, window, fake_state, tiny_
     model = open_diffusion_model(path, "cpu")
     heal, extend, tiled = (plan(model, request) for request in fake_state.engine.requests)
     assert heal.size == (96, 72) and heal.settings(model.device)["edit"] == "heal"
-    assert extend.canvas_size == (144, 72)
+    assert extend.size == (144, 72)
     recipe = extend.settings(model.device)
     assert (recipe["edit"], recipe["anchor"], recipe["canvas"]) == (
         "extend",
