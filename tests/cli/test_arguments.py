@@ -276,6 +276,9 @@ CTRL_C_AT_IMPORT = textwrap.dedent(
     """
     import os, signal, sys
 
+    # Ctrl-C as a terminal delivers it: a job started in the background inherits SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     class CtrlC:
         def find_spec(self, name, path=None, target=None):
             if name == sys.argv[1]:
