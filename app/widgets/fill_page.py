@@ -211,8 +211,11 @@ class TilePage(QWidget):
         self.mirror = QComboBox()
         for label, value in MIRROR_CHOICES:
             self.mirror.addItem(label, value)
-        self.repeat = check_box("Show tiled images repeated on the canvas", checked=True)
-        self.repeat.setToolTip("Only the view: an exported image is the single tile")
+        self.repeat = check_box("Repeat tiles on the canvas", checked=True)
+        self.repeat.setToolTip(
+            "Show a tiled image repeated, to judge its seams. Only the view: an exported "
+            "image is the single tile"
+        )
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Tile", self.tile)
