@@ -47,7 +47,7 @@ from app.viewmodels.jobs import JobKind, Jobs
 from app.viewmodels.results import ResultsList
 from app.viewmodels.settings import DEFAULT_SIZE, GenerationSettings
 from app.viewmodels.training import Training
-from core.requests import Edit, GenerationRequest
+from core.requests import GenerationRequest
 
 __all__ = ["DEFAULT_SIZE", "AppState"]
 
@@ -97,9 +97,15 @@ class AppState(QObject):
             engine, self.jobs, self.open_models, self.settings, self.models_dir, self
         )
         self.generation = Generation(
-            engine, self.jobs, self.open_models, self.settings, self.result_list, self.clip,
-            self.models_dir, self,
-        )  # fmt: skip
+            engine,
+            self.jobs,
+            self.open_models,
+            self.settings,
+            self.result_list,
+            self.clip,
+            self.models_dir,
+            self,
+        )
         self._forward_signals()
 
     def _forward_signals(self) -> None:
@@ -194,6 +200,10 @@ class AppState(QObject):
     export_result = Forwarded[Callable[[int, str], bool]]("result_list", "export")
     existing_exports = Forwarded[Callable[[str], list[str]]]("result_list")
     shutdown = Forwarded[Callable[[], bool]]("jobs")
+    generate = Forwarded[Callable[..., None]]("generation")
+    """Generation.generate(edit, tile, mirror): `count` images of `size` with `seed`, as set."""
+    export_all = Forwarded[Callable[..., int]]("result_list")
+    """ResultsList.export_all(folder, replace=True): every result as a PNG; how many."""
 
     # ------------------------------------------------------------------ commands
 
@@ -259,18 +269,9 @@ class AppState(QObject):
         self.canvas_image.show(new.photo_image, engine_caption(new))
         return True
 
-    def generate(
-        self, edit: Edit | None = None, tile: str | None = None, mirror: str | None = None
-    ) -> None:
-        """Generation.generate: `count` images of `size` with `seed`, as set."""
-        self.generation.generate(edit, tile, mirror)
-
     def cancel(self) -> None:
         if self.jobs.cancel():
             self.message.emit("Stopping…")
-
-    def export_all(self, folder: str, replace: bool = True) -> int:
-        return self.result_list.export_all(folder, replace)
 
     # ------------------------------------------------------------------ events
 

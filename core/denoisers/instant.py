@@ -191,7 +191,7 @@ class InstantModel(PyramidDenoiser):
         excluded: Sequence[np.ndarray] | None = None,
     ):
         """`excluded[s]` (H_s×W_s, per scale) says which training patches may be used
-        (patch_index.AllowedPatches; heal excludes those that read the pixels to fill,
+        (patch_search.AllowedPatches; heal excludes those that read the pixels to fill,
         docs/method.md §13)."""
         self.pyramid = pyramid
         self.schedule = schedule
@@ -370,12 +370,12 @@ class InstantModel(PyramidDenoiser):
         self, scale: int, x_t: torch.Tensor, blurry: torch.Tensor | None, alpha_bar: float
     ) -> torch.Tensor:
         """(B·H·W, P) candidates to weigh at this step: each pixel's from the previous step, its
-        neighbours' shifted, and a few at random (patch_index.propagate_candidates). Keeping
+        neighbours' shifted, and a few at random (patch_search.propagate_candidates). Keeping
         the best of them step after step converges on the patches nearest to the noisy query,
         which dominate the posterior at low noise.
 
         On entering a scale, the previous step's are the coarser scale's last ones carried up
-        (patch_index.upscale_candidates) when this run just left it, else the patches nearest
+        (patch_search.upscale_candidates) when this run just left it, else the patches nearest
         to x̃ (or to x_t/sqrt(ᾱ) without one) from an index. Carrying them up made 16 samples
         1.2× faster than searching, with the same quality on four images (docs/quality.md)."""
         batch, _, height, width = x_t.shape

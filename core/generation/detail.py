@@ -157,7 +157,7 @@ class _Level:
     def project(
         self, image: torch.Tensor, mean_weight: float = 1.0, row_padding: int | None = None
     ) -> torch.Tensor:
-        """Every k×k patch of a (B, 3, H, W) image -> (B·H·W, d) (patch_index.project_image)."""
+        """Every k×k patch of a (B, 3, H, W) image -> (B·H·W, d) (patch_search.project_image)."""
         return project_image(image, self.patch, self.mean, self.basis, mean_weight, row_padding)
 
 
@@ -197,7 +197,7 @@ class DetailModel(PyramidDenoiser):
         excluded: Sequence[np.ndarray] | None = None,
     ):
         """`excluded[s]` (H_s×W_s, per scale, 0 the base's finest) says which patches may be
-        used (patch_index.AllowedPatches; heal, docs/method.md §13)."""
+        used (patch_search.AllowedPatches; heal, docs/method.md §13)."""
         self.pyramid = pyramid
         self.schedule = schedule
         self.config = config
@@ -347,7 +347,7 @@ class DetailModel(PyramidDenoiser):
         return estimate
 
     def _enter(self, scale: int, shape: torch.Size) -> None:
-        """Carry the candidates up when the run moves to a finer scale (patch_index's
+        """Carry the candidates up when the run moves to a finer scale (patch_search's
         coarse-to-fine start)."""
         if scale == self._candidate_scale:
             return

@@ -45,7 +45,7 @@ HEAL_MAX_PATCH = 7
 as wide as a 15×15 patch, and no other 15×15 patch of the photo looked like the window around
 it (the nearest was twice as far as the hole's own), so the fill ignored its surroundings."""
 NEAR_HOLE = 1.0
-"""Heal's random candidates (patch_index.propagate_candidates) are drawn among the patches
+"""Heal's random candidates (patch_search.propagate_candidates) are drawn among the patches
 within this many times the hole's larger side of it. Drawn from the whole photo, a sky patch
 drawn for a pixel in the middle of a hole in rock won and spread to its neighbours (a blue blot
 in the fill, from the first candidate scale on)."""
@@ -121,7 +121,7 @@ def excluded_patches(
     known: KnownCanvas, size: tuple[int, int], below: tuple[int, int] | None, patch: int
 ) -> np.ndarray:
     """How heal may use the k×k patches of a pyramid level (H×W uint8 at `size`, W×H;
-    patch_index.AllowedPatches): never those that read an unknown pixel, of its sharp image or
+    patch_search.AllowedPatches): never those that read an unknown pixel, of its sharp image or
     of its blurry image upsampled from the level `below` (None: none); random candidates are
     drawn among the patches near the hole (NEAR_HOLE)."""
     unknown = known.unknown_at(size)

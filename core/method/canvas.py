@@ -33,7 +33,7 @@ than the largest patch radius of Instant (7)."""
 WRAP_FRACTION = 0.1
 """...and at least this share of the side, so that from about 200 pixels on the padded canvases
 of two scales are the same picture at two sizes: Instant and the detail scales carry each
-pixel's candidates up by its place in the canvas (patch_index.upscale_candidates), and with a
+pixel's candidates up by its place in the canvas (patch_search.upscale_candidates), and with a
 margin of fixed width a 512-pixel gravel tile's candidates came up to 9 pixels off, which the
 detail scales' two steps could not mend (the tile was smeared along its wrapped axis)."""
 SEAM_BLEND = 3
