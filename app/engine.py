@@ -59,17 +59,19 @@ from core.generation.clip_weights import (
 from core.generation.memory import ensure_plan_fits
 from core.generation.plan import (
     ClipLoader,
-    GeneratedImages,
     GenerationPlan,
     default_clip_loader,
+    photo_size,
+    plan,
+    preview_plan,
+    work_estimate,
+)
+from core.generation.run import (
+    GeneratedImages,
     generate,
     generate_images,
     guided_region,
-    photo_size,
-    plan,
     preview_of,
-    preview_plan,
-    work_estimate,
 )
 from core.imageio import atomic_write, load_image
 from core.method.pyramid import build_pyramid
@@ -523,7 +525,7 @@ def _sample(
     stop: threading.Event,
     timer: StepTimer,
 ) -> Iterator[object]:
-    """core.generation.plan.generate as GUI events: the first image as it forms, at most every
+    """core.generation.run.generate as GUI events: the first image as it forms, at most every
     PREVIEW_INTERVAL (longer for large images: `_preview_interval`) and at the end of each
     scale, then every finished image; `timer` times the steps."""
     eta = EtaEstimator(0)

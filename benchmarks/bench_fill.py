@@ -38,7 +38,8 @@ from PIL import Image, ImageDraw
 from cli.arguments import parse_pixel_cap
 from core.denoisers.instant import InstantModel
 from core.evaluation.metrics import bidirectional_similarity
-from core.generation.plan import generate_images, plan
+from core.generation.plan import plan
+from core.generation.run import generate_images
 from core.imageio import load_image
 from core.method.canvas import dilate
 from core.method.pyramid import capped_size

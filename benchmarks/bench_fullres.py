@@ -134,7 +134,8 @@ def quality(photos: list[Path], count: int, cap: int, out: Path) -> list[dict]:
     import core.generation.detail
     from core.denoisers.instant import InstantModel
     from core.evaluation.metrics import layout_distance, memorised_fraction, verbatim_patches
-    from core.generation.plan import GenerationRequest, generate_images, plan
+    from core.generation.plan import GenerationRequest, plan
+    from core.generation.run import generate_images
     from core.imageio import load_image
 
     out.mkdir(parents=True, exist_ok=True)

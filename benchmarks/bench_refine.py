@@ -35,7 +35,8 @@ from core.denoisers.refined import RefinedModel
 from core.device import keep_freed_cpu_memory
 from core.evaluation.metrics import verbatim_patches
 from core.evaluation.report import BASELINE_DISTANCES, evaluate
-from core.generation.plan import generate_images, plan
+from core.generation.plan import plan
+from core.generation.run import generate_images
 from core.imageio import load_image
 from core.requests import GenerationRequest
 from core.training.presets import PRESETS, Preset

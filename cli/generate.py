@@ -2,10 +2,9 @@
 request each, one path.
 
 Every command builds a `core.requests.GenerationRequest` (with an edit for the editing ones),
-and `write_images` runs it through `core.generation.plan.plan` and `generate`, the same calls the
-app
-makes, saving each batch before the next one starts. Where the images go is checked first, by
-`output_paths`, before the model or anything else is loaded.
+and `write_images` runs it through `core.generation.plan.plan` and `core.generation.run.generate`,
+the same calls the app makes, saving each batch before the next one starts. Where the images go
+is checked first, by `output_paths`, before the model or anything else is loaded.
 """
 
 from __future__ import annotations
@@ -40,7 +39,8 @@ from core.errors import CheckpointWriteError, ConfigError
 from core.files.model_file import FILE_SUFFIX
 from core.files.open_model import is_model_file, open_diffusion_model
 from core.generation.memory import ensure_plan_fits
-from core.generation.plan import GeneratedImages, GenerationPlan, generate, plan
+from core.generation.plan import GenerationPlan, plan
+from core.generation.run import GeneratedImages, generate
 from core.imageio import ensure_writable, load_mask, recipe_metadata, save_png
 from core.requests import (
     ANCHORS,

@@ -3,7 +3,7 @@
 A 4096×4096 canvas once took gigabytes with no warning. Front ends call `ensure_fits` before
 sampling; it compares `estimate_generation_bytes` with `available_bytes`.
 
-The estimate is the peak working memory of one `core.generation.plan.generate` run on top of what
+The estimate is the peak working memory of one `core.generation.run.generate` run on top of what
 the loaded model already holds, for `batch` images whose finest canvas is height×width:
 
     bytes ≈ batch · height · width · model.bytes_per_pixel + FIXED_BYTES

@@ -12,7 +12,8 @@ from cli.arguments import sampling_options
 from cli.main import build_parser, main
 from core.config import ModelConfig, TrainConfig
 from core.files.model_file import load_model, save_trainer
-from core.generation.plan import generate_images, plan
+from core.generation.plan import plan
+from core.generation.run import generate_images
 from core.requests import (
     FAST_SAMPLING,
     Box,

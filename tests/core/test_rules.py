@@ -8,7 +8,8 @@ from core.denoisers.instant import INSTANT_BYTES_PER_PIXEL, InstantModel
 from core.denoisers.refined import RefinedModel
 from core.denoisers.trained import NETWORK_BYTES_PER_CHANNEL, SAMPLER_BYTES_PER_PIXEL
 from core.errors import ConfigError
-from core.generation.plan import generate_images, preview_plan
+from core.generation.plan import preview_plan
+from core.generation.run import generate_images
 from core.requests import (
     FAST_SAMPLING,
     PLAIN_SAMPLING,

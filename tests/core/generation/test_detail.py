@@ -19,17 +19,14 @@ from core.files.model_file import load_model, save_trainer
 from core.generation.detail import DETAIL_FACTOR, DetailModel, detail_sizes
 from core.generation.memory import NotEnoughMemoryError, ensure_plan_fits
 from core.generation.plan import (
-    GeneratedImages,
     GenerationRequest,
-    GenerationStep,
     HarmonizeEdit,
     RegionsEdit,
-    generate,
-    generate_images,
     photo_size,
     plan,
     work_estimate,
 )
+from core.generation.run import GeneratedImages, GenerationStep, generate, generate_images
 from core.requests import Box
 from core.training.trainer import Trainer
 from tests.conftest import assert_same_image

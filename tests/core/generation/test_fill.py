@@ -16,7 +16,8 @@ from core.denoisers.patch_search import PATCH_ALLOWED, PATCH_EXCLUDED, PATCH_NEA
 from core.errors import ConfigError
 from core.files.model_file import load_model, save_trainer
 from core.generation.fill import onion_fill
-from core.generation.plan import generate_images, plan
+from core.generation.plan import plan
+from core.generation.run import generate_images
 from core.method.canvas import CanvasRules, KnownCanvas, PriorLayout, anchored_offset, smooth_fill
 from core.requests import ExtendEdit, GenerationRequest, HealEdit
 from core.training.trainer import Trainer

@@ -12,18 +12,20 @@ from core.errors import ConfigError, ImageLoadError
 from core.generation.editing import Box
 from core.generation.plan import (
     FAST_SAMPLING,
-    GeneratedImages,
     GenerationRequest,
-    GenerationStep,
     HarmonizeEdit,
     RegionsEdit,
     SamplingOptions,
     StyleTransferEdit,
     TextEdit,
+    plan,
+)
+from core.generation.run import (
+    GeneratedImages,
+    GenerationStep,
     generate,
     generate_images,
     guided_region,
-    plan,
     preview_of,
 )
 from core.generation.sampling import sample

@@ -91,7 +91,8 @@ MEASURE = textwrap.dedent(
     import json, sys
     import torch
     from core.config import ModelConfig, TrainConfig
-    from core.generation.plan import GenerationRequest, generate_images, plan
+    from core.generation.plan import GenerationRequest, plan
+    from core.generation.run import generate_images
     from core.imageio import load_image
     from core.generation.memory import estimate_generation_bytes
     from core.training.trainer import Trainer
