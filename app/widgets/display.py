@@ -18,6 +18,15 @@ MAX_KEPT_SIDE = 2048
 """The copy kept of a larger image (longest side): more than any pane shows."""
 
 
+def fitted(area: QRectF, size: tuple[int, int]) -> tuple[QRectF, float]:
+    """Where an image of `size` (W, H) is drawn fitted and centred in `area`, and its scale."""
+    width, height = size
+    scale = min(area.width() / width, area.height() / height)
+    left = area.left() + (area.width() - width * scale) / 2
+    top = area.top() + (area.height() - height * scale) / 2
+    return QRectF(left, top, width * scale, height * scale), scale
+
+
 class ShownImage:
     """`image` (H×W×3 uint8) as drawn at any rectangle: converted when first drawn (a hidden
     canvas given every new result costs nothing) to a copy of at most MAX_KEPT_SIDE, kept with

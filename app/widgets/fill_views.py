@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.fill_tools import HealMask, MaskTool, anchored
 from app.widgets.canvas import to_qimage
-from app.widgets.display import ShownImage
+from app.widgets.display import ShownImage, fitted
 
 BACKDROP = QColor(38, 38, 42)
 MASK_TINT = (235, 60, 60)
@@ -29,15 +29,6 @@ HINTS = {
     "box": "Drag a box over what should go.",
 }
 MARGINS = (12, 12, -12, -30)
-
-
-def fitted(area: QRectF, size: tuple[int, int]) -> tuple[QRectF, float]:
-    """Where an image of `size` (W, H) is drawn fitted and centred in `area`, and its scale."""
-    width, height = size
-    scale = min(area.width() / width, area.height() / height)
-    left = area.left() + (area.width() - width * scale) / 2
-    top = area.top() + (area.height() - height * scale) / 2
-    return QRectF(left, top, width * scale, height * scale), scale
 
 
 def _caption(widget: QWidget, painter: QPainter, text: str) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.object_placer import HANDLE, ObjectPlacer, Tool
 from app.widgets.canvas import to_qimage
-from app.widgets.display import ShownImage
+from app.widgets.display import ShownImage, fitted
 
 OUTLINE = QColor(70, 200, 90)
 BRUSH_COLOUR = QColor(240, 240, 120)
@@ -113,20 +113,11 @@ class ObjectCanvas(QWidget):
 
     def view_geometry(self) -> tuple[QRectF, float]:
         """Where the background is drawn and its scale (screen px per canvas px)."""
-        area = self.rect().adjusted(12, 12, -12, -30)
+        area = QRectF(self.rect().adjusted(12, 12, -12, -30))
         if self._background is None:
-            return QRectF(area), 1.0
+            return area, 1.0
         height, width = self._background.shape[:2]
-        scale = min(area.width() / width, area.height() / height)
-        return (
-            QRectF(
-                area.left() + (area.width() - width * scale) / 2,
-                area.top() + (area.height() - height * scale) / 2,
-                width * scale,
-                height * scale,
-            ),
-            scale,
-        )
+        return fitted(area, (width, height))
 
     def to_canvas(self, x: float, y: float) -> tuple[int, int]:
         rect, scale = self.view_geometry()
