@@ -142,6 +142,12 @@ class TrainConfig:
         return cls(**known)
 
 
+def uses_instant(model: ModelConfig, train: TrainConfig) -> bool:
+    """Whether training and sampling use Instant: a refiner samples beside it (docs/method.md
+    §11), distillation learns from it (§10); a model file then keeps Instant's settings."""
+    return model.refine > 0 or train.distill > 0
+
+
 def _at_most(value: float, limit: float, name: str) -> None:
     """The upper limits of core.rules, which the model-file checks share."""
     _require(value <= limit, f"{name} must be at most {limit:,}, not {value:,}")

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from core import __version__
-from core.config import ModelConfig, TrainConfig
+from core.config import ModelConfig, TrainConfig, uses_instant
 from core.denoisers.instant import InstantSettings
 from core.denoisers.network import SinDDMNet
 from core.denoisers.refined import RefinedModel, sampling_model
@@ -187,8 +187,7 @@ def _instant_settings_info(checked: CheckedModel, data: dict) -> dict | None:
     a model that never uses Instant."""
     if checked.instant_settings is not None:
         return {**checked.instant_settings.to_dict(), "kept_in_file": True}
-    uses_instant = checked.config.refine > 0 or checked.train_config.distill > 0
-    if not uses_instant:
+    if not uses_instant(checked.config, checked.train_config):
         return None
     return {**InstantSettings().to_dict(), "kept_in_file": False}
 

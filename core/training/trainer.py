@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from core.config import ModelConfig, TrainConfig
+from core.config import ModelConfig, TrainConfig, uses_instant
 from core.denoisers.instant import InstantModel, InstantSettings
 from core.denoisers.network import SinDDMNet
 from core.denoisers.refined import RefinedModel, refined_below, refined_scales, sampling_model
@@ -236,7 +236,7 @@ class Trainer:
     @property
     def uses_instant(self) -> bool:
         """Whether Instant takes part: a refiner samples beside it, distillation learns from it."""
-        return self.model_config.refine > 0 or self.train_config.distill > 0
+        return uses_instant(self.model_config, self.train_config)
 
     def sampling_model(self) -> SinDDMModel | RefinedModel:
         """The EMA network with its pyramid and schedule (shares weights with the trainer);
